@@ -1,0 +1,23 @@
+"""User-facing errors. Each message names the file or model and the problem."""
+
+from __future__ import annotations
+
+__all__ = ["FacepipeError", "InputError", "ModelError", "ProcessingError"]
+
+
+class FacepipeError(Exception):
+    """Base class for errors that are reported to the user without a traceback."""
+
+    exit_code = 1
+
+
+class InputError(FacepipeError):
+    """An input file is missing, unreadable, empty or of an unsupported kind."""
+
+
+class ModelError(FacepipeError):
+    """A model is missing, fails its sha256 check, or cannot be loaded."""
+
+
+class ProcessingError(FacepipeError):
+    """Processing failed part-way; nothing partial was written."""

@@ -1,0 +1,211 @@
+"""One inference interface over LiteRT (.tflite) and onnxruntime (.onnx).
+
+A `Model` owns exactly one interpreter/session, so an instance is never shared
+between threads by accident: create one per thread (they are cheap). A lock
+still guards `run` so that sharing one by mistake is slow, not wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Model", "TensorSpec", "ModelLoadError", "default_num_threads"]
+
+
+class ModelLoadError(RuntimeError):
+    """A model file exists but cannot be loaded by its runtime."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def default_num_threads() -> int:
+    """Threads per interpreter: FACEPIPE_NUM_THREADS, else 1.
+
+    One thread per interpreter is the best default for the small face/hand
+    models here (they run in 1-5 ms; thread hand-off costs more than it saves)
+    and it leaves the other cores to the pipeline's own parallelism.
+    """
+    env = os.environ.get("FACEPIPE_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError as exc:
+            raise ValueError(f"FACEPIPE_NUM_THREADS must be an integer, got {env!r}") from exc
+        if n < 1:
+            raise ValueError(f"FACEPIPE_NUM_THREADS must be >= 1, got {n}")
+        return n
+    return 1
+
+
+class Model:
+    """Runs a .tflite (LiteRT, XNNPACK) or .onnx (onnxruntime) model.
+
+    `run(*inputs)` takes arrays by input position and returns a list of arrays
+    in the model's output-list order (never by tensor index or name: MediaPipe's
+    graphs consume outputs by position, and tensor indices can be out of order).
+    The leading dimension of the inputs is the batch; for LiteRT the batch
+    dimension is resized on demand, and if the model refuses, items are run one
+    by one and stacked, so the numbers are the same either way.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        num_threads: int | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelLoadError(f"{self.path}: model file not found")
+        self.num_threads = num_threads if num_threads is not None else default_num_threads()
+        self._lock = threading.Lock()
+        suffix = self.path.suffix.lower()
+        if suffix == ".tflite":
+            self._backend: _Backend = _LiteRTBackend(self.path, self.num_threads)
+        elif suffix == ".onnx":
+            self._backend = _OnnxBackend(self.path, self.num_threads, providers)
+        else:
+            raise ModelLoadError(f"{self.path}: unsupported model type {suffix!r} (expected .tflite or .onnx)")
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return self._backend.inputs
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return self._backend.outputs
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        specs = self.inputs
+        if len(inputs) != len(specs):
+            raise ValueError(f"{self.path.name}: expected {len(specs)} inputs, got {len(inputs)}")
+        arrays = []
+        for arr, spec in zip(inputs, specs):
+            a = np.asarray(arr, dtype=spec.dtype)
+            want = spec.shape[1:]
+            if a.ndim != len(spec.shape) or any(w > 0 and g != w for g, w in zip(a.shape[1:], want)):
+                raise ValueError(
+                    f"{self.path.name}: input {spec.name!r} wants shape (B,{','.join(map(str, spec.shape[1:]))}),"
+                    f" got {a.shape}"
+                )
+            arrays.append(np.ascontiguousarray(a))
+        with self._lock:
+            return self._backend.run(arrays)
+
+    def __repr__(self) -> str:
+        return f"Model({self.path.name!r}, backend={type(self._backend).__name__}, threads={self.num_threads})"
+
+
+class _Backend:
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _LiteRTBackend(_Backend):
+    def __init__(self, path: Path, num_threads: int) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - dependency is required
+            raise ModelLoadError("ai-edge-litert is not installed: pip install ai-edge-litert") from exc
+        try:
+            self._it = Interpreter(model_path=str(path), num_threads=num_threads)
+            self._it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"{path}: LiteRT cannot load this model: {exc}") from exc
+        self._path = path
+        self._in = self._it.get_input_details()
+        self._out = self._it.get_output_details()
+        self.inputs = [TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"])) for d in self._in]
+        self.outputs = [
+            TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"])) for d in self._out
+        ]
+        self._batch = self.inputs[0].shape[0] if self.inputs else 1
+        self._resizable = True
+
+    def _resize(self, batch: int) -> bool:
+        try:
+            for d, spec in zip(self._in, self.inputs):
+                self._it.resize_tensor_input(d["index"], [batch, *spec.shape[1:]])
+            self._it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            log.debug("%s: batch resize to %d refused (%s); looping instead", self._path.name, batch, exc)
+            # Restore the original shape so single runs keep working.
+            for d, spec in zip(self._in, self.inputs):
+                self._it.resize_tensor_input(d["index"], list(spec.shape))
+            self._it.allocate_tensors()
+            self._batch = self.inputs[0].shape[0]
+            return False
+        self._batch = batch
+        return True
+
+    def _invoke(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        for d, a in zip(self._in, inputs):
+            self._it.set_tensor(d["index"], a)
+        self._it.invoke()
+        # get_tensor copies, so results stay valid after the next invoke.
+        return [self._it.get_tensor(d["index"]) for d in self._out]
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        batch = inputs[0].shape[0]
+        if batch == self._batch:
+            return self._invoke(inputs)
+        if self._resizable and self._resize(batch):
+            return self._invoke(inputs)
+        self._resizable = False
+        if self._batch != 1:
+            self._resize(1)
+        parts = [self._invoke([a[i : i + 1] for a in inputs]) for i in range(batch)]
+        return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(self.outputs))]
+
+
+class _OnnxBackend(_Backend):
+    def __init__(self, path: Path, num_threads: int, providers: Sequence[str] | None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - dependency is required
+            raise ModelLoadError("onnxruntime is not installed: pip install onnxruntime") from exc
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = num_threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._sess = ort.InferenceSession(
+                str(path), sess_options=opts, providers=list(providers or ["CPUExecutionProvider"])
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelLoadError(f"{path}: onnxruntime cannot load this model: {exc}") from exc
+        type_map = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
+
+        def spec(t) -> TensorSpec:
+            shape = tuple(int(s) if isinstance(s, int) else -1 for s in t.shape)
+            return TensorSpec(t.name, shape, np.dtype(type_map.get(t.type, np.float32)))
+
+        self.inputs = [spec(t) for t in self._sess.get_inputs()]
+        self.outputs = [spec(t) for t in self._sess.get_outputs()]
+        self._fixed_batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape[0] > 0 else None
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        names = [s.name for s in self.inputs]
+        batch = inputs[0].shape[0]
+        if self._fixed_batch is None or self._fixed_batch == batch:
+            return list(self._sess.run(None, dict(zip(names, inputs))))
+        parts = [self._sess.run(None, {n: a[i : i + 1] for n, a in zip(names, inputs)}) for i in range(batch)]
+        return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(self.outputs))]
