@@ -168,12 +168,25 @@ class _LiteRTBackend(_Backend):
         if batch == self._batch:
             return self._invoke(inputs)
         if self._resizable and self._resize(batch):
-            return self._invoke(inputs)
+            outs = self._invoke(inputs)
+            # Many graphs accept the resize but fold the batch into another axis through a fixed
+            # Reshape (e.g. BlazeFace gives [1, 3*896, 16]): only per-item shaped outputs are batched.
+            if all(o.shape == (batch, *s.shape[1:]) for o, s in zip(outs, self.outputs, strict=True)):
+                return outs
+            log.debug("%s: batched outputs are not per item; looping instead", self._path.name)
         self._resizable = False
         if self._batch != 1:
             self._resize(1)
         parts = [self._invoke([a[i : i + 1] for a in inputs]) for i in range(batch)]
-        return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(self.outputs))]
+        return _stack_items(parts, self.outputs)
+
+
+def _stack_items(parts: list[list[np.ndarray]], outputs: list[TensorSpec]) -> list[np.ndarray]:
+    """Per-item results joined on a batch axis; outputs without one (e.g. blendshapes [52]) get a new axis."""
+    return [
+        np.concatenate([p[k] for p in parts]) if s.shape[:1] == (1,) else np.stack([p[k] for p in parts])
+        for k, s in enumerate(outputs)
+    ]
 
 
 class _OnnxBackend(_Backend):
@@ -208,4 +221,4 @@ class _OnnxBackend(_Backend):
         if self._fixed_batch is None or self._fixed_batch == batch:
             return list(self._sess.run(None, dict(zip(names, inputs))))
         parts = [self._sess.run(None, {n: a[i : i + 1] for n, a in zip(names, inputs)}) for i in range(batch)]
-        return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(self.outputs))]
+        return _stack_items(parts, self.outputs)

@@ -7,7 +7,7 @@ centre; width and height are 1 and drop out of the decoding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -30,7 +30,7 @@ PALM = AnchorSpec(192, 192, (8, 16, 16, 16))
 POSE = AnchorSpec(224, 224, (8, 16, 32, 32, 32))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _centers(spec: AnchorSpec) -> np.ndarray:
     out = []
     i = 0

@@ -68,7 +68,9 @@ class OneEuroFilter:
         v = np.asarray(value, np.float32)
         if self.last_time is not None and timestamp_s <= self.last_time:
             return v
-        if self.last_time is not None:
+        # MediaPipe treats a timestamp of exactly 0 as "unset": a stream starting at t=0
+        # (Tasks VIDEO mode) keeps the initial frequency for its second sample too.
+        if self.last_time is not None and self.last_time != 0 and timestamp_s != 0:
             self.frequency = 1.0 / (timestamp_s - self.last_time)
         self.last_time = timestamp_s
         if self._x.last_raw is None or self._x.last_raw.shape != v.shape:

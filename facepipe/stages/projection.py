@@ -14,10 +14,14 @@ __all__ = [
 
 
 def remove_letterbox_points(points: np.ndarray, padding: np.ndarray) -> np.ndarray:
-    """Undo letterboxing for normalized (…,2|3) points; z scales like x."""
-    left, top, right, bottom = (float(v) for v in padding)
-    if not (left or top or right or bottom):
+    """Undo letterboxing for normalized (…,2|3) points; z scales like x.
+
+    padding: (4,) left, top, right, bottom, or (N,4) for (N,P,C) points (one per item).
+    """
+    pad = np.asarray(padding, np.float32)
+    if not pad.any():
         return points
+    left, top, right, bottom = (pad[..., i, None] for i in range(4))
     p = np.array(points, np.float32, copy=True)
     sx, sy = 1.0 - left - right, 1.0 - top - bottom
     p[..., 0] = (p[..., 0] - left) / sx
@@ -28,8 +32,12 @@ def remove_letterbox_points(points: np.ndarray, padding: np.ndarray) -> np.ndarr
 
 
 def project_landmarks(points: np.ndarray, roi: np.ndarray) -> np.ndarray:
-    """Project ROI-normalized (P,>=2) points into the image with the NORM_RECT rule (z * rect.width)."""
-    x_c, y_c, w, h, th = (np.float32(v) for v in roi)
+    """Project ROI-normalized (P,>=2) points into the image with the NORM_RECT rule (z * rect.width).
+
+    roi: (5,) for (P,C) points, or (N,5) for (N,P,C) points (one ROI per item).
+    """
+    r = np.asarray(roi, np.float32)
+    x_c, y_c, w, h, th = (r[..., i, None] for i in range(5))
     p = np.array(points, np.float32, copy=True)
     c, s = np.cos(th), np.sin(th)
     dx, dy = p[..., 0] - 0.5, p[..., 1] - 0.5

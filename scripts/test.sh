@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The README's test command: install facepipe with its test extras into .venv,
+# fetch the models the tests need (legacy ones come out of the mediapipe PyPI
+# wheel; the rest from ../shared/models), then run the whole pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+SHARED=${FACEPIPE_SHARED:-$(cd .. && pwd)/shared}
+export FACEPIPE_SHARED="$SHARED"
+export FACEPIPE_MODEL_PATH="${FACEPIPE_MODEL_PATH:+$FACEPIPE_MODEL_PATH:}$SHARED/models"
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+.venv/bin/facepipe models pull --all
+exec .venv/bin/python -m pytest -q "$@"
