@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO, SHARED, model_path
 
 from facepipe.cli.main import main
+from facepipe.runtime.registry import REGISTRY, WheelSource
 
 MODELS = SHARED / "models"
 SMALL = "face_detection_yunet_2023mar.onnx"
@@ -38,12 +39,17 @@ def env(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def legacy_dir() -> Path:
-    """Where this machine keeps the legacy (wheel) models, found before `env` isolates the store."""
-    found = {model_path(n).parent for n in ("face_landmark", "hand_landmark_full", "pose_landmark_full")}
-    if len(found) != 1:
-        pytest.skip(f"legacy models are spread over {found}")
-    return found.pop()
+def legacy_dir(tmp_path_factory) -> Path:
+    """A folder holding only the legacy (wheel) models, linked from wherever this machine keeps them.
+
+    Only those: the user cache may also hold extracted bundle members, which would
+    hide the extraction the pull test checks."""
+    folder = tmp_path_factory.mktemp("legacy")
+    wheel_models = [s.name for s in REGISTRY.values() if any(isinstance(x, WheelSource) for x in s.sources)]
+    for name in wheel_models:
+        src = model_path(name)
+        (folder / src.name).symlink_to(src)
+    return folder
 
 
 def _flip_byte(path: Path) -> None:
