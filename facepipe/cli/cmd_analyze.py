@@ -1,0 +1,121 @@
+"""`facepipe analyze IMAGE|VIDEO|DIR ...`: annotated copies, JSON results and blendshape charts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from facepipe.apps.analyze import AnalyzeOptions, ItemReport, analyze_inputs, check_available, collect_inputs
+from facepipe.errors import InputError
+from facepipe.io.video import VideoEncodeOptions
+
+log = logging.getLogger("facepipe")
+
+_EPILOG = """\
+outputs (per input NAME.EXT):
+  NAME.annotated.EXT     the image/video with face mesh, head axes (and hands/pose) drawn
+  NAME.json              every result (per frame for videos)
+  NAME.blendshapes.png   blendshape bar chart (images) or timeline (videos) of the first face
+
+Without -o, outputs of a file go next to it and outputs of a folder DIR go to DIR_analysis/.
+Videos keep their frame size, frame rate, frame count and audio track.
+
+exit status: 0 all inputs done, 1 at least one input failed (the others are still done), 2 usage error.
+"""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown in --help, except for on/off flags ("--no-charts (default: True)" misleads)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.nargs == 0 or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="annotate photos/videos with face mesh, blendshapes, head pose (and hands/pose)",
+        description="Run the face landmarker (and optionally hands, pose or holistic) on images, videos or "
+        "folders of them; write annotated copies, a JSON of all results and blendshape charts.",
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="IMAGE|VIDEO|DIR",
+                   help="files or folders (searched recursively)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="output folder (created); default: next to each file, DIR_analysis/ for a folder")
+    p.add_argument("--num-faces", type=int, default=4,
+                   help="most faces per image/frame (landmark smoothing in videos needs 1)")
+    p.add_argument("--hands", action="store_true", help="also detect and draw hands")
+    p.add_argument("--pose", action="store_true", help="also detect and draw the body pose")
+    p.add_argument("--holistic", action="store_true", help="pose, face and hands from the holistic pipeline")
+    p.add_argument("--mirrored", action="store_true",
+                   help="input is a mirrored selfie view: keep MediaPipe's handedness labels unflipped")
+    p.add_argument("--mediapipe-style", action="store_true",
+                   help="draw exactly like MediaPipe's drawing_utils (hard-edged, fixed widths)")
+    p.add_argument("--no-head-pose", dest="head_pose", action="store_false", help="no head-pose axes")
+    p.add_argument("--no-charts", dest="charts", action="store_false", help="no blendshape chart PNGs")
+    p.add_argument("--crf", type=int, default=18, help="video quality (x264 CRF; lower is better)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bars on stderr (auto: when stderr is a terminal and tqdm is installed)")
+    p.set_defaults(func=run)
+
+
+def _progress_factory(mode: str):
+    if mode == "off" or (mode == "auto" and not sys.stderr.isatty()):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if mode == "on":
+            log.warning("progress bars need tqdm: pip install 'facepipe[progress]'")
+        return None
+    return lambda **kw: tqdm(leave=False, dynamic_ncols=True, file=sys.stderr, **kw)
+
+
+def _default_out_root(args: argparse.Namespace) -> Path | None:
+    if args.output is not None:
+        return args.output
+    dirs = [Path(p) for p in args.inputs if Path(p).is_dir()]
+    if len(dirs) == 1 and len(args.inputs) == 1:
+        d = dirs[0].resolve()
+        return d.parent / f"{d.name}_analysis"
+    if dirs:
+        raise InputError("several inputs including a folder: choose an output folder with -o")
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.num_faces < 1:
+        raise InputError(f"--num-faces must be >= 1, got {args.num_faces}")
+    options = AnalyzeOptions(
+        num_faces=args.num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
+        mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
+        charts=args.charts, video=VideoEncodeOptions(crf=args.crf),
+    )
+    check_available(options)
+    out_root = _default_out_root(args)
+    items = collect_inputs(args.inputs, out_root)
+    if not items:
+        raise InputError(f"no images or videos found in {', '.join(args.inputs)}")
+
+    def done(report: ItemReport) -> None:
+        if report.ok:
+            what = f"{report.faces} face(s)" + (f", {report.frames} frames" if report.kind == "video" else "")
+            log.info("%s: %s -> %s", report.input, what, ", ".join(str(p) for p in report.outputs))
+        else:
+            log.error("%s", report.error)
+
+    reports = analyze_inputs(items, out_root, options, _progress_factory(args.progress), on_done=done)
+    failed = [r for r in reports if not r.ok]
+    ok = len(reports) - len(failed)
+    summary = f"analyzed {ok} of {len(reports)} input(s)"
+    if failed:
+        log.error("%s; failed: %s", summary, ", ".join(str(r.input) for r in failed))
+        return 1
+    log.warning("%s", summary) if len(reports) > 1 else log.info("%s", summary)
+    return 0
