@@ -23,9 +23,10 @@ def refine_landmarks_from_heatmap(
     """Refine x, y of tensor-normalized landmarks (K, >=2) with heatmap logits (Hh, Wh, K).
 
     Returns a float32 copy; z and any further columns are unchanged. A landmark is
-    skipped when its cell is outside the heatmap or the window's max confidence
-    is below `min_confidence_to_refine`. The new position is the weighted mean
-    cell *index* divided by the heatmap size (MediaPipe uses no +0.5 cell centre).
+    skipped when its cell is outside the heatmap (rows: see the note below) or the
+    window's max confidence is below `min_confidence_to_refine`. The new position
+    is the weighted mean cell *index* over the heatmap size (no +0.5 cell centre),
+    as in MediaPipe.
     """
     lm = np.array(landmarks, np.float32, copy=True)
     hm = np.asarray(heatmap, np.float32)
@@ -36,7 +37,9 @@ def refine_landmarks_from_heatmap(
     # int() truncation toward zero, as in the C++ code.
     col = np.trunc(lm[:, 0] * Wh).astype(np.int64)
     row = np.trunc(lm[:, 1] * Hh).astype(np.int64)
-    valid = (col >= 0) & (col < Wh) & (row >= 0) & (row < Hh)
+    # MediaPipe tests the column against the height where the row should be (so rows past the
+    # bottom are not skipped; their window is clipped or empty). Reproduced on purpose.
+    valid = (col >= 0) & (col < Wh) & (row >= 0) & (col < Hh)
     if not valid.any():
         return lm
     idx = np.flatnonzero(valid)
@@ -48,7 +51,8 @@ def refine_landmarks_from_heatmap(
     r = np.clip(rows, 0, Hh - 1)
     c = np.clip(cols, 0, Wh - 1)
     logits = hm[r[:, :, None], c[:, None, :], idx[:, None, None]]  # (V, k, k)
-    conf = np.float32(1.0) / (np.float32(1.0) + np.exp(-logits))
+    with np.errstate(over="ignore"):
+        conf = np.float32(1.0) / (np.float32(1.0) + np.exp(-logits))
     conf *= rows_ok[:, :, None] & cols_ok[:, None, :]
     total = conf.sum((1, 2))
     peak = conf.max((1, 2))

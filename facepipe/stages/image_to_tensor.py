@@ -45,21 +45,22 @@ def full_image_roi() -> np.ndarray:
 
 
 def _padded_roi_px(roi: np.ndarray, W: int, H: int, out_w: int, out_h: int, keep_aspect: bool):
-    cx, cy, w, h, theta = float(roi[0]) * W, float(roi[1]) * H, float(roi[2]) * W, float(roi[3]) * H, float(roi[4])
+    # float32 throughout, as MediaPipe's GetRoi/PadRoi: the last bits reach the crop via boxPoints.
+    f32 = np.float32
+    r = np.asarray(roi, np.float32)
+    cx, cy, w, h, theta = r[0] * f32(W), r[1] * f32(H), r[2] * f32(W), r[3] * f32(H), r[4]
     pad = np.zeros(4, np.float32)
     if keep_aspect:
-        if w <= 0 or h <= 0:
+        if not (w > 0 and h > 0):
             raise ValueError(f"ROI must have a positive size for keep_aspect_ratio, got {w}x{h} px")
-        a_t, a_r = out_h / out_w, h / w
+        a_t, a_r = f32(out_h) / f32(out_w), h / w
         if a_t > a_r:
             h = w * a_t
-            p = (1.0 - a_r / a_t) / 2.0
-            pad[1] = pad[3] = p
+            pad[1] = pad[3] = (f32(1.0) - a_r / a_t) / f32(2.0)
         else:
             w = h / a_t
-            p = (1.0 - a_t / a_r) / 2.0
-            pad[0] = pad[2] = p
-    return cx, cy, w, h, theta, pad
+            pad[0] = pad[2] = (f32(1.0) - a_t / a_r) / f32(2.0)
+    return float(cx), float(cy), float(w), float(h), float(theta), pad
 
 
 def _roi_matrix(cx: float, cy: float, w: float, h: float, theta: float, W: int, H: int) -> np.ndarray:
@@ -72,8 +73,28 @@ def _roi_matrix(cx: float, cy: float, w: float, h: float, theta: float, W: int, 
     return m
 
 
+def _box_points(cx: float, cy: float, w: float, h: float, angle_deg: float) -> np.ndarray:
+    """cv::RotatedRect::points as OpenCV <= 4.11 (and MediaPipe) compute it, in float32.
+
+    Newer OpenCV (checked: 4.14) gives different last bits in ~70% of cases, which
+    changes a few crop pixels by up to 4 levels.
+    """
+    f32 = np.float32
+    cx, cy, w, h = f32(cx), f32(cy), f32(w), f32(h)
+    rad = float(f32(angle_deg)) * np.pi / 180.0
+    b = f32(np.cos(rad)) * f32(0.5)
+    a = f32(np.sin(rad)) * f32(0.5)
+    p0 = (cx - a * h - b * w, cy + b * h - a * w)
+    p1 = (cx + a * h - b * w, cy - b * h - a * w)
+    two = f32(2.0)
+    return np.array([p0, p1, (two * cx - p0[0], two * cy - p0[1]), (two * cx - p1[0], two * cy - p1[1])],
+                    np.float32)
+
+
 def _warp_matrix(cx: float, cy: float, w: float, h: float, theta: float, out_w: int, out_h: int) -> np.ndarray:
-    src = cv2.boxPoints(((cx, cy), (w, h), theta * 180.0 / np.pi)).astype(np.float32)
+    # MediaPipe: angle = rotation * 180.f / M_PI (float, then double division, stored as float).
+    angle = float(np.float32(float(np.float32(theta) * np.float32(180.0)) / np.pi))
+    src = _box_points(cx, cy, w, h, angle)
     dst = np.array([[0, out_h], [0, 0], [out_w, 0], [out_w, out_h]], np.float32)
     return cv2.getPerspectiveTransform(src, dst)
 

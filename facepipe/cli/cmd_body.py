@@ -1,0 +1,376 @@
+"""`facepipe hands|pose|holistic|segment IMAGE|VIDEO`: MediaPipe's hands, pose, holistic and
+selfie segmentation as JSON or NPZ, with optional drawing or background replacement.
+
+Images run in static mode; videos are tracked frame to frame with the frames' own
+timestamps (unless --static). Landmarks are normalized like MediaPipe's (x/W, y/H,
+z in x's scale). --draw FILE writes the input with the results drawn on it (an
+image for an image, a video for a video, audio copied).
+
+Hands handedness follows MediaPipe (it assumes a mirrored, selfie-style image);
+--flip-handedness reports the subject's own hand for ordinary photos and videos.
+
+JSON: {"input", "command", "image_size", "frames": [{"frame", "timestamp_ms", ...result}]}
+(images: one frame, timestamp null).
+NPZ (one row per frame F unless noted): timestamps_ms (F,), image_size (2,), and
+  hands: landmarks/world_landmarks (K,21,3), handedness (K,) 0=Left 1=Right,
+    handedness_score, presence, track_ids, frame_index (K,) for K hands in all frames;
+  pose: present (F,), landmarks/world_landmarks (F,33,3), visibility (F,33)
+    (zeros where absent), segmentation_u8 (F,H,W) with --segmentation;
+  holistic: {pose,face,left_hand,right_hand}_present (F,) and _landmarks (F,P,3);
+  segment: mask_u8 (F,H,W), round(probability * 255).
+segment --background blur|color|image writes the edited image/video to -o instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facepipe.cli._output import check_output, json_text, npz_bytes, output_format, write_output
+from facepipe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_FORMATS = ("json", "npz")
+
+
+def _common(p: argparse.ArgumentParser, *, draw: bool = True) -> None:
+    p.add_argument("input", type=Path, help="image or video file")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
+    p.add_argument("-f", "--format", choices=_FORMATS, default=None,
+                   help="output format (default: from the output's extension, else json)")
+    p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")
+    p.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    if draw:
+        p.add_argument("--draw", type=Path, default=None, metavar="FILE",
+                       help="also write the input with the results drawn on it")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    kw = dict(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = subparsers.add_parser("hands", help="21 hand landmarks, handedness, world landmarks", **kw)
+    _common(p)
+    p.add_argument("--max-hands", type=int, default=2, help="most hands the palm detector adds")
+    p.add_argument("--model-complexity", type=int, choices=(0, 1), default=1, help="0 lite, 1 full")
+    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="palm score threshold")
+    p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="hand presence threshold")
+    p.add_argument("--flip-handedness", action="store_true", help="input is not mirrored: report the real hand")
+    p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing per tracked hand")
+    p.set_defaults(func=_run_hands)
+
+    p = subparsers.add_parser("pose", help="33 body landmarks, world landmarks, optional person mask", **kw)
+    _common(p)
+    _pose_args(p)
+    p.set_defaults(func=_run_pose)
+
+    p = subparsers.add_parser("holistic", help="pose + face mesh + both hands of one person", **kw)
+    _common(p)
+    _pose_args(p)
+    p.add_argument("--refine-face", action="store_true", help="478 face points (irises)")
+    p.set_defaults(func=_run_holistic)
+
+    p = subparsers.add_parser("segment", help="person mask (selfie segmentation); blur/replace the background",
+                              **kw)
+    _common(p)
+    p.add_argument("--landscape", action="store_true", help="the landscape model (256x144, faster)")
+    p.add_argument("--background", choices=("blur", "color", "image"), default=None,
+                   help="write the input with its background replaced to -o (image or video)")
+    p.add_argument("--background-image", type=Path, default=None, help="replacement image for --background image")
+    p.add_argument("--color", default="0,177,64", help="R,G,B for --background color")
+    p.add_argument("--blur-sigma", type=float, default=0.01, help="blur sigma as a fraction of the image diagonal")
+    p.add_argument("--threshold", type=float, default=None, help="hard mask edge at this probability")
+    p.add_argument("--temporal-smoothing", type=float, default=0.7,
+                   help="video --background: weight of the previous mask on uncertain pixels (0 = off)")
+    p.set_defaults(func=_run_segment)
+
+
+def _pose_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1, help="0 lite, 1 full, 2 heavy")
+    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="person detector threshold")
+    p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="pose presence threshold")
+    p.add_argument("--no-smooth", action="store_true", help="video: no landmark filtering (MediaPipe filters)")
+    p.add_argument("--segmentation", action="store_true", help="also compute the person mask")
+    p.add_argument("--smooth-segmentation", action="store_true", help="video: blend masks over time")
+
+
+# --------------------------------------------------------------------------- frames in, drawings out
+
+
+Frames = Iterator[tuple[int, float | None, np.ndarray]]
+
+
+class _Media:
+    """Reads the input's frames and, optionally, writes a same-kind output (drawing / edit)."""
+
+    def __init__(self, src: Path, max_frames: int | None, out: Path | None, stack: ExitStack) -> None:
+        from facepipe.io.video import VideoReader, VideoWriter, is_video_file
+
+        if not src.is_file():
+            raise InputError(f"{src}: no such file")
+        if out is not None:
+            if out.exists() and out.resolve() == src.resolve():
+                raise InputError(f"{out}: refusing to overwrite the input file")
+            if not out.parent.is_dir():
+                raise InputError(f"{out}: output folder {out.parent} does not exist")
+        self.src, self.out, self.max_frames = src, out, max_frames
+        self.video = is_video_file(src)
+        self._reader = stack.enter_context(VideoReader(src)) if self.video else None
+        self._writer = (stack.enter_context(VideoWriter.like(self._reader, out))
+                        if self.video and out is not None else None)
+        self._frame: Any = None
+
+    def frames(self) -> Frames:
+        from facepipe.io.image import read_image
+
+        if not self.video:
+            yield 0, None, read_image(self.src)
+            return
+        last: float | None = None
+        for frame in self._reader:  # type: ignore[union-attr]
+            if self.max_frames is not None and frame.index >= self.max_frames:
+                break
+            ms = frame.time * 1000.0
+            if last is not None and ms <= last:  # damaged timing: keep timestamps strictly increasing
+                ms = last + 1e-3
+            last = ms
+            self._frame = frame
+            yield frame.index, ms, frame.image
+
+    def write(self, image: np.ndarray) -> None:
+        if self.out is None:
+            return
+        if self._writer is not None:
+            self._writer.write(image, self._frame)
+        else:
+            from facepipe.io.image import write_image
+
+            write_image(self.out, image)
+
+
+def _process(args: argparse.Namespace, process: Callable[[np.ndarray, float | None], Any],
+             draw: Callable[[np.ndarray, Any], np.ndarray] | None = None,
+             edit_output: Path | None = None) -> tuple[list[tuple[int, float | None, Any]], tuple[int, int]]:
+    """Run `process` over every frame; draw/edit into --draw (or edit_output). Returns results and size."""
+    out = edit_output if edit_output is not None else getattr(args, "draw", None)
+    results, size = [], (0, 0)
+    with ExitStack() as stack:
+        media = _Media(args.input, args.max_frames, out, stack)
+        for index, ms, image in media.frames():
+            size = (image.shape[1], image.shape[0])
+            res = process(image, ms)
+            if out is not None and draw is not None:
+                media.write(draw(image, res))
+            results.append((index, ms, res if edit_output is None else None))
+    return results, size
+
+
+def _emit(args: argparse.Namespace, command: str, results: list, size: tuple[int, int],
+          to_json: Callable[[Any], dict], to_arrays: Callable[[list], dict[str, np.ndarray]]) -> int:
+    fmt = output_format(args.format, args.output)
+    if fmt == "json":
+        frames = [{"frame": i, "timestamp_ms": None if ms is None else round(ms, 3), **to_json(r)}
+                  for i, ms, r in results]
+        write_output(args.output, json_text({"input": str(args.input), "command": command,
+                                             "image_size": list(size), "frames": frames}))
+    else:
+        arrays = to_arrays([r for _, _, r in results])
+        arrays["timestamps_ms"] = np.asarray([np.nan if ms is None else ms for _, ms, _ in results], np.float64)
+        arrays["image_size"] = np.asarray(size, np.int32)
+        write_output(args.output, npz_bytes(arrays))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> None:
+    fmt = output_format(args.format, args.output)
+    check_output(args.output, [args.input], fmt)
+    draw = getattr(args, "draw", None)
+    if draw is not None and args.output is not None and draw.resolve() == args.output.resolve():
+        raise InputError(f"{draw}: --draw and -o name the same file")
+
+
+def _annotate(image: np.ndarray, *results: Any) -> np.ndarray:
+    from facepipe.draw.annotate import annotate
+
+    return annotate(image, *results)
+
+
+def _is_static(args: argparse.Namespace) -> bool:
+    from facepipe.io.video import is_video_file
+
+    return args.static or not is_video_file(args.input)
+
+
+def _options(factory: Callable[..., Any], **kw: Any) -> Any:
+    try:
+        return factory(**kw)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _run_hands(args: argparse.Namespace) -> int:
+    from facepipe.solutions.hands import Hands, HandsOptions
+
+    _check(args)
+    hands = Hands(_options(
+        HandsOptions, static_image_mode=_is_static(args), max_num_hands=args.max_hands,
+        model_complexity=args.model_complexity, min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence, flip_handedness=args.flip_handedness,
+        smooth_landmarks=args.smooth,
+    ))
+    results, size = _process(args, lambda im, ms: hands.process(im, ms), _annotate)
+
+    def arrays(res: list) -> dict[str, np.ndarray]:
+        def cat(name: str, tail: tuple[int, ...], dtype: Any) -> np.ndarray:
+            parts = [getattr(r, name) for r in res]
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros((0, *tail), dtype)
+
+        return {
+            "landmarks": cat("landmarks", (21, 3), np.float32),
+            "world_landmarks": cat("world_landmarks", (21, 3), np.float32),
+            "handedness": cat("handedness", (), np.int8),
+            "handedness_score": cat("handedness_score", (), np.float32),
+            "presence": cat("presence", (), np.float32),
+            "track_ids": cat("track_ids", (), np.int64),
+            "rois": cat("rois", (5,), np.float32),
+            "frame_index": np.concatenate([np.full(len(r), i, np.int32) for i, r in enumerate(res)])
+            if res else np.zeros(0, np.int32),
+        }
+
+    return _emit(args, "hands", results, size, lambda r: {"hands": r.to_dict()["hands"]}, arrays)
+
+
+def _pose_options(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(static_image_mode=_is_static(args), model_complexity=args.model_complexity,
+                smooth_landmarks=not args.no_smooth, enable_segmentation=args.segmentation,
+                smooth_segmentation=args.smooth_segmentation,
+                min_detection_confidence=args.min_detection_confidence,
+                min_tracking_confidence=args.min_tracking_confidence)
+
+
+def _stack_present(items: list, tail: tuple[int, ...]) -> np.ndarray:
+    """(F, *tail) float32: each item's first row, zeros where it is empty."""
+    out = np.zeros((len(items), *tail), np.float32)
+    for i, a in enumerate(items):
+        if len(a):
+            out[i] = a[0]
+    return out
+
+
+def _run_pose(args: argparse.Namespace) -> int:
+    from facepipe.solutions.pose import Pose, PoseOptions
+
+    _check(args)
+    pose = Pose(_options(PoseOptions, **_pose_options(args)))
+    results, size = _process(args, lambda im, ms: pose.process(im, ms), _annotate)
+
+    def arrays(res: list) -> dict[str, np.ndarray]:
+        out = {
+            "present": np.asarray([len(r) == 1 for r in res], bool),
+            "landmarks": _stack_present([r.landmarks for r in res], (33, 3)),
+            "visibility": _stack_present([r.visibility for r in res], (33,)),
+            "world_landmarks": _stack_present([r.world_landmarks for r in res], (33, 3)),
+            "world_visibility": _stack_present([r.world_visibility for r in res], (33,)),
+        }
+        if args.segmentation:
+            W, H = size
+            masks = np.zeros((len(res), H, W), np.uint8)
+            for i, r in enumerate(res):
+                if len(r.segmentation_mask):
+                    masks[i] = np.clip(np.rint(r.segmentation_mask[0] * 255), 0, 255)
+            out["segmentation_u8"] = masks
+        return out
+
+    return _emit(args, "pose", results, size, lambda r: {"poses": r.to_dict()["poses"]}, arrays)
+
+
+def _run_holistic(args: argparse.Namespace) -> int:
+    from facepipe.solutions.holistic import Holistic, HolisticOptions
+
+    _check(args)
+    holistic = Holistic(_options(HolisticOptions, refine_face_landmarks=args.refine_face, **_pose_options(args)))
+    results, size = _process(args, lambda im, ms: holistic.process(im, ms),
+                             lambda im, r: _annotate(im, (r.pose, r.face, r.left_hand, r.right_hand)))
+    face_points = 478 if args.refine_face else 468
+
+    def arrays(res: list) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for part, points in (("pose", 33), ("face", face_points), ("left_hand", 21), ("right_hand", 21)):
+            items = [getattr(r, part) for r in res]
+            out[f"{part}_present"] = np.asarray([len(x) == 1 for x in items], bool)
+            out[f"{part}_landmarks"] = _stack_present([x.landmarks for x in items], (points, 3))
+        out["pose_visibility"] = _stack_present([r.pose.visibility for r in res], (33,))
+        out["pose_world_landmarks"] = _stack_present([r.pose.world_landmarks for r in res], (33, 3))
+        return out
+
+    def as_json(r: Any) -> dict:
+        d = r.to_dict()
+        return {k: d[k] for k in ("pose", "face", "left_hand", "right_hand")}
+
+    return _emit(args, "holistic", results, size, as_json, arrays)
+
+
+def _parse_color(text: str) -> tuple[int, int, int]:
+    try:
+        rgb = tuple(int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"--color must be R,G,B integers, got {text!r}") from exc
+    if len(rgb) != 3:
+        raise InputError(f"--color must be R,G,B, got {text!r}")
+    return rgb  # type: ignore[return-value]
+
+
+def _run_segment(args: argparse.Namespace) -> int:
+    if args.background is not None:
+        return _run_background(args)
+    from facepipe.solutions.selfie_segmentation import SelfieSegmentation, SelfieSegmentationOptions
+
+    _check(args)
+    seg = SelfieSegmentation(SelfieSegmentationOptions(model_selection=1 if args.landscape else 0))
+    results, size = _process(args, lambda im, ms: seg.process(im), lambda im, r: _annotate(im, r.mask))
+
+    def stats(r: Any) -> dict:
+        person = r.binary()
+        ys, xs = np.nonzero(person)
+        box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+        return {"person_fraction": round(float(person.mean()), 6), "person_box_xyxy": box}
+
+    def arrays(res: list) -> dict[str, np.ndarray]:
+        W, H = size
+        masks = np.zeros((len(res), H, W), np.uint8)
+        for i, r in enumerate(res):
+            masks[i] = np.clip(np.rint(r.mask * 255), 0, 255)
+        return {"mask_u8": masks}
+
+    return _emit(args, "segment", results, size, stats, arrays)
+
+
+def _run_background(args: argparse.Namespace) -> int:
+    from facepipe.apps.background import BackgroundEditor, BackgroundOptions
+    from facepipe.io.image import read_image
+
+    if args.output is None:
+        raise InputError("--background needs an output file (-o FILE, an image or a video like the input)")
+    background = None
+    if args.background == "image":
+        if args.background_image is None:
+            raise InputError("--background image needs --background-image FILE")
+        background = read_image(args.background_image)
+    editor = BackgroundEditor(_options(
+        BackgroundOptions, mode=args.background, blur_sigma=args.blur_sigma, color=_parse_color(args.color),
+        background=background, threshold=args.threshold, model_selection=1 if args.landscape else 0,
+        temporal_smoothing=args.temporal_smoothing,
+    ))
+    video = not _is_static(args)
+    _process(args, lambda im, ms: editor.process(im, video=video), lambda im, edited: edited,
+             edit_output=args.output)
+    log.info("wrote %s", args.output)
+    return 0

@@ -1,0 +1,278 @@
+"""Holistic: pose + face mesh + both hands from one person (MediaPipe's `mp.solutions.holistic`).
+
+Reference section 7. The pose pipeline (`Pose`, filters included) runs first;
+the face and each hand get their ROI from the (filtered) pose landmarks:
+
+* hand: wrist/index/pinky -> a rough hand ROI -> the hand_recrop model refines
+  it -> `select_tracking_roi` keeps last frame's landmark ROI while it still
+  agrees -> hand_landmark_full (presence > 0.5). Skipped when the wrist's
+  visibility is <= 0.1.
+* face: pose points 0-10 -> a ROI three times their box -> face detection
+  inside it -> ROI from the detection's keypoints -> tracking as for hands ->
+  face landmark model (presence > 0.5).
+
+As in MediaPipe, the face/hand tracking loops reuse the previous call's
+landmarks even in static mode (they only win when the new ROI agrees with
+them). Face and hand landmarks are not smoothed; the pose is (6.7).
+`refine_face_landmarks` adds irises with the iris model (facepipe's face
+mesh; MediaPipe's attention model needs custom ops LiteRT lacks).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facepipe.runtime.model import Model
+from facepipe.runtime.store import resolve_model
+from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions, landmark_rois
+from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
+from facepipe.solutions.letterbox_detector import check_rgb_image
+from facepipe.solutions.pose import Pose, PoseLandmark, PoseOptions, PoseResult
+from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crops_to_tensor
+from facepipe.stages.projection import project_landmarks, remove_letterbox_points
+from facepipe.stages.rects import (
+    rects_from_alignment_points,
+    rects_from_landmarks,
+    rotation_from_points,
+    transform_rects,
+)
+from facepipe.stages.roi_tracking import FACE_TRACKING, HAND_TRACKING, select_tracking_roi
+from facepipe.types import ImageSize, Landmarks
+
+__all__ = ["Holistic", "HolisticOptions", "HolisticResult", "HandRecropModel", "hand_rois_from_pose"]
+
+_WRIST_VISIBILITY = 0.1
+_HAND_PRESENCE = 0.5
+_RECROP_INPUT = 256
+# (wrist, index, pinky) pose landmarks of each hand, subject's sides.
+_HAND_POINTS = {
+    "left": (PoseLandmark.LEFT_WRIST, PoseLandmark.LEFT_INDEX, PoseLandmark.LEFT_PINKY),
+    "right": (PoseLandmark.RIGHT_WRIST, PoseLandmark.RIGHT_INDEX, PoseLandmark.RIGHT_PINKY),
+}
+
+
+def _empty(num_points: int, size: ImageSize) -> Landmarks:
+    return Landmarks.empty(num_points, size)
+
+
+@dataclass(frozen=True, eq=False)
+class HolisticResult:
+    """One person: pose (PoseResult, with world landmarks and mask), face and hands.
+
+    face / left_hand / right_hand: Landmarks with N = 0 or 1 (468 or 478 face points,
+    21 hand points), each with its presence and the ROI it was read from. Sides are
+    the subject's own (pose convention), not mirrored.
+    """
+
+    pose: PoseResult
+    face: Landmarks = field(default_factory=lambda: _empty(468, (0, 0)))
+    left_hand: Landmarks = field(default_factory=lambda: _empty(NUM_HAND_LANDMARKS, (0, 0)))
+    right_hand: Landmarks = field(default_factory=lambda: _empty(NUM_HAND_LANDMARKS, (0, 0)))
+
+    @property
+    def image_size(self) -> ImageSize:
+        return self.pose.image_size
+
+    def to_dict(self) -> dict:
+        def part(lm: Landmarks) -> dict | None:
+            if len(lm) == 0:
+                return None
+            return {"presence": float(lm.presence[0]), "roi": lm.rois[0].tolist(),
+                    "landmarks": lm.landmarks[0].tolist()}
+
+        pose = self.pose.to_dict()["poses"]
+        return {
+            "image_size": list(self.image_size),
+            "pose": pose[0] if pose else None,
+            "face": part(self.face),
+            "left_hand": part(self.left_hand),
+            "right_hand": part(self.right_hand),
+        }
+
+
+@dataclass(frozen=True)
+class HolisticOptions:
+    """MediaPipe's Holistic options. The confidences apply to the pose only (face and hand
+    thresholds are fixed at 0.5, as in MediaPipe). See PoseOptions for the pose ones."""
+
+    static_image_mode: bool = False
+    model_complexity: int = 1
+    smooth_landmarks: bool = True
+    enable_segmentation: bool = False
+    smooth_segmentation: bool = False
+    refine_face_landmarks: bool = False
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    num_threads: int | None = None
+
+    def pose_options(self) -> PoseOptions:
+        return PoseOptions(
+            static_image_mode=self.static_image_mode, model_complexity=self.model_complexity,
+            smooth_landmarks=self.smooth_landmarks, enable_segmentation=self.enable_segmentation,
+            smooth_segmentation=self.smooth_segmentation, min_detection_confidence=self.min_detection_confidence,
+            min_tracking_confidence=self.min_tracking_confidence, num_threads=self.num_threads,
+        )
+
+
+def hand_rois_from_pose(points: np.ndarray, image_size: ImageSize) -> np.ndarray:
+    """(N,5) rough hand ROIs from (N,3,2) normalized (wrist, index, pinky) pose points:
+    centred on the estimated middle finger, side 2x its distance to the wrist, pointing
+    wrist -> middle finger, x2.7, shifted 0.1 towards the fingers, square."""
+    p = np.asarray(points, np.float32).reshape(-1, 3, 2)
+    wrist = p[:, 0]
+    middle = (2.0 * p[:, 1] + p[:, 2]) / 3.0
+    rects = rects_from_alignment_points(middle, wrist, image_size, target_deg=90.0)
+    rects[:, 4] = rotation_from_points(wrist, middle, 90.0, image_size)
+    return transform_rects(rects, image_size, scale_x=2.7, scale_y=2.7, shift_y=-0.1, square_long=True)
+
+
+class HandRecropModel:
+    """hand_recrop.tflite: refines a rough hand ROI into the hand landmark model's ROI."""
+
+    def __init__(self, *, model_path: str | None = None, num_threads: int | None = None) -> None:
+        self.model = Model(model_path or resolve_model("hand_recrop"), num_threads=num_threads)
+
+    def run(self, image: np.ndarray, rois: np.ndarray) -> np.ndarray:
+        """(N,5) re-crop ROIs for (N,5) rough ROIs."""
+        rois = np.asarray(rois, np.float32).reshape(-1, 5)
+        size = (image.shape[1], image.shape[0])
+        if len(rois) == 0:
+            return rois
+        batch, crops = crops_to_tensor(image, rois, _RECROP_INPUT, _RECROP_INPUT, keep_aspect=True,
+                                       border=BORDER_REPLICATE)
+        # One ROI per call: this model's graph hard-codes batch 1 (a resized batch runs but gives
+        # wrong results for every item after the first).
+        raw = np.concatenate([self.model.run(batch[i : i + 1])[0] for i in range(len(rois))])
+        pts = raw.reshape(-1, 2, 2) / np.float32(_RECROP_INPUT)
+        padding = np.stack([c.padding for c in crops])
+        pts = project_landmarks(remove_letterbox_points(pts, padding), rois)
+        rects = rects_from_alignment_points(pts[:, 0], pts[:, 1], size, target_deg=-90.0)
+        return transform_rects(rects, size, shift_y=-0.1, square_long=True)
+
+
+@dataclass
+class _PartState:
+    """Previous frame's landmarks and the ROI built from them (RoiTracking's loopback)."""
+
+    landmarks: np.ndarray | None = None
+    roi: np.ndarray | None = None
+
+    def clear(self) -> None:
+        self.landmarks = self.roi = None
+
+
+class Holistic:
+    """Pose, face and hands of one person per image; one instance per stream (it tracks)."""
+
+    def __init__(
+        self,
+        options: HolisticOptions | None = None,
+        *,
+        pose_detector_model_path: str | None = None,
+        pose_landmark_model_path: str | None = None,
+        hand_landmark_model_path: str | None = None,
+        hand_recrop_model_path: str | None = None,
+        face_detector_model_path: str | None = None,
+        face_landmark_model_path: str | None = None,
+        iris_model_path: str | None = None,
+    ) -> None:
+        self.options = o = options or HolisticOptions()
+        self.pose = Pose(o.pose_options(), detector_model_path=pose_detector_model_path,
+                         landmark_model_path=pose_landmark_model_path)
+        # MediaPipe's holistic always uses the full hand model (its complexity input is unconnected).
+        self.hand_model = HandLandmarkModel(1, model_path=hand_landmark_model_path, num_threads=o.num_threads)
+        self.recrop_model = HandRecropModel(model_path=hand_recrop_model_path, num_threads=o.num_threads)
+        self.face_mesh = FaceMesh(
+            FaceMeshOptions(static_image_mode=True, refine_landmarks=o.refine_face_landmarks,
+                            num_threads=o.num_threads),
+            landmark_model_path=face_landmark_model_path, iris_model_path=iris_model_path,
+            detector_model_path=face_detector_model_path,
+        )
+        self._hands = {side: _PartState() for side in _HAND_POINTS}
+        self._face = _PartState()
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.pose.reset()
+            for s in (*self._hands.values(), self._face):
+                s.clear()
+
+    def process(self, image: np.ndarray, timestamp_ms: float | None = None) -> HolisticResult:
+        image = check_rgb_image(image)
+        size = (image.shape[1], image.shape[0])
+        n_face = 478 if self.options.refine_face_landmarks else 468
+        with self._lock:
+            pose = self.pose.process(image, timestamp_ms)
+            if len(pose) == 0:
+                for s in (*self._hands.values(), self._face):
+                    s.clear()
+                return HolisticResult(pose, _empty(n_face, size), _empty(21, size), _empty(21, size))
+            hands = self._hands_from_pose(image, size, pose)
+            face = self._face_from_pose(image, size, pose, n_face)
+            return HolisticResult(pose, face, hands["left"], hands["right"])
+
+    # -- hands ----------------------------------------------------------------
+
+    def _hands_from_pose(self, image: np.ndarray, size: ImageSize, pose: PoseResult) -> dict[str, Landmarks]:
+        lm, vis = pose.landmarks[0], pose.visibility[0]
+        sides = [s for s, (wrist, _, _) in _HAND_POINTS.items() if vis[wrist] > _WRIST_VISIBILITY]
+        recrops = {}
+        if sides:
+            pts = np.stack([lm[list(_HAND_POINTS[s]), :2] for s in sides])
+            recrops = dict(zip(sides, self.recrop_model.run(image, hand_rois_from_pose(pts, size)), strict=True))
+        rois = {}
+        for side, state in self._hands.items():
+            roi = select_tracking_roi(recrops.get(side), state.roi, state.landmarks, size, HAND_TRACKING)
+            if roi is None:
+                state.clear()
+            else:
+                rois[side] = roi
+        out = {side: _empty(NUM_HAND_LANDMARKS, size) for side in self._hands}
+        if not rois:
+            return out
+        names = list(rois)
+        res = self.hand_model.run(image, np.stack([rois[s] for s in names]))
+        for k, side in enumerate(names):
+            state = self._hands[side]
+            if res.presence[k] > _HAND_PRESENCE:
+                hand = res.landmarks[k : k + 1]
+                out[side] = Landmarks(hand, res.presence[k : k + 1], rois[side][None], size)
+                state.landmarks = hand[0]
+                state.roi = hand_rects_for_next_frame(hand, size)[0]
+            else:
+                state.clear()
+        return out
+
+    # -- face -----------------------------------------------------------------
+
+    def _face_recrop_roi(self, image: np.ndarray, size: ImageSize, pose_lm: np.ndarray) -> np.ndarray | None:
+        rough = rects_from_landmarks(pose_lm[None, : PoseLandmark.MOUTH_RIGHT + 1, :2], size,
+                                     start=PoseLandmark.RIGHT_EYE, end=PoseLandmark.LEFT_EYE, target_deg=0.0)
+        rough = transform_rects(rough, size, scale_x=3.0, scale_y=3.0, square_long=True)
+        dets = self.face_mesh._detector.detect(image, rough[0])  # facepipe face detector, inside the ROI
+        if len(dets) == 0:
+            return None
+        kps = dets.keypoints[:1] / np.array(size, np.float32)
+        rect = rects_from_landmarks(kps, size, start=0, end=1, target_deg=0.0)
+        return transform_rects(rect, size, scale_x=2.0, scale_y=2.0, shift_y=-0.1, square_long=True)[0]
+
+    def _face_from_pose(self, image: np.ndarray, size: ImageSize, pose: PoseResult, n_face: int) -> Landmarks:
+        state = self._face
+        recrop = self._face_recrop_roi(image, size, pose.landmarks[0])
+        roi = select_tracking_roi(recrop, state.roi, state.landmarks, size, FACE_TRACKING)
+        if roi is None:
+            state.clear()
+            return _empty(n_face, size)
+        mesh, presence, keep = self.face_mesh._landmarks([image], [roi[None]])
+        if not keep[0]:
+            state.clear()
+            return _empty(n_face, size)
+        state.landmarks = mesh[0]
+        state.roi = landmark_rois(mesh, size)[0]
+        if self.face_mesh._iris is not None:
+            mesh = self.face_mesh._iris.refine(image, mesh)
+        return Landmarks(mesh, presence[:1], roi[None], size)

@@ -1,0 +1,112 @@
+"""Whole-image SSD detector with letterbox removal (the palm and pose detectors' shared shape).
+
+MediaPipe's palm and pose detection graphs are the same chain with different
+numbers: letterbox the whole image into a square tensor, decode SSD anchors,
+weighted NMS in the tensor frame, then DetectionLetterboxRemoval back to
+image-normalized coordinates (reference 1.1-1.5). This module runs that chain
+once; palm_detection and pose_detection only supply the numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from facepipe.runtime.model import Model
+from facepipe.runtime.store import resolve_model
+from facepipe.stages.anchors import AnchorSpec, anchor_centers
+from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
+from facepipe.stages.image_to_tensor import BORDER_ZERO, crop_to_tensor, full_image_roi
+from facepipe.stages.projection import remove_letterbox_points
+from facepipe.types import Detections
+
+__all__ = ["SsdModelSpec", "LetterboxSsdDetector", "check_rgb_image", "raw_to_detections"]
+
+
+def check_rgb_image(image: np.ndarray) -> np.ndarray:
+    """`image` if it is an RGB uint8 (H, W, 3) array with a non-zero size, else ValueError."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            "expected an RGB uint8 image of shape (H, W, 3), got "
+            f"{getattr(image, 'dtype', type(image))} {getattr(image, 'shape', '')}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image has zero size: {image.shape}")
+    return image
+
+
+@dataclass(frozen=True)
+class SsdModelSpec:
+    """Numbers of one letterboxed SSD detector (a row of reference tables 5.2 / 6.2)."""
+
+    model_name: str
+    size: int
+    anchors: AnchorSpec
+    num_keypoints: int
+    value_range: tuple[float, float]
+
+
+def raw_to_detections(raw: RawDetections, image_size: tuple[int, int]) -> Detections:
+    """Image-normalized raw detections -> pixel `Detections`."""
+    W, H = image_size
+    if len(raw) == 0:
+        return Detections.empty(raw.keypoints.shape[1], image_size)
+    scale = np.array([W, H], np.float32)
+    return Detections(raw.boxes * np.tile(scale, 2), raw.keypoints * scale, raw.scores, image_size)
+
+
+class LetterboxSsdDetector:
+    """Runs one SSD detector on the whole image; thread-safe (the model guards itself)."""
+
+    def __init__(
+        self,
+        spec: SsdModelSpec,
+        min_score: float,
+        *,
+        nms_iou: float = 0.3,
+        model_path: str | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0,1], got {min_score}")
+        self.spec = spec
+        self.min_score = float(min_score)
+        self.nms_iou = nms_iou
+        self.model = Model(model_path or resolve_model(spec.model_name), num_threads=num_threads)
+        self._anchors = anchor_centers(spec.anchors)
+        self._buf = threading.local()
+
+    def _tensor_buffer(self) -> np.ndarray:
+        buf = getattr(self._buf, "tensor", None)
+        if buf is None:
+            s = self.spec.size
+            buf = self._buf.tensor = np.empty((1, s, s, 3), np.float32)
+        return buf
+
+    def detect_normalized(self, image: np.ndarray) -> RawDetections:
+        """Detections in image-normalized coordinates (boxes xyxy, keypoints x, y), best first."""
+        image = check_rgb_image(image)
+        s = self.spec.size
+        batch = self._tensor_buffer()
+        crop = crop_to_tensor(
+            image, full_image_roi(), s, s,
+            keep_aspect=True, border=BORDER_ZERO, value_range=self.spec.value_range, out=batch[0],
+        )
+        boxes, scores = self.model.run(batch)
+        raw = decode_detections(
+            boxes[0], scores[0], self._anchors,
+            scale=s, num_keypoints=self.spec.num_keypoints, min_score=self.min_score,
+        )
+        # NMS in the tensor frame, then letterbox removal: MediaPipe's order.
+        raw = weighted_nms(raw, self.nms_iou)
+        if len(raw) == 0:
+            return raw
+        corners = remove_letterbox_points(raw.boxes.reshape(-1, 2, 2), crop.padding).reshape(-1, 4)
+        kps = remove_letterbox_points(raw.keypoints, crop.padding)
+        return RawDetections(corners.astype(np.float32), kps.astype(np.float32), raw.scores)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Detections in pixels of `image`."""
+        return raw_to_detections(self.detect_normalized(image), (image.shape[1], image.shape[0]))

@@ -1,0 +1,76 @@
+"""BlazePalm palm detection and palm -> hand ROI (reference 5.2, 5.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModelSpec
+from facepipe.stages.anchors import PALM
+from facepipe.stages.detection_decode import RawDetections
+from facepipe.stages.rects import rects_from_boxes, transform_rects
+from facepipe.types import Detections
+
+__all__ = ["PalmDetector", "PalmDetectorOptions", "PalmKeypoint", "hand_rects_from_palms"]
+
+
+class PalmKeypoint:
+    """The two palm keypoints MediaPipe documents; the other five are unnamed."""
+
+    WRIST_CENTER = 0
+    MIDDLE_FINGER_MCP = 2
+
+
+_SPECS = {
+    0: SsdModelSpec("palm_detection_lite", 192, PALM, 7, (0.0, 1.0)),
+    1: SsdModelSpec("palm_detection_full", 192, PALM, 7, (0.0, 1.0)),
+}
+
+
+@dataclass(frozen=True)
+class PalmDetectorOptions:
+    """model_complexity: 0 = palm_detection_lite, 1 = palm_detection_full.
+    min_score: MediaPipe's min_detection_confidence.
+    """
+
+    model_complexity: int = 1
+    min_score: float = 0.5
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.model_complexity not in _SPECS:
+            raise ValueError(f"palm model_complexity must be 0 or 1, got {self.model_complexity}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0,1], got {self.min_score}")
+
+
+class PalmDetector:
+    """Palm detections (7 keypoints) in RGB uint8 images."""
+
+    def __init__(self, options: PalmDetectorOptions | None = None, *, model_path: str | None = None) -> None:
+        self.options = options or PalmDetectorOptions()
+        self._det = LetterboxSsdDetector(
+            _SPECS[self.options.model_complexity], self.options.min_score,
+            model_path=model_path, num_threads=self.options.num_threads,
+        )
+
+    @property
+    def model(self):
+        return self._det.model
+
+    def detect_normalized(self, image: np.ndarray) -> RawDetections:
+        return self._det.detect_normalized(image)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self._det.detect(image)
+
+
+def hand_rects_from_palms(palms: RawDetections, image_size: tuple[int, int]) -> np.ndarray:
+    """(N,5) hand ROIs from image-normalized palm detections: box, wrist->middle MCP at 90 deg,
+    x2.6, shifted half a box towards the fingers, square in pixels."""
+    rects = rects_from_boxes(
+        palms.boxes, palms.keypoints, image_size,
+        start=PalmKeypoint.WRIST_CENTER, end=PalmKeypoint.MIDDLE_FINGER_MCP, target_deg=90.0,
+    )
+    return transform_rects(rects, image_size, scale_x=2.6, scale_y=2.6, shift_y=-0.5, square_long=True)
