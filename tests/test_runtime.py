@@ -88,6 +88,15 @@ def test_litert_batch_folding_model_falls_back_to_a_loop():
     assert not m._backend._resizable
 
 
+def test_litert_batch_that_mixes_items_is_caught_and_looped():
+    """hand_recrop accepts a batch resize with per-item output shapes, yet every item after
+    the first comes out wrong; the one-time check against a single run must catch it."""
+    m = Model(model_path("hand_recrop"))
+    batch = np.concatenate([(_rgb(p, (256, 256)).astype(np.float32) / 255.0)[None] for p in (FACE, *OTHERS)])
+    _assert_batch_equals_loop(m, batch)
+    assert not m._backend._resizable
+
+
 def test_litert_output_without_batch_axis_is_stacked():
     """face_blendshapes outputs a bare [52] vector and refuses a batch resize."""
     m = Model(model_path("face_blendshapes"))
