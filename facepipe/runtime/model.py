@@ -7,6 +7,7 @@ still guards `run` so that sharing one by mistake is slow, not wrong.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -111,6 +112,35 @@ class Model:
         return f"Model({self.path.name!r}, backend={type(self._backend).__name__}, threads={self.num_threads})"
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide LiteRT's C++ "INFO: Created TensorFlow Lite XNNPACK delegate" line on fd 2.
+
+    It is printed once per interpreter by native code, so Python logging can't
+    filter it; it stays visible with debug logging. Load errors still surface as
+    the Python exception raised by allocate_tensors.
+    """
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable fd 2 (e.g. some embedded interpreters)
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class _Backend:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
@@ -127,7 +157,8 @@ class _LiteRTBackend(_Backend):
             raise ModelLoadError("ai-edge-litert is not installed: pip install ai-edge-litert") from exc
         try:
             self._it = Interpreter(model_path=str(path), num_threads=num_threads)
-            self._it.allocate_tensors()
+            with _quiet_native_stderr():
+                self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path}: LiteRT cannot load this model: {exc}") from exc
         self._path = path

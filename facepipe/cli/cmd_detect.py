@@ -1,0 +1,141 @@
+"""`facepipe detect IMAGE|DIR`: face boxes, 6 keypoints and scores (BlazeFace) as JSON, CSV or NPZ.
+
+Coordinates are pixels of the upright image (EXIF orientation applied).
+
+JSON: {"model", "min_score", "keypoint_names", "images": [{"path", "image_size": [W, H],
+"faces": [{"score", "box_xyxy": [x1, y1, x2, y2], "keypoints": [[x, y] x 6]}]}]}.
+CSV: one row per face: path, face, score, x1, y1, x2, y2, then x/y of each keypoint;
+an image without faces gets one row with empty face fields.
+NPZ: paths (M,), image_sizes (M, 2), image_index (N,), boxes_xyxy (N, 4), keypoints (N, 6, 2),
+scores (N,), keypoint_names (6,), for N faces in M images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from facepipe.cli._output import FORMATS, check_output, json_text, npz_bytes, output_format, write_output
+from facepipe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+_BATCH = 16  # images per detector call when reading a folder
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "detect",
+        help="detect faces (boxes, 6 keypoints, scores) in an image or a folder of images",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("input", type=Path, help="image file, or a folder of images")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
+    p.add_argument("-f", "--format", choices=FORMATS, default=None,
+                   help="output format (default: from the output's extension, else json)")
+    p.add_argument("--model", choices=("short", "full"), default="short",
+                   help="short: faces within ~2 m (128 px model); full: small and distant faces (192 px)")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="drop faces scoring below (default: 0.5 short range, 0.6 full range, as MediaPipe)")
+    p.add_argument("--recursive", action="store_true", help="folder: include subfolders")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="folder: skip unreadable images with a warning instead of failing")
+    p.set_defaults(func=run)
+
+
+def _image_files(src: Path, recursive: bool) -> list[Path]:
+    if not src.exists():
+        raise InputError(f"{src}: no such file or folder")
+    if src.is_file():
+        return [src]
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in src.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise InputError(f"{src}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) in this folder")
+    return files
+
+
+def _detect_all(detector, files: list[Path], skip_bad: bool) -> Iterator[tuple[Path, object]]:
+    from facepipe.io.image import read_image
+
+    for start in range(0, len(files), _BATCH):
+        chunk, images = [], []
+        for path in files[start : start + _BATCH]:
+            try:
+                images.append(read_image(path))
+                chunk.append(path)
+            except InputError as exc:
+                if not skip_bad:
+                    raise
+                log.warning("skipping %s", exc)
+        yield from zip(chunk, detector.detect_batch(images))
+
+
+def run(args: argparse.Namespace) -> int:
+    from facepipe.solutions.face_detection import FACE_KEYPOINT_NAMES, FaceDetector, FaceDetectorOptions
+
+    fmt = output_format(args.format, args.output)
+    files = _image_files(args.input, args.recursive)
+    check_output(args.output, files, fmt)
+    try:
+        options = FaceDetectorOptions(model=args.model, min_score=args.min_score)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    detector = FaceDetector(options)
+    results = list(_detect_all(detector, files, args.skip_bad))
+    if fmt == "json":
+        doc = {
+            "model": args.model,
+            "min_score": detector.min_score,
+            "keypoint_names": list(FACE_KEYPOINT_NAMES),
+            "images": [
+                {"path": str(path), "image_size": list(det.image_size),
+                 "faces": [{"score": round(float(s), 6), "box_xyxy": np.round(b.astype(np.float64), 3).tolist(),
+                            "keypoints": np.round(k.astype(np.float64), 3).tolist()}
+                           for b, k, s in zip(det.xyxy, det.keypoints, det.scores)]}
+                for path, det in results
+            ],
+        }
+        write_output(args.output, json_text(doc))
+    elif fmt == "csv":
+        write_output(args.output, _csv(results, FACE_KEYPOINT_NAMES))
+    else:
+        write_output(args.output, npz_bytes(_arrays(results, FACE_KEYPOINT_NAMES)))
+    return 0
+
+
+def _csv(results: list, names: tuple[str, ...]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["path", "face", "score", "x1", "y1", "x2", "y2"] + [f"{n}_{a}" for n in names for a in "xy"]
+    writer.writerow(header)
+    for path, det in results:
+        if len(det) == 0:
+            writer.writerow([str(path)] + [""] * (len(header) - 1))
+        for i in range(len(det)):
+            writer.writerow([str(path), i, f"{det.scores[i]:.6g}"]
+                            + [f"{v:.3f}" for v in det.xyxy[i]] + [f"{v:.3f}" for v in det.keypoints[i].reshape(-1)])
+    return buf.getvalue()
+
+
+def _arrays(results: list, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    dets = [d for _, d in results]
+    return {
+        "paths": np.array([str(p) for p, _ in results]),
+        "image_sizes": np.array([d.image_size for d in dets], np.int32).reshape(-1, 2),
+        "image_index": np.concatenate(
+            [np.full(len(d), i, np.int32) for i, d in enumerate(dets)] or [np.zeros(0, np.int32)]
+        ),
+        "boxes_xyxy": np.concatenate([d.xyxy for d in dets] or [np.zeros((0, 4), np.float32)]),
+        "keypoints": np.concatenate([d.keypoints for d in dets] or [np.zeros((0, 6, 2), np.float32)]),
+        "scores": np.concatenate([d.scores for d in dets] or [np.zeros(0, np.float32)]),
+        "keypoint_names": np.array(names),
+    }

@@ -1,0 +1,168 @@
+"""`facepipe mesh IMAGE|VIDEO`: MediaPipe's 468-point face mesh (478 with --refine) as JSON, CSV or NPZ.
+
+Images run in static mode. Videos are tracked from frame to frame (the
+detector only runs when a face is missing) with the frames' own timestamps,
+unless --static; --smooth adds One-Euro smoothing (MediaPipe's legacy face
+mesh has none). Landmarks are normalized like MediaPipe's (x/W, y/H, z in x's
+scale) unless --pixels.
+
+JSON: image {"input", "image_size", "num_landmarks", "faces": [...]}, video
+{..., "frames": [{"frame", "timestamp_ms", "faces": [...]}]}; a face is
+{"track_id", "presence", "roi": [x_c, y_c, w, h, rotation], "landmarks"}.
+CSV: one row per (frame, face): frame, timestamp_ms, face (track id), presence,
+x0, y0, z0, ...; a frame without a face gets one row with empty face fields.
+NPZ: landmarks (K, P, 3), frame_index (K,), track_ids (K,), presence (K,),
+rois (K, 5) for K faces in all frames; timestamps_ms (F,) (NaN for an image),
+image_size (2,), pixels (bool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facepipe.cli._output import FORMATS, check_output, json_text, npz_bytes, output_format, write_output
+from facepipe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "mesh",
+        help="468/478-point face mesh (legacy MediaPipe FaceMesh) of an image or a video",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("input", type=Path, help="image or video file")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
+    p.add_argument("-f", "--format", choices=FORMATS, default=None,
+                   help="output format (default: from the output's extension, else json)")
+    p.add_argument("--max-faces", type=int, default=1, help="most faces the detector adds")
+    p.add_argument("--refine", action="store_true", help="478 points: add the irises (iris_landmark model)")
+    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="face detector score threshold")
+    p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="landmark presence threshold")
+    p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")
+    p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing of tracked landmarks")
+    p.add_argument("--pixels", action="store_true", help="landmarks in pixels instead of normalized")
+    p.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    p.set_defaults(func=run)
+
+
+Frames = Iterator[tuple[int, float | None, Any]]
+
+
+def run(args: argparse.Namespace) -> int:
+    from facepipe.io.video import is_video_file
+    from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
+
+    src: Path = args.input
+    if not src.is_file():
+        raise InputError(f"{src}: no such file")
+    fmt = output_format(args.format, args.output)
+    check_output(args.output, [src], fmt)
+    video = is_video_file(src)
+    try:
+        options = FaceMeshOptions(
+            static_image_mode=args.static or not video,
+            max_num_faces=args.max_faces,
+            refine_landmarks=args.refine,
+            min_detection_confidence=args.min_detection_confidence,
+            min_tracking_confidence=args.min_tracking_confidence,
+            smooth_landmarks=args.smooth,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    mesh = FaceMesh(options)
+    frames = _video_results(mesh, src, args.max_frames) if video else _image_results(mesh, src)
+    if fmt == "json":
+        write_output(args.output, _json(frames, src, video, args.pixels, options.num_landmarks))
+    elif fmt == "csv":
+        write_output(args.output, _csv(frames, args.pixels, options.num_landmarks))
+    else:
+        write_output(args.output, npz_bytes(_arrays(frames, args.pixels, options.num_landmarks)))
+    return 0
+
+
+def _image_results(mesh: Any, src: Path) -> Frames:
+    from facepipe.io.image import read_image
+
+    yield 0, None, mesh.process(read_image(src))
+
+
+def _video_results(mesh: Any, src: Path, max_frames: int | None) -> Frames:
+    from facepipe.io.video import VideoReader
+
+    last: float | None = None
+    with VideoReader(src) as reader:
+        for frame in reader:
+            if max_frames is not None and frame.index >= max_frames:
+                break
+            ms = frame.time * 1000.0
+            if last is not None and ms <= last:  # damaged timing: keep timestamps strictly increasing
+                ms = last + 1e-3
+            last = ms
+            yield frame.index, ms, mesh.process(frame.image, timestamp_ms=ms)
+
+
+def _json(frames: Frames, src: Path, video: bool, pixels: bool, points: int) -> str:
+    doc: dict[str, Any] = {"input": str(src), "num_landmarks": points,
+                           "coordinates": "pixels" if pixels else "normalized"}
+    if not video:
+        _, _, result = next(iter(frames))
+        doc["image_size"] = list(result.image_size)
+        doc["faces"] = result.to_dict(pixels=pixels)["faces"]
+        return json_text(doc)
+    out, size = [], None
+    for index, ms, result in frames:
+        size = list(result.image_size)
+        out.append({"frame": index, "timestamp_ms": round(ms, 3), "faces": result.to_dict(pixels=pixels)["faces"]})
+    doc["image_size"] = size
+    doc["frames"] = out
+    return json_text(doc)
+
+
+def _csv(frames: Frames, pixels: bool, points: int) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["frame", "timestamp_ms", "face", "presence"] + [f"{a}{i}" for i in range(points) for a in "xyz"]
+    writer.writerow(header)
+    for index, ms, result in frames:
+        ts = "" if ms is None else f"{ms:.3f}"
+        if len(result) == 0:
+            writer.writerow([index, ts] + [""] * (len(header) - 2))
+        lms = result.pixels if pixels else result.landmarks
+        for i in range(len(result)):
+            writer.writerow([index, ts, int(result.track_ids[i]), f"{result.presence[i]:.6g}"]
+                            + [f"{v:.6g}" for v in lms[i].reshape(-1)])
+    return buf.getvalue()
+
+
+def _arrays(frames: Frames, pixels: bool, points: int) -> dict[str, np.ndarray]:
+    lms, idx, ids, pres, rois, stamps = [], [], [], [], [], []
+    size = (0, 0)
+    for index, ms, result in frames:
+        size = result.image_size
+        stamps.append(np.nan if ms is None else ms)
+        lms.append(result.pixels if pixels else result.landmarks)
+        idx.append(np.full(len(result), index, np.int32))
+        ids.append(result.track_ids)
+        pres.append(result.presence)
+        rois.append(result.rois)
+    return {
+        "landmarks": np.concatenate(lms) if lms else np.zeros((0, points, 3), np.float32),
+        "frame_index": np.concatenate(idx) if idx else np.zeros(0, np.int32),
+        "track_ids": np.concatenate(ids) if ids else np.zeros(0, np.int64),
+        "presence": np.concatenate(pres) if pres else np.zeros(0, np.float32),
+        "rois": np.concatenate(rois) if rois else np.zeros((0, 5), np.float32),
+        "timestamps_ms": np.asarray(stamps, np.float64),
+        "image_size": np.asarray(size, np.int32),
+        "pixels": np.asarray(pixels),
+    }
