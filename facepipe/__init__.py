@@ -1,5 +1,61 @@
-"""facepipe: MediaPipe-class perception in plain Python on the official models."""
+"""facepipe: MediaPipe-class perception in plain Python on the official models.
+
+The solutions are importable from the top level; they are loaded on first use so
+that `import facepipe` stays cheap (no OpenCV/LiteRT import until needed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from facepipe._version import __version__
 
-__all__ = ["__version__"]
+# public name -> module that defines it
+_EXPORTS = {
+    "Detections": "facepipe.types",
+    "Landmarks": "facepipe.types",
+    "FacepipeError": "facepipe.errors",
+    "InputError": "facepipe.errors",
+    "ModelError": "facepipe.errors",
+    "read_image": "facepipe.io.image",
+    "write_image": "facepipe.io.image",
+    "resolve_model": "facepipe.runtime.store",
+    "FaceDetector": "facepipe.solutions.face_detection",
+    "FaceDetectorOptions": "facepipe.solutions.face_detection",
+    "FaceKeypoint": "facepipe.solutions.face_detection",
+    "FaceMesh": "facepipe.solutions.face_mesh",
+    "FaceMeshOptions": "facepipe.solutions.face_mesh",
+    "FaceMeshResult": "facepipe.solutions.face_mesh",
+    "FaceLandmarker": "facepipe.solutions.face_landmarker",
+    "FaceLandmarkerOptions": "facepipe.solutions.face_landmarker",
+    "FaceLandmarkerResult": "facepipe.solutions.face_landmarker",
+    "RunningMode": "facepipe.solutions.face_landmarker",
+    "Hands": "facepipe.solutions.hands",
+    "HandsOptions": "facepipe.solutions.hands",
+    "HandsResult": "facepipe.solutions.hands",
+    "Pose": "facepipe.solutions.pose",
+    "PoseOptions": "facepipe.solutions.pose",
+    "PoseResult": "facepipe.solutions.pose",
+    "PoseLandmark": "facepipe.solutions.pose",
+    "Holistic": "facepipe.solutions.holistic",
+    "HolisticOptions": "facepipe.solutions.holistic",
+    "HolisticResult": "facepipe.solutions.holistic",
+    "SelfieSegmentation": "facepipe.solutions.selfie_segmentation",
+    "SelfieSegmentationOptions": "facepipe.solutions.selfie_segmentation",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'facepipe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
