@@ -117,18 +117,15 @@ def test_video_mode_parity_with_mediapipe(geometry) -> None:
         assert _rotation_angle_deg(m, ref) <= 1.0, i
         assert np.linalg.norm(m[:3, 3] - ref[:3, 3]) <= 0.5, i
     assert len(lm_err) >= 55
-    assert max(lm_err) <= 0.005  # measured worst 0.18 % IOD
+    # Tracking feeds each frame's landmarks into the next ROI. With the ROI maths, projection matrix
+    # and One-Euro filter in MediaPipe's float32 order the tracked ROIs are MediaPipe's bit for bit
+    # (measured: landmarks identical, blendshapes within 2e-6). That matters on blink frames, where
+    # the eye-gaze scores are chaotic: a 0.001 px nudge of the ROI moved them by up to 0.12 before
+    # (MediaPipe's own eyeLookInRight jumps 0.11 -> 0.95 -> 0.10 over frames 50-52 of this clip).
+    assert max(lm_err) <= 5e-4
     bs = np.stack(bs_diff)
-    assert bs.mean() <= 0.01  # measured 0.001
-    # Tracking feeds each frame's landmarks into the next ROI, so float-level differences from MediaPipe
-    # (different XNNPACK build) wander a little. On blink frames the eye-gaze scores are chaotic: in
-    # facepipe itself a 1e-6 (0.001 px) nudge of the tracked ROI moves them by up to 0.12, and MediaPipe's
-    # own eyeLookInRight jumps 0.11 -> 0.95 -> 0.10 over frames 50-52 of this clip. Hence the 0.05 bound is
-    # required of 99.8 % of the scores (measured: 1 of 3120 above it, at 0.11-0.13); the rest must still stay
-    # within a clear margin.
-    assert np.mean(bs > 0.05) <= 0.002
-    assert np.quantile(bs, 0.99) <= 0.02  # measured 0.011
-    assert bs.max() <= 0.3
+    assert bs.mean() <= 1e-3
+    assert bs.max() <= 0.01
 
 
 def test_video_detections_replace_overlapping_tracked_faces() -> None:
@@ -174,8 +171,9 @@ def test_video_smoothing_damps_jitter_and_tracking_skips_the_detector() -> None:
     image = read_image(data_file("faces/mp_sergey.png"))
     video = _make(running_mode="video")
     calls = []
-    real_detect = video._detector.detect
-    video._detector.detect = lambda img, roi=None: calls.append(1) or real_detect(img, roi)  # type: ignore[method-assign]
+    real_detect = video._detector.detect_normalized
+    video._detector.detect_normalized = (  # type: ignore[method-assign]
+        lambda img, roi=None: calls.append(1) or real_detect(img, roi))
     rng = np.random.default_rng(0)
     raw, smooth = [], []
     still = _make()

@@ -110,7 +110,9 @@ def test_tracking_parity_with_mediapipe_video() -> None:
             ref = g["landmarks"][frame.index]
             assert len(res) == len(ref) == 1
             err = _errors_iod(ref[0], res.landmarks[0], (frame.image.shape[1], frame.image.shape[0]))
-            assert err.mean() <= 0.005 and err.max() <= 0.02, (frame.index, err.mean(), err.max())
+            # Measured 0 (the tracked ROIs are MediaPipe's bit for bit); float-order drift gave
+            # up to 0.06 % IOD mean and 0.12 % worst landmark.
+            assert err.mean() <= 2e-4 and err.max() <= 5e-4, (frame.index, err.mean(), err.max())
             assert res.track_ids.tolist() == [0]  # one face, tracked all along
             n += 1
     assert n == 60

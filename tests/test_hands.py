@@ -74,9 +74,10 @@ def test_video_tracking_parity_with_mediapipe() -> None:
             size = (frame.image.shape[1], frame.image.shape[0])
             errs += [_mean_err_frac(g["landmarks"][i, k], res.landmarks[k], size) for k in range(n)]
     assert len(errs) >= 50
-    # Tracking feeds each frame's landmarks into the next ROI, so float-level differences grow
-    # a little over time; they must stay far below the 1% bar.
-    assert max(errs) <= 0.01
+    # Tracking feeds each frame's landmarks into the next ROI, so float-level differences would
+    # grow over time (0.23 % of the hand before the ROI maths followed MediaPipe's float32 order);
+    # now the ROIs are MediaPipe's bit for bit (measured: 0 error on all 60 frames).
+    assert max(errs) <= 5e-4
 
 
 def test_no_hands_gives_empty_well_shaped_result(static_hands) -> None:

@@ -80,11 +80,14 @@ def test_video_tracking_parity_with_mediapipe() -> None:
                 if len(got) and g[f"{name}_present"][i]:
                     errs[name].append(_err_frac(g[f"{name}_landmarks"][i], got.landmarks[0], size))
     assert frames == 30
-    # The person is small (hands ~60 px): a hand whose presence sits at the 0.5 threshold can
-    # come and go on a different frame than in MediaPipe (measured: 26 of 30 frames agree).
-    assert agree >= 24
-    assert max(max(e) for e in errs.values() if e) <= 0.01
-    assert len(errs["face"]) == frames and len(errs["left_hand"]) >= 2
+    # The person is small (hands ~60 px) and the left hand's presence sits near the 0.5 threshold
+    # (0.544 on frame 15): with ROI maths, filters and projections in MediaPipe's float32 order
+    # the tracking loop reproduces MediaPipe's ROIs bit for bit, so the hand comes and goes on
+    # exactly MediaPipe's frames. Any drift in that arithmetic shows up here first (before the
+    # float32 work: 26 of 30 frames agreed, errors up to 0.46 % of the hand).
+    assert agree == frames
+    assert max(max(e) for e in errs.values() if e) <= 1e-4  # measured 4e-9 (one last-bit pose point)
+    assert len(errs["face"]) == frames and len(errs["left_hand"]) == 6
 
 
 def test_no_person_gives_empty_parts() -> None:

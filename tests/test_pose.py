@@ -85,9 +85,11 @@ def test_video_tracking_and_filters_parity_with_mediapipe() -> None:
                 ious.append(_iou(res.segmentation_mask[0] > 0.5, gm))
     assert len(errs) >= 50 and len(ious) >= 5
     # Tracking feeds each frame's (filtered) landmarks into the next ROI, so float-level
-    # differences grow over the 60 frames of fast motion: mean within the bars, no outlier.
-    assert np.mean(errs) <= 0.01 and max(errs) <= 0.02
-    assert np.mean(world_errs) <= 0.01 and max(world_errs) <= 0.02
+    # differences would grow over the 60 frames of fast motion (mean 0.29 %, worst 1.1 % of the
+    # torso before the rect maths, heatmap sums and One-Euro filters followed MediaPipe's
+    # float32/double order). Measured now: 0 error, world landmarks identical.
+    assert np.mean(errs) <= 1e-4 and max(errs) <= 1e-3
+    assert np.mean(world_errs) <= 1e-4 and max(world_errs) <= 1e-3
     assert min(ious) >= 0.97
 
 
@@ -209,11 +211,14 @@ def test_heatmap_refinement_matches_the_mediapipe_rules() -> None:
     hm[30, 41, 0] = hm[30, 42, 0] = 5.0  # a two-cell blob: centroid col 41.5, row 30
     hm[10:13, 10:13, 1] = -1.0  # max confidence sigmoid(-1) = 0.27 < 0.5: not refined
     lm = np.array([[40.2 / 64, 31.9 / 64, 0.3], [11 / 64, 11 / 64, 0.1], [0.5, 1.02, 0.0]], np.float32)
-    hm[60:64, 30:35, 2] = 5.0  # row index 65 is past the bottom, yet MediaPipe refines it
+    # Row index 65 is past the bottom: mediapipe 0.10.21 leaves such a point alone although its
+    # clipped window holds confident cells (older releases refined it; measured against 0.10.21's
+    # own streams on ROIs that put a foot just below the crop).
+    hm[60:64, 30:35, 2] = 5.0
     out = refine_landmarks_from_heatmap(lm, hm, kernel_size=7)
     np.testing.assert_allclose(out[0], [41.5 / 64, 30 / 64, 0.3], atol=1e-4)
     np.testing.assert_array_equal(out[1], lm[1])
-    assert out[2, 1] < 1.0 and out[2, 2] == 0.0
+    np.testing.assert_array_equal(out[2], lm[2])
     with pytest.raises(ValueError, match="channels"):
         refine_landmarks_from_heatmap(lm[:2], hm)
 

@@ -9,8 +9,9 @@ rotated ROIs).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -18,14 +19,24 @@ from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.stages.anchors import FACE_FULL_RANGE, FACE_SHORT_RANGE, AnchorSpec, anchor_centers
 from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
-from facepipe.stages.image_to_tensor import BORDER_ZERO, TensorCrop, crop_to_tensor, full_image_roi
-from facepipe.stages.projection import project_boxes_matrix, project_points_matrix
+from facepipe.stages.image_to_tensor import (
+    BORDER_ZERO,
+    CropGeometry,
+    FullImageCropper,
+    crop_geometry,
+    warp_to_tensor,
+)
+from facepipe.stages.projection import box_corners, project_points_matrix
 from facepipe.types import Detections
 
 __all__ = ["FaceDetector", "FaceDetectorOptions", "FaceKeypoint", "FACE_KEYPOINT_NAMES"]
 
 # Sides are the subject's own: in a non-mirrored frontal photo RIGHT_EYE is on the image's left.
 FACE_KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+
+
+# BlazeFace reads pixels scaled to [-1, 1].
+_VALUE_RANGE = (-1.0, 1.0)
 
 
 class FaceKeypoint:
@@ -101,48 +112,84 @@ class FaceDetector:
         ms = self.options.min_score
         self.min_score = self._spec.default_min_score if ms is None else ms
         self._lock = threading.Lock()
+        size = self._spec.size
+        self._cropper = FullImageCropper(size, size, keep_aspect=True, border=BORDER_ZERO, value_range=_VALUE_RANGE)
 
-    def _crop(self, image: np.ndarray, roi: np.ndarray | None, out: np.ndarray | None = None) -> TensorCrop:
+    def _plan(self, image: np.ndarray, roi: np.ndarray | None) -> tuple[CropGeometry, Callable[[np.ndarray], None]]:
+        """The crop geometry of `image` (or its ROI) and a function writing the crop into a tensor slot."""
         s = self._spec.size
-        return crop_to_tensor(
-            image, full_image_roi() if roi is None else roi, s, s,
-            keep_aspect=True, border=BORDER_ZERO, value_range=(-1.0, 1.0), out=out,
-        )
+        if roi is None:
+            # Whole image: geometry and sampling maps cached per image size (video frames, photo sets).
+            return self._cropper.geometry((image.shape[1], image.shape[0])), partial(self._cropper.warp_into, image)
+        geo = crop_geometry((image.shape[1], image.shape[0]), roi, s, s, keep_aspect=True)
+        return geo, partial(warp_to_tensor, image, geo.warp, border=BORDER_ZERO, value_range=_VALUE_RANGE)
 
-    def _postprocess(self, boxes: np.ndarray, scores: np.ndarray, crop: TensorCrop, size: tuple[int, int]) -> Detections:
+    def _postprocess(self, boxes: np.ndarray, scores: np.ndarray, geo: CropGeometry, size: tuple[int, int]
+                     ) -> Detections:
+        return _to_image(self._normalized(boxes, scores, geo), size)
+
+    def _normalized(self, boxes: np.ndarray, scores: np.ndarray, geo: CropGeometry) -> RawDetections:
         raw = decode_detections(
             boxes, scores, self._anchors, scale=self._spec.size, num_keypoints=6, min_score=self.min_score
         )
-        raw = weighted_nms(raw, self.options.nms_iou)
-        return _to_image(raw, crop, size)
+        return _project(weighted_nms(raw, self.options.nms_iou), geo)
+
+    def detect_normalized(self, image: np.ndarray, roi: np.ndarray | None = None) -> RawDetections:
+        """`detect` in image-normalized coordinates, as MediaPipe's graphs pass them on (pixels and
+        back are not always the same float32 number; tracking pipelines use these)."""
+        image = _check_image(image)
+        geo, write = self._plan(image, roi)
+        return self._model.run_filled(
+            1, lambda ins: write(ins[0][0]), lambda outs: self._normalized(outs[0][0], outs[1][0], geo)
+        )
 
     def detect(self, image: np.ndarray, roi: np.ndarray | None = None) -> Detections:
         """Detect faces in the whole image, or inside a normalized ROI (x_c, y_c, w, h, rotation)."""
         image = _check_image(image)
         size = (image.shape[1], image.shape[0])
-        crop = self._crop(image, roi)
-        boxes, scores = self._model.run(crop.tensor[None])
-        return self._postprocess(boxes[0], scores[0], crop, size)
+        geo, write = self._plan(image, roi)
+        # The crop is warped straight into the interpreter's input and the raw outputs are decoded
+        # where they lie (decode_detections copies what it keeps): no tensor copies either way.
+        return self._model.run_filled(
+            1, lambda ins: write(ins[0][0]), lambda outs: self._postprocess(outs[0][0], outs[1][0], geo, size)
+        )
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detect faces in many images with one model call."""
         if not images:
             return []
-        s = self._spec.size
-        batch = np.empty((len(images), s, s, 3), np.float32)
-        crops = [self._crop(_check_image(im), None, out=batch[i]) for i, im in enumerate(images)]
-        boxes, scores = self._model.run(batch)
-        return [
-            self._postprocess(boxes[i], scores[i], c, (im.shape[1], im.shape[0]))
-            for i, (c, im) in enumerate(zip(crops, images))
-        ]
+        plans = [self._plan(_check_image(im), None) for im in images]
+
+        def fill(ins: list[np.ndarray]) -> None:
+            for i, (_, write) in enumerate(plans):
+                write(ins[0][i])
+
+        def read(outs: list[np.ndarray]) -> list[Detections]:
+            boxes, scores = outs
+            return [
+                self._postprocess(boxes[i], scores[i], geo, (im.shape[1], im.shape[0]))
+                for i, ((geo, _), im) in enumerate(zip(plans, images))
+            ]
+
+        return self._model.run_filled(len(images), fill, read)
 
 
-def _to_image(raw: RawDetections, crop: TensorCrop, size: tuple[int, int]) -> Detections:
+def _project(raw: RawDetections, crop: CropGeometry) -> RawDetections:
+    """Tensor-frame detections -> image-normalized (DetectionProjection with the crop's matrix)."""
+    if len(raw) == 0:
+        return raw
+    # Box corners (project_boxes_matrix's order) and keypoints mapped in one call: the
+    # projection is per point, so the numbers are the same as two calls, for half the overhead.
+    corners = box_corners(raw.boxes)
+    pts = project_points_matrix(np.concatenate([corners, raw.keypoints], axis=1), crop.matrix)
+    boxes = np.concatenate([pts[:, :4].min(1), pts[:, :4].max(1)], axis=1)
+    return RawDetections(boxes, pts[:, 4:], raw.scores)
+
+
+def _to_image(raw: RawDetections, size: tuple[int, int]) -> Detections:
+    """Image-normalized detections -> pixel `Detections`."""
     W, H = size
     if len(raw) == 0:
         return Detections.empty(raw.keypoints.shape[1], size)
-    boxes = project_boxes_matrix(raw.boxes, crop.matrix)
-    kps = project_points_matrix(raw.keypoints, crop.matrix)
     scale = np.array([W, H], np.float32)
-    return Detections(boxes * np.tile(scale, 2), kps * scale, raw.scores, size)
+    return Detections(raw.boxes * np.tile(scale, 2), raw.keypoints * scale, raw.scores, size)

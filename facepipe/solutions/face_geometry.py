@@ -36,7 +36,7 @@ from facepipe.runtime.protowire import (
     single_float,
     single_varint,
 )
-from facepipe.stages.procrustes import weighted_procrustes
+from facepipe.stages.procrustes import WeightedProcrustes
 
 __all__ = [
     "Environment",
@@ -219,6 +219,8 @@ class FaceGeometryEstimator:
         self.environment = environment or Environment()
         self._canon = self.metadata.vertices.astype(np.float64)
         self._weights = self.metadata.weights.astype(np.float64)
+        # The canonical side of the three fits per frame is computed once.
+        self._procrustes = WeightedProcrustes(self._canon, self._weights)
 
     def estimate(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> FaceGeometry:
         """Geometry for (N,P,3) normalized landmarks (P >= 468; only the first 468 are used)."""
@@ -245,9 +247,6 @@ class FaceGeometryEstimator:
             mesh[ok & ~np.isfinite(matrices).all(axis=(1, 2))] = np.nan
         return FaceGeometry(matrices.astype(np.float32), mesh.astype(np.float32))
 
-    def _fit(self, points: np.ndarray) -> np.ndarray:
-        return weighted_procrustes(self._canon, points, self._weights)
-
     def _solve(self, screen: np.ndarray, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         env = self.environment
         left, right, bottom, top = env.near_plane(image_size)
@@ -265,18 +264,22 @@ class FaceGeometryEstimator:
             q[..., 2] *= -1.0
             return q
 
-        def unproject(scale: np.ndarray) -> np.ndarray:
-            q = pts.copy()
+        def unproject(p: np.ndarray, scale: np.ndarray) -> np.ndarray:
+            q = p.copy()
             q[..., 2] = (q[..., 2] - depth_offset + env.near) / scale[:, None]
             q[..., 0] *= q[..., 2] / env.near
             q[..., 1] *= q[..., 2] / env.near
             q[..., 2] *= -1.0  # to the right-handed camera frame
             return q
 
-        s1 = np.linalg.norm(self._fit(flip_z(pts))[:, :3, 0], axis=1)
-        s2 = np.linalg.norm(self._fit(unproject(s1))[:, :3, 0], axis=1)
-        metric = unproject(s1 * s2)
-        return self._fit(metric), metric
+        # Only the Procrustes-weighted points (33 of 468) enter the fits; every step is per
+        # point, so transforming just those for the two scale passes gives the same numbers.
+        fit, sel = self._procrustes.fit_selected, self._procrustes.selected
+        sub = pts[:, sel]
+        s1 = np.linalg.norm(fit(flip_z(sub))[:, :3, 0], axis=1)
+        s2 = np.linalg.norm(fit(unproject(sub, s1))[:, :3, 0], axis=1)
+        metric = unproject(pts, s1 * s2)
+        return fit(metric[:, sel]), metric
 
 
 @dataclass(frozen=True, eq=False)

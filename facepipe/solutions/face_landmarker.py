@@ -46,8 +46,9 @@ from facepipe.solutions.blendshapes import BLENDSHAPE_NAMES, BlendshapeModel
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions, _check_image
 from facepipe.solutions.face_geometry import FaceGeometryEstimator, HeadPose, head_pose
 from facepipe.stages.filters import LandmarksSmoother
-from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crops_to_tensor
-from facepipe.stages.rects import rects_from_boxes, rects_from_landmarks, transform_rects
+from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
+from facepipe.stages.projection import matrix_z_scale
+from facepipe.stages.rects import rects_from_detections, rects_from_landmarks, transform_rects
 from facepipe.stages.tracking import associate_rects
 from facepipe.types import Landmarks, as_f32
 
@@ -332,13 +333,13 @@ class FaceLandmarker:
             self._last_timestamp_ms = ts
 
     def _detection_rects(self, image: np.ndarray) -> np.ndarray:
-        dets = self._detector.detect(image)[: self.options.num_faces]
+        # Normalized detections, as the Tasks graph passes them on (pixels and back is not always
+        # the same float32 number).
+        dets = self._detector.detect_normalized(image).take(slice(0, self.options.num_faces))
         if len(dets) == 0:
             return np.zeros((0, 5), np.float32)
-        w, h = dets.image_size
-        scale = np.array([w, h], np.float32)
-        rects = rects_from_boxes(dets.xyxy / np.tile(scale, 2), dets.keypoints / scale, (w, h),
-                                 start=0, end=1, target_deg=0.0)
+        w, h = image.shape[1], image.shape[0]
+        rects = rects_from_detections(dets, (w, h), start=0, end=1, target_deg=0.0)
         return transform_rects(rects, (w, h), scale_x=_DETECTION_ROI_SCALE, scale_y=_DETECTION_ROI_SCALE,
                                square_long=False)
 
@@ -370,21 +371,31 @@ class FaceLandmarker:
         if len(rects) == 0:
             return (np.zeros((0, NUM_LANDMARKS, 3), np.float32), np.zeros(0, np.float32),
                     np.zeros((0, 5), np.float32))
-        batch, crops = crops_to_tensor(image, rects, _INPUT_SIZE, _INPUT_SIZE, keep_aspect=False,
-                                       border=BORDER_REPLICATE, value_range=(0.0, 1.0))
-        raw, logits = self._landmarks_model.run(batch)[:2]
-        presence = 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float32)))
+        n = len(rects)
+        geos = [crop_geometry(size, r, _INPUT_SIZE, _INPUT_SIZE) for r in rects]
+
+        def fill(ins: list[np.ndarray]) -> None:
+            # Crops go straight into the interpreter's input (no batch array, no input copy).
+            for k, g in enumerate(geos):
+                warp_to_tensor(image, g.warp, ins[0][k], border=BORDER_REPLICATE, value_range=(0.0, 1.0))
+
+        def read(outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            raw, logits = outs[:2]
+            return raw.reshape(n, NUM_LANDMARKS, 3).copy(), logits.reshape(-1).astype(np.float32)
+
+        raw, logits = self._landmarks_model.run_filled(n, fill, read)
+        presence = 1.0 / (1.0 + np.exp(-logits))
         keep = np.flatnonzero(presence > self.options.min_face_presence_confidence)
-        pts = raw.reshape(len(rects), NUM_LANDMARKS, 3)[keep] / np.float32(_INPUT_SIZE)
+        pts = raw[keep] / np.float32(_INPUT_SIZE)
         # Per-face ROI matrices (MediaPipe's LandmarkProjection with IMAGE_DIMENSIONS uses the same matrix).
-        m = np.stack([crops[i].matrix for i in keep]) if len(keep) else np.zeros((0, 4, 4))
+        m = np.stack([geos[i].matrix for i in keep]) if len(keep) else np.zeros((0, 4, 4))
         m = m[:, None]  # broadcast over the landmarks
         x, y = pts[..., 0], pts[..., 1]
         out = np.empty_like(pts)
         out[..., 0] = m[..., 0, 0] * x + m[..., 0, 1] * y + m[..., 0, 3]
         out[..., 1] = m[..., 1, 0] * x + m[..., 1, 1] * y + m[..., 1, 3]
         # z follows x's scale: the image-normalized length of the crop's projected unit x vector.
-        out[..., 2] = pts[..., 2] * np.hypot(m[..., 0, 0], m[..., 1, 0])
+        out[..., 2] = pts[..., 2] * matrix_z_scale(m)
         return out, presence[keep].astype(np.float32), rects[keep]
 
     @staticmethod

@@ -36,7 +36,7 @@ from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.iris import IrisRefiner
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.stages.filters import LandmarksSmoother
-from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_to_tensor
+from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
 from facepipe.stages.projection import project_landmarks
 from facepipe.stages.rects import rects_from_boxes, rects_from_landmarks, transform_rects
 from facepipe.types import Detections, ImageSize, Landmarks
@@ -209,7 +209,7 @@ class FaceMesh:
         """Static-mode face meshes of many independent images (tracking state untouched).
 
         One detector call for all images, one landmark call for all faces,
-        one iris call for all eyes.
+        the iris model on every eye (one eye per call: that model cannot batch).
         """
         images = [ensure_rgb_uint8(im) for im in images]
         if not images:
@@ -257,16 +257,26 @@ class FaceMesh:
         if total == 0:
             return np.zeros((0, 468, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, bool)
         s = _INPUT_SIZE
-        batch = np.empty((total, s, s, 3), np.float32)
-        k = 0
-        for image, image_rois in zip(images, rois):
-            for roi in image_rois:
-                crop_to_tensor(image, roi, s, s, border=BORDER_REPLICATE, value_range=(0.0, 1.0), out=batch[k])
-                k += 1
-        raw, flag = self._model.run(batch)
-        presence = (1.0 / (1.0 + np.exp(-flag.reshape(-1).astype(np.float32)))).astype(np.float32)
-        keep = presence > np.float32(self.options.min_tracking_confidence)
-        pts = raw.reshape(total, 468, 3)[keep] * np.float32(1.0 / s)
+        # Geometry first (it validates the ROIs), then the crops are warped straight into
+        # the interpreter's input: no batch array, no input copy.
+        jobs = [
+            (image, crop_geometry((image.shape[1], image.shape[0]), roi, s, s).warp)
+            for image, image_rois in zip(images, rois)
+            for roi in image_rois
+        ]
+
+        def fill(ins: list[np.ndarray]) -> None:
+            for k, (image, warp) in enumerate(jobs):
+                warp_to_tensor(image, warp, ins[0][k], border=BORDER_REPLICATE, value_range=(0.0, 1.0))
+
+        def read(outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            raw, flag = outs
+            presence = (1.0 / (1.0 + np.exp(-flag.reshape(-1).astype(np.float32)))).astype(np.float32)
+            keep = presence > np.float32(self.options.min_tracking_confidence)
+            # x / 192 as MediaPipe divides (x * (1 / 192) differs in the last bit, which tracking feeds back)
+            return raw.reshape(total, 468, 3)[keep] / np.float32(s), presence, keep  # [keep] copies
+
+        pts, presence, keep = self._model.run_filled(total, fill, read)
         all_rois = np.concatenate([np.asarray(r, np.float32).reshape(-1, 5) for r in rois])
         return project_landmarks(pts, all_rois[keep]), presence, keep
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
-from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crops_to_tensor
+from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points, rotate_world_landmarks
 from facepipe.stages.rects import hand_rects_from_landmarks, transform_rects
 
@@ -54,12 +54,19 @@ class HandLandmarkModel:
         if n == 0:
             z = np.zeros((0, NUM_HAND_LANDMARKS, 3), np.float32)
             return HandLandmarkOutput(z, z.copy(), np.zeros(0, np.float32), np.zeros(0, np.float32))
-        batch, crops = crops_to_tensor(image, rois, _INPUT, _INPUT, keep_aspect=True, border=BORDER_REPLICATE)
-        raw_lm, flag, handed, raw_world = self.model.run(batch)
+        size = (image.shape[1], image.shape[0])
+        geos = [crop_geometry(size, r, _INPUT, _INPUT, keep_aspect=True) for r in rois]
+
+        def fill(ins: list[np.ndarray]) -> None:
+            # Crops go straight into the interpreter's input (no batch array, no input copy).
+            for k, g in enumerate(geos):
+                warp_to_tensor(image, g.warp, ins[0][k], border=BORDER_REPLICATE, value_range=(0.0, 1.0))
+
+        raw_lm, flag, handed, raw_world = self.model.run_filled(n, fill)
         lm = raw_lm.reshape(n, NUM_HAND_LANDMARKS, 3) / np.float32(_INPUT)
         lm[..., 2] /= np.float32(_NORMALIZE_Z)
         world = raw_world.reshape(n, NUM_HAND_LANDMARKS, 3)
-        padding = np.stack([c.padding for c in crops])
+        padding = np.stack([g.padding for g in geos])
         out_lm = project_landmarks(remove_letterbox_points(lm, padding), rois)
         out_world = rotate_world_landmarks(world, rois[:, 4:5])
         return HandLandmarkOutput(out_lm, out_world, flag.reshape(n).astype(np.float32),

@@ -34,9 +34,10 @@ from facepipe.solutions.pose import Pose, PoseLandmark, PoseOptions, PoseResult
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crops_to_tensor
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points
 from facepipe.stages.rects import (
+    hand_rects_from_pose_points,
     rects_from_alignment_points,
+    rects_from_keypoints,
     rects_from_landmarks,
-    rotation_from_points,
     transform_rects,
 )
 from facepipe.stages.roi_tracking import FACE_TRACKING, HAND_TRACKING, select_tracking_roi
@@ -122,10 +123,7 @@ def hand_rois_from_pose(points: np.ndarray, image_size: ImageSize) -> np.ndarray
     centred on the estimated middle finger, side 2x its distance to the wrist, pointing
     wrist -> middle finger, x2.7, shifted 0.1 towards the fingers, square."""
     p = np.asarray(points, np.float32).reshape(-1, 3, 2)
-    wrist = p[:, 0]
-    middle = (2.0 * p[:, 1] + p[:, 2]) / 3.0
-    rects = rects_from_alignment_points(middle, wrist, image_size, target_deg=90.0)
-    rects[:, 4] = rotation_from_points(wrist, middle, 90.0, image_size)
+    rects = hand_rects_from_pose_points(p[:, 0], p[:, 1], p[:, 2], image_size, target_deg=90.0)
     return transform_rects(rects, image_size, scale_x=2.7, scale_y=2.7, shift_y=-0.1, square_long=True)
 
 
@@ -253,11 +251,11 @@ class Holistic:
         rough = rects_from_landmarks(pose_lm[None, : PoseLandmark.MOUTH_RIGHT + 1, :2], size,
                                      start=PoseLandmark.RIGHT_EYE, end=PoseLandmark.LEFT_EYE, target_deg=0.0)
         rough = transform_rects(rough, size, scale_x=3.0, scale_y=3.0, square_long=True)
-        dets = self.face_mesh._detector.detect(image, rough[0])  # facepipe face detector, inside the ROI
+        # facepipe's face detector inside the ROI, normalized (no pixel round trip, as in MediaPipe)
+        dets = self.face_mesh._detector.detect_normalized(image, rough[0])
         if len(dets) == 0:
             return None
-        kps = dets.keypoints[:1] / np.array(size, np.float32)
-        rect = rects_from_landmarks(kps, size, start=0, end=1, target_deg=0.0)
+        rect = rects_from_keypoints(dets.keypoints[:1], size, start=0, end=1, target_deg=0.0)
         return transform_rects(rect, size, scale_x=2.0, scale_y=2.0, shift_y=-0.1, square_long=True)[0]
 
     def _face_from_pose(self, image: np.ndarray, size: ImageSize, pose: PoseResult, n_face: int) -> Landmarks:

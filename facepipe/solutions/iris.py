@@ -14,6 +14,7 @@ Eye naming follows the models: the "left eye" is the one around landmarks
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import cv2
 import numpy as np
@@ -142,11 +143,22 @@ def crop_eye(
     return out, pad
 
 
+def _scale_into(crop: np.ndarray, ins: list[np.ndarray]) -> None:
+    np.multiply(crop, np.float32(1.0 / 255.0), out=ins[0][0], casting="unsafe")
+
+
+def _read_eye(eye: np.ndarray, outs: list[np.ndarray]) -> None:
+    """(76,3) row of contour (71) then iris (5) points, copied from the model's outputs."""
+    eye[:71] = outs[0].reshape(71, 3)
+    eye[71:] = outs[1].reshape(5, 3)
+
+
 class IrisRefiner:
     """Turns (N,468,3) normalized face meshes into (N,478,3) with iris_landmark.tflite.
 
-    All 2N eyes of a frame go to the model in one call. Thread-safe: the model
-    call is guarded by the Model's lock and nothing else is shared.
+    The model takes one eye per call (its graph folds a resized batch into the
+    outputs), so the 2N eyes of a frame are 2N calls on one interpreter. Thread-safe:
+    each model call is guarded by the Model's lock and nothing else is shared.
     """
 
     def __init__(self, *, model_path: str | None = None, num_threads: int | None = None) -> None:
@@ -157,16 +169,16 @@ class IrisRefiner:
         return self.refine_batch([image], [mesh])[0]
 
     def refine_batch(self, images: Sequence[np.ndarray], meshes: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """`refine` over many images, with every eye of every image in one model call."""
+        """`refine` over many images (the iris model takes one eye per call: its graph folds the batch)."""
         meshes = [np.asarray(m, np.float32).reshape(-1, np.asarray(m).shape[-2], 3) for m in meshes]
         counts = [m.shape[0] for m in meshes]
         total = sum(counts)
         if total == 0:
             return [np.zeros((0, 478, 3), np.float32) for _ in meshes]
         size = IRIS_INPUT_SIZE
-        batch = np.empty((2 * total, size, size, 3), np.float32)
         pads = np.empty((2 * total, 4), np.float32)
         rois = np.empty((2 * total, 5), np.float32)
+        eyes = np.empty((2 * total, 76, 3), np.float32)
         flips = np.tile([False, True], total)
         k = 0
         for image, mesh in zip(images, meshes):
@@ -175,11 +187,11 @@ class IrisRefiner:
             H, W = image.shape[:2]
             for roi in eye_rois(mesh, (W, H)).reshape(-1, 5):  # left0, right0, left1, ...
                 crop, pads[k] = crop_eye(image, roi, flip=bool(flips[k]))
-                np.multiply(crop, np.float32(1.0 / 255.0), out=batch[k], casting="unsafe")
                 rois[k] = roi
+                # The model's batch is fixed at 1, so each eye is its own call; its crop is scaled
+                # straight into the interpreter and its points copied straight into `eyes`.
+                self._model.run_filled(1, partial(_scale_into, crop), partial(_read_eye, eyes[k]))
                 k += 1
-        contours, iris = self._model.run(batch)
-        eyes = np.concatenate([contours.reshape(-1, 71, 3), iris.reshape(-1, 5, 3)], axis=1)
         eyes[flips, :, 0] = size - eyes[flips, :, 0]
         eyes /= np.float32(size)
         eyes = project_landmarks(remove_letterbox_points(eyes, pads), rois).reshape(total, 2, 76, 3)

@@ -9,7 +9,6 @@ once; palm_detection and pose_detection only supply the numbers.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +17,8 @@ from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.stages.anchors import AnchorSpec, anchor_centers
 from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
-from facepipe.stages.image_to_tensor import BORDER_ZERO, crop_to_tensor, full_image_roi
-from facepipe.stages.projection import remove_letterbox_points
+from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
+from facepipe.stages.projection import remove_letterbox_detections
 from facepipe.types import Detections
 
 __all__ = ["SsdModelSpec", "LetterboxSsdDetector", "check_rgb_image", "raw_to_detections"]
@@ -76,36 +75,30 @@ class LetterboxSsdDetector:
         self.nms_iou = nms_iou
         self.model = Model(model_path or resolve_model(spec.model_name), num_threads=num_threads)
         self._anchors = anchor_centers(spec.anchors)
-        self._buf = threading.local()
+        # Whole-image letterbox: geometry and sampling maps cached per image size.
+        self._cropper = FullImageCropper(spec.size, spec.size, keep_aspect=True, border=BORDER_ZERO,
+                                         value_range=spec.value_range)
 
-    def _tensor_buffer(self) -> np.ndarray:
-        buf = getattr(self._buf, "tensor", None)
-        if buf is None:
-            s = self.spec.size
-            buf = self._buf.tensor = np.empty((1, s, s, 3), np.float32)
-        return buf
+    def _decode(self, boxes: np.ndarray, scores: np.ndarray) -> RawDetections:
+        raw = decode_detections(
+            boxes, scores, self._anchors,
+            scale=self.spec.size, num_keypoints=self.spec.num_keypoints, min_score=self.min_score,
+        )
+        # NMS in the tensor frame, then letterbox removal: MediaPipe's order.
+        return weighted_nms(raw, self.nms_iou)
 
     def detect_normalized(self, image: np.ndarray) -> RawDetections:
         """Detections in image-normalized coordinates (boxes xyxy, keypoints x, y), best first."""
         image = check_rgb_image(image)
-        s = self.spec.size
-        batch = self._tensor_buffer()
-        crop = crop_to_tensor(
-            image, full_image_roi(), s, s,
-            keep_aspect=True, border=BORDER_ZERO, value_range=self.spec.value_range, out=batch[0],
+        geo = self._cropper.geometry((image.shape[1], image.shape[0]))
+        # Warped straight into the interpreter's input, decoded where the outputs lie
+        # (decode_detections copies what it keeps).
+        raw = self.model.run_filled(
+            1, lambda ins: self._cropper.warp_into(image, ins[0][0]), lambda outs: self._decode(outs[0][0], outs[1][0])
         )
-        boxes, scores = self.model.run(batch)
-        raw = decode_detections(
-            boxes[0], scores[0], self._anchors,
-            scale=s, num_keypoints=self.spec.num_keypoints, min_score=self.min_score,
-        )
-        # NMS in the tensor frame, then letterbox removal: MediaPipe's order.
-        raw = weighted_nms(raw, self.nms_iou)
         if len(raw) == 0:
             return raw
-        corners = remove_letterbox_points(raw.boxes.reshape(-1, 2, 2), crop.padding).reshape(-1, 4)
-        kps = remove_letterbox_points(raw.keypoints, crop.padding)
-        return RawDetections(corners.astype(np.float32), kps.astype(np.float32), raw.scores)
+        return remove_letterbox_detections(raw, geo.padding)
 
     def detect(self, image: np.ndarray) -> Detections:
         """Detections in pixels of `image`."""

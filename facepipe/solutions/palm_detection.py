@@ -9,7 +9,7 @@ import numpy as np
 from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModelSpec
 from facepipe.stages.anchors import PALM
 from facepipe.stages.detection_decode import RawDetections
-from facepipe.stages.rects import rects_from_boxes, transform_rects
+from facepipe.stages.rects import rects_from_detections, transform_rects
 from facepipe.types import Detections
 
 __all__ = ["PalmDetector", "PalmDetectorOptions", "PalmKeypoint", "hand_rects_from_palms"]
@@ -69,8 +69,8 @@ class PalmDetector:
 def hand_rects_from_palms(palms: RawDetections, image_size: tuple[int, int]) -> np.ndarray:
     """(N,5) hand ROIs from image-normalized palm detections: box, wrist->middle MCP at 90 deg,
     x2.6, shifted half a box towards the fingers, square in pixels."""
-    rects = rects_from_boxes(
-        palms.boxes, palms.keypoints, image_size,
+    rects = rects_from_detections(
+        palms, image_size,
         start=PalmKeypoint.WRIST_CENTER, end=PalmKeypoint.MIDDLE_FINGER_MCP, target_deg=90.0,
     )
     return transform_rects(rects, image_size, scale_x=2.6, scale_y=2.6, shift_y=-0.5, square_long=True)

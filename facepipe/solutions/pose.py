@@ -25,9 +25,10 @@ from facepipe.runtime.store import resolve_model
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.solutions.letterbox_detector import check_rgb_image
 from facepipe.solutions.pose_detection import PoseDetector, PoseDetectorOptions, pose_rects_from_detections
-from facepipe.stages.filters import LandmarksSmoother, VisibilitySmoother, smooth_segmentation
+from facepipe.stages.filters import LandmarksSmoother, VisibilitySmoother, roi_object_scale, smooth_segmentation
 from facepipe.stages.heatmap import refine_landmarks_from_heatmap
-from facepipe.stages.image_to_tensor import BORDER_REPLICATE, TensorCrop, crop_to_tensor
+from facepipe.stages.image_to_tensor import BORDER_REPLICATE, CropGeometry, crop_geometry, warp_to_tensor
+from facepipe.stages.libm32 import sigmoidf
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points, rotate_world_landmarks
 from facepipe.stages.rects import rects_from_alignment_points, transform_rects
 from facepipe.types import ImageSize, Landmarks, as_f32
@@ -97,8 +98,13 @@ class PoseLandmark:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # In place on one temporary (the mask is 65k values): the same float32 ufuncs as
+    # 1 / (1 + exp(-x)), without three more full-size arrays.
+    t = np.negative(x, dtype=np.float32)
     with np.errstate(over="ignore"):  # exp overflow to inf gives exactly 0, which is right
-        return (np.float32(1.0) / (np.float32(1.0) + np.exp(-x))).astype(np.float32)
+        np.exp(t, out=t)
+    t += np.float32(1.0)
+    return np.divide(np.float32(1.0), t, out=t)
 
 
 def _zeros(*shape: int, dtype=np.float32):
@@ -176,15 +182,15 @@ class PoseLandmarkOutput:
 
     points: (39,5) image-normalized x, y, z, visibility, presence (33 landmarks, 2 aux, 4 unused).
     world: (33,3) metres, rotated by the ROI.
-    presence: pose flag. crop: the tensor crop (its matrix maps the mask back).
-    mask_logits: (256,256) segmentation logits in the crop.
+    presence: pose flag. crop: the crop's geometry (its matrix maps the mask back).
+    mask_logits: (256,256) segmentation logits in the crop; None unless requested.
     """
 
     points: np.ndarray
     world: np.ndarray
     presence: float
-    crop: TensorCrop
-    mask_logits: np.ndarray
+    crop: CropGeometry
+    mask_logits: np.ndarray | None
 
 
 class PoseLandmarkModel:
@@ -197,18 +203,31 @@ class PoseLandmarkModel:
         path = model_path or resolve_model(_MODEL_NAMES[model_complexity])
         self.model = Model(path, num_threads=num_threads)
 
-    def run(self, image: np.ndarray, roi: np.ndarray) -> PoseLandmarkOutput:
+    def run(self, image: np.ndarray, roi: np.ndarray, *, mask: bool = True) -> PoseLandmarkOutput:
+        """Landmarks of the person in `roi`; `mask=False` skips the segmentation output."""
         roi = np.asarray(roi, np.float32).reshape(5)
-        crop = crop_to_tensor(image, roi, _INPUT, _INPUT, keep_aspect=True, border=BORDER_REPLICATE)
-        raw, flag, seg, heatmap, world = self.model.run(crop.tensor[None])
-        pts = raw.reshape(_NUM_MODEL_POINTS, 5).copy()
-        pts[:, :3] /= np.float32(_INPUT)
-        pts[:, 3:5] = _sigmoid(pts[:, 3:5])
-        # kernel 9: measured against mediapipe 0.10.21 (the reference doc says 7; 7 moves some points by px).
-        pts = refine_landmarks_from_heatmap(pts, heatmap[0], kernel_size=9, min_confidence_to_refine=0.5)
-        pts[:, :3] = project_landmarks(remove_letterbox_points(pts[:, :3], crop.padding), roi)
-        w = rotate_world_landmarks(world.reshape(_NUM_MODEL_POINTS, 3)[:NUM_POSE_LANDMARKS], roi[4])
-        return PoseLandmarkOutput(pts, w, float(flag.reshape(-1)[0]), crop, seg.reshape(_INPUT, _INPUT))
+        geo = crop_geometry((image.shape[1], image.shape[0]), roi, _INPUT, _INPUT, keep_aspect=True)
+
+        def fill(ins: list[np.ndarray]) -> None:
+            warp_to_tensor(image, geo.warp, ins[0][0], border=BORDER_REPLICATE, value_range=(0.0, 1.0))
+
+        def read(outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+            # The outputs are read where they lie: the 640 KB heatmap only through its 9x9 windows
+            # and the 256 KB mask only when requested (instead of copying all of them every frame).
+            raw, flag, seg, heatmap, world = outs
+            pts = raw.reshape(_NUM_MODEL_POINTS, 5).copy()
+            pts[:, :3] /= np.float32(_INPUT)
+            pts[:, 3:5] = sigmoidf(pts[:, 3:5])  # libm-exact: visibility gates holistic's hands
+            # kernel 9: measured against mediapipe 0.10.21 (the reference doc says 7; 7 moves some points by px).
+            pts = refine_landmarks_from_heatmap(pts, heatmap[0], kernel_size=9, min_confidence_to_refine=0.5)
+            w = world.reshape(_NUM_MODEL_POINTS, 3)[:NUM_POSE_LANDMARKS].copy()
+            logits = seg.reshape(_INPUT, _INPUT).copy() if mask else None
+            return pts, w, float(flag.reshape(-1)[0]), logits
+
+        pts, world, presence, logits = self.model.run_filled(1, fill, read)
+        pts[:, :3] = project_landmarks(remove_letterbox_points(pts[:, :3], geo.padding), roi)
+        w = rotate_world_landmarks(world, roi[4])
+        return PoseLandmarkOutput(pts, w, presence, geo, logits)
 
 
 def warp_mask_to_image(mask: np.ndarray, crop_matrix: np.ndarray, image_size: ImageSize) -> np.ndarray:
@@ -332,7 +351,7 @@ class Pose:
             f.lost()
             return PoseResult.empty(image_size=size), TrackedObjects(np.zeros(0, bool), np.zeros((0, 5)))
         roi = plan.rois[0]
-        out = self.landmark_model.run(image, roi)
+        out = self.landmark_model.run(image, roi, mask=o.enable_segmentation)
         if not out.presence > o.min_tracking_confidence:
             f.lost()
             return PoseResult.empty(image_size=size), TrackedObjects(np.zeros(1, bool), np.zeros((0, 5)))
@@ -343,7 +362,7 @@ class Pose:
         next_rois = roi[None]  # placeholder: static mode never reuses it
         if not o.static_image_mode:
             # Object scale for the filters: the un-scaled alignment box of the *raw* aux points.
-            object_scale = float(_aux_alignment_rect(pts[_AUX], size)[0, 2] * size[0])
+            object_scale = roi_object_scale(_aux_alignment_rect(pts[_AUX], size)[0], size)
             if self.smoothing:
                 vis = f.vis_landmarks(vis)
                 lm = f.landmarks(lm, t, size, object_scale)

@@ -15,7 +15,7 @@ import numpy as np
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.solutions.letterbox_detector import check_rgb_image
-from facepipe.stages.image_to_tensor import BORDER_ZERO, crop_to_tensor, full_image_roi
+from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
 
 __all__ = ["SelfieSegmentation", "SelfieSegmentationOptions", "SegmentationResult"]
 
@@ -60,13 +60,18 @@ class SelfieSegmentation:
         self.options = options or SelfieSegmentationOptions()
         name, self._w, self._h = _MODELS[self.options.model_selection]
         self.model = Model(model_path or resolve_model(name), num_threads=self.options.num_threads)
+        self._cropper = FullImageCropper(self._w, self._h, keep_aspect=False, border=BORDER_ZERO,
+                                         value_range=(0.0, 1.0))
 
     def low_res_mask(self, image: np.ndarray) -> np.ndarray:
         """(h_t, w_t) float32 mask at the model's resolution (before resizing to the image)."""
         image = check_rgb_image(image)
-        crop = crop_to_tensor(image, full_image_roi(), self._w, self._h, keep_aspect=False, border=BORDER_ZERO)
-        (out,) = self.model.run(crop.tensor[None])
-        return out.reshape(self._h, self._w)
+        # Warped straight into the interpreter's input (sampling maps cached per image size);
+        # the mask is copied out of the interpreter once, already reshaped.
+        return self.model.run_filled(
+            1, lambda ins: self._cropper.warp_into(image, ins[0][0]),
+            lambda outs: outs[0].reshape(self._h, self._w).copy(),
+        )
 
     def process(self, image: np.ndarray) -> SegmentationResult:
         low = self.low_res_mask(image)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facepipe.stages.libm32 import sigmoidf
+
 __all__ = ["refine_landmarks_from_heatmap"]
 
 
@@ -23,7 +25,7 @@ def refine_landmarks_from_heatmap(
     """Refine x, y of tensor-normalized landmarks (K, >=2) with heatmap logits (Hh, Wh, K).
 
     Returns a float32 copy; z and any further columns are unchanged. A landmark is
-    skipped when its cell is outside the heatmap (rows: see the note below) or the
+    skipped when its cell is outside the heatmap or the
     window's max confidence is below `min_confidence_to_refine`. The new position
     is the weighted mean cell *index* over the heatmap size (no +0.5 cell centre),
     as in MediaPipe.
@@ -37,9 +39,7 @@ def refine_landmarks_from_heatmap(
     # int() truncation toward zero, as in the C++ code.
     col = np.trunc(lm[:, 0] * Wh).astype(np.int64)
     row = np.trunc(lm[:, 1] * Hh).astype(np.int64)
-    # MediaPipe tests the column against the height where the row should be (so rows past the
-    # bottom are not skipped; their window is clipped or empty). Reproduced on purpose.
-    valid = (col >= 0) & (col < Wh) & (row >= 0) & (col < Hh)
+    valid = (col >= 0) & (col < Wh) & (row >= 0) & (row < Hh)
     if not valid.any():
         return lm
     idx = np.flatnonzero(valid)
@@ -51,13 +51,16 @@ def refine_landmarks_from_heatmap(
     r = np.clip(rows, 0, Hh - 1)
     c = np.clip(cols, 0, Wh - 1)
     logits = hm[r[:, :, None], c[:, None, :], idx[:, None, None]]  # (V, k, k)
-    with np.errstate(over="ignore"):
-        conf = np.float32(1.0) / (np.float32(1.0) + np.exp(-logits))
+    conf = sigmoidf(logits)
     conf *= rows_ok[:, :, None] & cols_ok[:, None, :]
-    total = conf.sum((1, 2))
+    # Sums accumulate one cell at a time in row-major order, in float32, as the C++ loop does
+    # (numpy's pairwise sum rounds differently; the refined points feed the pose tracking ROI).
+    # Cells outside the heatmap are 0 and leave the running sums unchanged.
+    v = len(idx)
+    total = np.add.accumulate(conf.reshape(v, -1), axis=1)[:, -1]
     peak = conf.max((1, 2))
-    sum_col = (conf * cols[:, None, :].astype(np.float32)).sum((1, 2))
-    sum_row = (conf * rows[:, :, None].astype(np.float32)).sum((1, 2))
+    sum_col = np.add.accumulate((cols[:, None, :].astype(np.float32) * conf).reshape(v, -1), axis=1)[:, -1]
+    sum_row = np.add.accumulate((rows[:, :, None].astype(np.float32) * conf).reshape(v, -1), axis=1)[:, -1]
     ok = (peak >= min_confidence_to_refine) & (total > 0)
     safe = np.where(total > 0, total, 1.0)
     upd = idx[ok]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facepipe.stages.libm32 import cosf, sinf
+
 __all__ = ["RoiTrackingRequirements", "HAND_TRACKING", "FACE_TRACKING", "select_tracking_roi"]
 
 
@@ -36,37 +38,46 @@ def _rotated(x: np.ndarray, y: np.ndarray, cosa: np.float32, sina: np.float32) -
     return x * cosa - y * sina, x * sina + y * cosa
 
 
+# Float32 as the C++ calculator (cosf / sinf, degrees via double): a decision that flips on the
+# last bit would otherwise pick a different ROI than MediaPipe's and the tracks would part.
+_f32 = np.float32
+
+
+def _degrees(rad: float) -> np.float32:
+    return _f32(np.float64(_f32(rad)) / np.pi * 180.0)
+
+
 def _rects_agree(prev: np.ndarray, recrop: np.ndarray, W: int, H: int, req: RoiTrackingRequirements) -> bool:
-    f32 = np.float32
-    rot = -f32(recrop[4])
-    cosa, sina = f32(np.cos(rot)), f32(np.sin(rot))
-    px, py = _rotated(f32(prev[0]) * W, f32(prev[1]) * H, cosa, sina)
-    rx, ry = _rotated(f32(recrop[0]) * W, f32(recrop[1]) * H, cosa, sina)
-    pw, ph = f32(prev[2]) * W, f32(prev[3]) * H
-    rw, rh = f32(recrop[2]) * W, f32(recrop[3]) * H
-    diff = float(np.degrees(prev[4]) - np.degrees(recrop[4]))
-    if diff > 180.0:
-        diff -= 360.0
-    if diff < -180.0:
-        diff += 360.0
+    W, H = _f32(W), _f32(H)
+    rot = -_f32(recrop[4])
+    cosa, sina = cosf(rot)[()], sinf(rot)[()]
+    px, py = _rotated(_f32(prev[0]) * W, _f32(prev[1]) * H, cosa, sina)
+    rx, ry = _rotated(_f32(recrop[0]) * W, _f32(recrop[1]) * H, cosa, sina)
+    pw, ph = _f32(prev[2]) * W, _f32(prev[3]) * H
+    rw, rh = _f32(recrop[2]) * W, _f32(recrop[3]) * H
+    diff = _degrees(prev[4]) - _degrees(recrop[4])
+    if diff > 180:
+        diff -= _f32(360)
+    if diff < -180:
+        diff += _f32(360)
     return bool(
-        abs(diff) <= req.rotation_degrees
-        and abs(px - rx) <= rw * req.translation
-        and abs(py - ry) <= rh * req.translation
-        and abs(pw - rw) <= rw * req.scale
-        and abs(ph - rh) <= rh * req.scale
+        abs(diff) <= _f32(req.rotation_degrees)
+        and abs(px - rx) <= rw * _f32(req.translation)
+        and abs(py - ry) <= rh * _f32(req.translation)
+        and abs(pw - rw) <= rw * _f32(req.scale)
+        and abs(ph - rh) <= rh * _f32(req.scale)
     )
 
 
 def _landmarks_inside(landmarks: np.ndarray, recrop: np.ndarray, W: int, H: int, margin: float) -> bool:
-    f32 = np.float32
-    rot = -f32(recrop[4])
-    cosa, sina = f32(np.cos(rot)), f32(np.sin(rot))
-    cx, cy = _rotated(f32(recrop[0]) * W, f32(recrop[1]) * H, cosa, sina)
-    half_w = f32(recrop[2]) * W * (f32(1.0) + f32(margin)) * f32(0.5)
-    half_h = f32(recrop[3]) * H * (f32(1.0) + f32(margin)) * f32(0.5)
+    W, H = _f32(W), _f32(H)
+    rot = -_f32(recrop[4])
+    cosa, sina = cosf(rot)[()], sinf(rot)[()]
+    cx, cy = _rotated(_f32(recrop[0]) * W, _f32(recrop[1]) * H, cosa, sina)
+    half_w = _f32(recrop[2]) * W * (_f32(1.0) + _f32(margin)) * _f32(0.5)
+    half_h = _f32(recrop[3]) * H * (_f32(1.0) + _f32(margin)) * _f32(0.5)
     lm = np.asarray(landmarks, np.float32)
-    x, y = _rotated(lm[:, 0] * f32(W), lm[:, 1] * f32(H), cosa, sina)
+    x, y = _rotated(lm[:, 0] * W, lm[:, 1] * H, cosa, sina)
     return bool(((cx - half_w < x) & (x < cx + half_w) & (cy - half_h < y) & (y < cy + half_h)).all())
 
 
