@@ -1,0 +1,223 @@
+"""The anonymizer's stages as graph nodes, and the anonymize-a-video graph.
+
+    decoder -> finder -> tracker -> backfill -> redact -> encoder
+       \\_____ IMAGE, FRAME ________/^
+
+FaceFinder and Redactor are stateless, so those nodes can process several
+frames at once (max_in_flight); the tracker and the backfill buffer keep state
+and run in frame order. The backfill node holds each frame `hold` frames, so
+that faces first found later (or lost and found again) are also redacted in
+the frames before — exactly what `OfflineAnonymizer` does in one thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
+from facepipe.apps.anonymize.options import AnonymizeOptions
+from facepipe.apps.anonymize.pipeline import BackfillBuffer
+from facepipe.apps.anonymize.redact import RedactOptions, Redactor
+from facepipe.apps.anonymize.regions import FaceRegions
+from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
+from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
+from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
+
+__all__ = [
+    "BackfillCalculator",
+    "BackfillOptions",
+    "FaceFinderCalculator",
+    "FaceTrackerCalculator",
+    "RedactCalculator",
+    "anonymize_video_config",
+]
+
+
+@register_calculator
+class FaceFinderCalculator(Calculator):
+    """IMAGE -> DETECTIONS: high-recall detection over an image pyramid (FaceFinderOptions).
+
+    Like `FaceFinder` on a stream, frame k scans the tiles of phase k (tile_period); k is the
+    node's call index, so instances running frames in parallel scan the same tiles as one would.
+    """
+
+    inputs = ("IMAGE",)
+    outputs = ("DETECTIONS",)
+    Options = FaceFinderOptions
+
+    def open(self, ctx: CalculatorContext) -> None:
+        self._finder = FaceFinder(ctx.options)
+
+    def process(self, ctx: CalculatorContext) -> None:
+        image = ctx.input("IMAGE")
+        if image is not None:
+            phase = ctx.call_index if ctx.options.tile_period > 1 else None
+            ctx.outputs.add("DETECTIONS", self._finder.detect(image, phase=phase))
+
+
+@register_calculator
+class FaceTrackerCalculator(Calculator):
+    """DETECTIONS -> REGIONS (this frame: detections + held faces) and RETRO ({timestamp: FaceRegions}
+    to add to earlier frames: backfill and gap interpolation). Options: TrackerOptions."""
+
+    inputs = ("DETECTIONS",)
+    outputs = ("REGIONS", "RETRO")
+    Options = TrackerOptions
+
+    def open(self, ctx: CalculatorContext) -> None:
+        self._tracker = FaceTracker(ctx.options)
+        self._index = 0
+        # Timestamps of recent frames by index: retro regions older than `hold` frames are too late anyway.
+        self._recent: deque[tuple[int, int]] = deque(maxlen=ctx.options.hold + 2)
+
+    def process(self, ctx: CalculatorContext) -> None:
+        dets = ctx.input("DETECTIONS")
+        if dets is None:
+            return
+        step = self._tracker.update(dets, self._index)
+        self._recent.append((self._index, ctx.timestamp))
+        self._index += 1
+        ctx.outputs.add("REGIONS", step.current)
+        if step.retro:
+            by_index = dict(self._recent)
+            retro = {by_index[i]: r for i, r in step.retro.items() if i in by_index and len(r)}
+            if retro:
+                ctx.outputs.add("RETRO", retro)
+
+
+@dataclass(frozen=True)
+class BackfillOptions:
+    """delay: frames each frame is held for late regions; use the tracker's `hold`."""
+
+    delay: int = 10
+
+    def __post_init__(self) -> None:
+        if self.delay < 0:
+            raise ValueError(f"delay must be >= 0, got {self.delay}")
+
+
+@register_calculator
+class BackfillCalculator(Calculator):
+    """Holds frames `delay` frames so RETRO regions can still be added, then releases them in order.
+
+    Inputs: IMAGE, REGIONS (this frame's), RETRO (optional, {timestamp: regions} for earlier frames),
+    FRAME (optional, carried along). Outputs at each released frame's own timestamp: IMAGE,
+    REGIONS (all of the frame's regions), FRAME.
+    """
+
+    inputs = ("IMAGE", "REGIONS")
+    optional_inputs = ("RETRO", "FRAME")
+    outputs = ("IMAGE", "REGIONS", "FRAME")
+    Options = BackfillOptions
+    auto_bounds = False  # outputs lag the inputs by `delay` frames
+
+    def open(self, ctx: CalculatorContext) -> None:
+        self._buffer = BackfillBuffer(ctx.options.delay)
+        self._index = 0
+        self._held: deque[tuple[int, int]] = deque()  # (index, timestamp) of frames in the buffer
+
+    def process(self, ctx: CalculatorContext) -> None:
+        retro = ctx.input("RETRO")
+        if retro:
+            by_ts = {ts: i for i, ts in self._held}
+            self._buffer.add({by_ts[ts]: r for ts, r in retro.items() if ts in by_ts})
+        image, regions = ctx.input("IMAGE"), ctx.input("REGIONS")
+        if image is None or regions is None:
+            if image is not None:
+                raise ValueError(f"no REGIONS for the frame at timestamp {ctx.timestamp}")
+            return
+        payload = (ctx.timestamp, image, ctx.input("FRAME"))
+        self._held.append((self._index, ctx.timestamp))
+        self._release(ctx, self._buffer.push(self._index, payload, regions))
+        self._index += 1
+
+    def _release(self, ctx: CalculatorContext, released: list[tuple[int, Any, FaceRegions]]) -> None:
+        for _, (ts, image, frame), regions in released:
+            self._held.popleft()
+            ctx.outputs.add("IMAGE", image, ts)
+            ctx.outputs.add("REGIONS", regions, ts)
+            if frame is not None:
+                ctx.outputs.add("FRAME", frame, ts)
+        # Nothing older than the oldest held frame can follow: let downstream nodes move on.
+        bound = self._held[0][1] if self._held else ctx.timestamp + 1
+        for tag in ("IMAGE", "REGIONS", "FRAME"):
+            ctx.outputs.set_bound(tag, bound)
+
+    def close(self, ctx: CalculatorContext) -> None:
+        if ctx.graph_error is None:
+            for _, (ts, image, frame), regions in self._buffer.flush():
+                ctx.outputs.add("IMAGE", image, ts)
+                ctx.outputs.add("REGIONS", regions, ts)
+                if frame is not None:
+                    ctx.outputs.add("FRAME", frame, ts)
+
+
+@register_calculator
+class RedactCalculator(Calculator):
+    """IMAGE + REGIONS -> IMAGE, redacted. Options: RedactOptions.
+
+    Shape "hull" follows the face outline: from the optional POLYGONS input (per region, landmark
+    pixels), or else from a face mesh run on each region, as the anonymizer does. Stateless:
+    max_in_flight > 1 redacts several frames at once.
+    """
+
+    inputs = ("IMAGE", "REGIONS")
+    optional_inputs = ("POLYGONS",)
+    outputs = ("IMAGE",)
+    Options = RedactOptions
+
+    def open(self, ctx: CalculatorContext) -> None:
+        self._redactor = Redactor(ctx.options)
+        self._hulls = None
+        if ctx.options.shape == "hull" and "POLYGONS" not in ctx.inputs:
+            from facepipe.apps.anonymize.hull import FaceHulls
+
+            self._hulls = FaceHulls()
+
+    def process(self, ctx: CalculatorContext) -> None:
+        image, regions = ctx.input("IMAGE"), ctx.input("REGIONS")
+        if image is None:
+            return
+        if regions is None:
+            raise ValueError(f"no REGIONS for the frame at timestamp {ctx.timestamp}")
+        polygons = ctx.input("POLYGONS")
+        if polygons is None and self._hulls is not None:
+            polygons = self._hulls(image, regions)
+        ctx.outputs.add("IMAGE", self._redactor(image, regions, polygons))
+
+
+def anonymize_video_config(
+    options: AnonymizeOptions | None = None,
+    *,
+    detect_in_flight: int = 2,
+    redact_in_flight: int = 2,
+    max_frames: int | None = None,
+) -> GraphConfig:
+    """The anonymize-a-video graph. Side packets: `input_path`, `output_path`.
+    Output streams: `regions` (what each written frame had redacted) and `redacted`."""
+    o = options or AnonymizeOptions()
+    b = GraphBuilder()
+    b.side_packet("input_path")
+    b.side_packet("output_path")
+    b.output_stream("regions")
+    b.output_stream("redacted")
+    b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
+               outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"},
+               options=VideoDecoderOptions(max_frames=max_frames, copy_audio=o.keep_audio))
+    b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
+               outputs={"DETECTIONS": "detections"}, options=o.detect, max_in_flight=detect_in_flight)
+    b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections"},
+               outputs={"REGIONS": "current", "RETRO": "retro"}, options=o.track)
+    b.add_node(BackfillCalculator, name="backfill",
+               inputs={"IMAGE": "frames", "FRAME": "frame_info", "REGIONS": "current", "RETRO": "retro"},
+               outputs={"IMAGE": "held", "FRAME": "held_info", "REGIONS": "regions"},
+               options=BackfillOptions(o.track.hold))
+    b.add_node(RedactCalculator, name="redact", inputs={"IMAGE": "held", "REGIONS": "regions"},
+               outputs={"IMAGE": "redacted"}, options=o.redact, max_in_flight=redact_in_flight)
+    b.add_node("VideoEncoderCalculator", name="encoder",
+               inputs={"IMAGE": "redacted", "FRAME": "held_info", "VIDEO": "video"},
+               side_packets={"PATH": "output_path"},
+               options=VideoEncoderOptions(encode=o.video, copy_audio=o.keep_audio))
+    return b.config
