@@ -11,8 +11,9 @@ Cases (same images and frames for both sides, per-call wall time after warm-up):
 Each image's time is the median of --repeats calls; a case's time is the median over its images
 (over frames for tracking). The reference runs in a separate interpreter that has mediapipe
 (`--reference-python` or FACEPIPE_REFERENCE_PYTHON). "floor" is the time of the raw model
-invocations facepipe's pipeline made for that image/frame (recorded during a call, replayed on
-random tensors of the same shapes): what is above it is pre/post-processing.
+invocations facepipe's pipeline made for that image/frame (recorded during a call, replayed with
+inputs copied in from random tensors of the same shapes, outputs left in place): what is above it is
+pre/post-processing.
 
     python benchmarks/bench_body.py --reference-python /path/to/mp-venv/bin/python
 
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +124,8 @@ def run_reference(python: str, cases: list, frames: int, repeats: int, warmup: i
 
 
 class _InvocationRecorder:
-    """Records (model, input shapes) of every Model.run made while active; replays them as the floor."""
+    """Records (model, input shapes) of every model call made while active (Model.run and
+    Model.run_filled, the in-place path the pipelines use); replays them as the floor."""
 
     def __init__(self) -> None:
         from facepipe.runtime.model import Model
@@ -131,29 +134,46 @@ class _InvocationRecorder:
         self.calls: list[tuple[object, list[tuple[int, ...]]]] = []
 
     def __enter__(self) -> _InvocationRecorder:
-        original = self._cls.run
-        self._original = original
+        self._original = original = self._cls.run
+        self._original_filled = original_filled = self._cls.run_filled
         calls = self.calls
 
         def recording(model, *inputs):
             calls.append((model, [np.asarray(x).shape for x in inputs]))
             return original(model, *inputs)
 
+        def recording_filled(model, batch, fill, read=None):
+            calls.append((model, [(batch, *s.shape[1:]) for s in model.inputs]))
+            return original_filled(model, batch, fill, read)
+
         self._cls.run = recording  # type: ignore[method-assign]
+        self._cls.run_filled = recording_filled  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._cls.run = self._original  # type: ignore[method-assign]
+        self._cls.run_filled = self._original_filled  # type: ignore[method-assign]
 
     def replay(self) -> Callable[[], None]:
         rng = np.random.default_rng(0)
         prepared = [(m, [rng.uniform(0, 1, s).astype(np.float32) for s in shapes]) for m, shapes in self.calls]
 
         def run() -> None:
+            # Inputs copied into the interpreter, outputs left where they are: the invocations
+            # plus the cheapest possible input write (the pipelines no longer copy in or out).
             for m, xs in prepared:
-                m.run(*xs)
+                m.run_filled(len(xs[0]), partial(_copy_inputs, xs), _leave_outputs)
 
         return run
+
+
+def _copy_inputs(xs: list[np.ndarray], ins: list[np.ndarray]) -> None:
+    for dst, src in zip(ins, xs, strict=True):
+        np.copyto(dst, src)
+
+
+def _leave_outputs(outs: list[np.ndarray]) -> None:
+    return None
 
 
 def _floor_ms(call: Callable[[], object], repeats: int, warmup: int) -> float:
@@ -162,7 +182,8 @@ def _floor_ms(call: Callable[[], object], repeats: int, warmup: int) -> float:
     return _median_ms(rec.replay(), repeats, warmup)
 
 
-def _make(solution: str, kwargs: dict):
+def _make(solution: str, kwargs: dict, threads: int | None = None):
+    kwargs = {**kwargs, "num_threads": threads}
     if solution == "hands":
         from facepipe.solutions.hands import Hands, HandsOptions
 
@@ -186,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--frames", type=int, default=40, help="video frames for the tracking cases")
     p.add_argument("--only", default=None, help="comma-separated case-label prefixes (e.g. 'hands,pose static')")
+    p.add_argument("--threads", type=int, default=None,
+                   help="facepipe interpreter threads (default: FACEPIPE_NUM_THREADS or 1; MediaPipe's desktop"
+                        " build always uses 1 XNNPACK thread)")
     args = p.parse_args(argv)
+    from facepipe.runtime.model import default_num_threads
 
     os.environ.setdefault("FACEPIPE_MODEL_PATH", str(args.shared / "models"))
     from facepipe.io.image import read_image
@@ -206,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, sol, kw, src in cases:
         ours, floors = [], []
         if isinstance(src, list):
-            runner = _make(sol, kw)
+            runner = _make(sol, kw, args.threads)
             for rel in src:
                 rgb = read_image(data / rel)
                 ours.append(_median_ms(lambda rgb=rgb, runner=runner: runner.process(rgb), args.repeats, args.warmup))
@@ -218,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
                     frames.append((f.image, f.time * 1000.0))
                     if len(frames) >= args.frames:
                         break
-            warm = _make(sol, kw)
+            warm = _make(sol, kw, args.threads)
             for img, ms in frames[: args.warmup]:
                 warm.process(img, timestamp_ms=ms)
-            runner = _make(sol, kw)
+            runner = _make(sol, kw, args.threads)
             for img, ms in frames:
                 t0 = time.perf_counter()
                 runner.process(img, timestamp_ms=ms)
@@ -234,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((label, ref[label] if ref else None, ours, floors))
 
     print(f"legacy hands / pose / holistic, median ms per image (per frame for tracking), {args.repeats} repeats"
-          f" after {args.warmup} warm-up")
+          f" after {args.warmup} warm-up; interpreter threads per model: MediaPipe 1, facepipe"
+          f" {args.threads or default_num_threads()}")
     head = ("case", "reference ms", "facepipe ms", "ratio", "floor ms", "x floor")
     print(f"{head[0]:<28} {head[1]:>12} {head[2]:>11} {head[3]:>6} {head[4]:>9} {head[5]:>8}")
     for label, r, f, fl in rows:

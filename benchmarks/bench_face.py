@@ -12,8 +12,8 @@ Each image's time is the median of --repeats calls; a case's time is the median 
 (over frames for tracking). The reference runs in a separate interpreter that has mediapipe
 (`--reference-python` or FACEPIPE_REFERENCE_PYTHON). "floor" is the time of the raw model
 invocations facepipe's pipeline makes for that case (detector, landmark model with all faces in one
-batch, iris model with all eyes in one batch), timed on prepared tensors: what is above it is
-pre/post-processing.
+batch, iris model once per eye), inputs copied in from prepared tensors, outputs left in place: what
+is above it is pre/post-processing.
 
     python benchmarks/bench_face.py --reference-python /path/to/mp-venv/bin/python
 
@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,8 @@ def run_reference(python: str, cases: list, video: Path, frames: int, repeats: i
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure_facepipe(groups: dict, video: Path, frames_n: int, repeats: int, warmup: int) -> dict:
+def measure_facepipe(groups: dict, video: Path, frames_n: int, repeats: int, warmup: int,
+                     threads: int | None = None) -> dict:
     """label -> (per-image ms, per-image floor ms), the same shape as the reference's output."""
     from facepipe.io.image import read_image
     from facepipe.io.video import VideoReader
@@ -125,11 +127,12 @@ def measure_facepipe(groups: dict, video: Path, frames_n: int, repeats: int, war
     out = {}
     for label, sol, kw, key in CASES:
         if sol == "face_detection":
-            runner = FaceDetector(FaceDetectorOptions(model="short" if kw["model_selection"] == 0 else "full"))
+            runner = FaceDetector(FaceDetectorOptions(model="short" if kw["model_selection"] == 0 else "full",
+                                                      num_threads=threads))
             call = runner.detect
             models = [runner._model]
         else:
-            runner = FaceMesh(FaceMeshOptions(**kw))
+            runner = FaceMesh(FaceMeshOptions(**kw, num_threads=threads))
             call = runner.process
             models = [runner._detector._model, runner._model] + ([runner._iris._model] if runner._iris else [])
         ours, floors = [], []
@@ -145,10 +148,10 @@ def measure_facepipe(groups: dict, video: Path, frames_n: int, repeats: int, war
             frames.append((f.image, f.time * 1000.0))
             if len(frames) >= frames_n:
                 break
-    warm = FaceMesh(FaceMeshOptions(max_num_faces=1))
+    warm = FaceMesh(FaceMeshOptions(max_num_faces=1, num_threads=threads))
     for img, ms in frames[:warmup]:
         warm.process(img, timestamp_ms=ms)
-    tracker = FaceMesh(FaceMeshOptions(max_num_faces=1))
+    tracker = FaceMesh(FaceMeshOptions(max_num_faces=1, num_threads=threads))
     track_ms = []
     for img, ms in frames:
         t0 = time.perf_counter()
@@ -171,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=2,
                    help="alternate reference and facepipe this many times; each keeps its best round"
                         " (evens out load from other processes)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="facepipe interpreter threads (default: FACEPIPE_NUM_THREADS or 1; MediaPipe's desktop"
+                        " build always uses 1 XNNPACK thread)")
     args = p.parse_args(argv)
+    from facepipe.runtime.model import default_num_threads
 
     os.environ.setdefault("FACEPIPE_MODEL_PATH", str(args.shared / "models"))
     data = args.shared / "testdata"
@@ -184,14 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.reference_python:
             ref_rounds.append(run_reference(args.reference_python, ref_cases, data / VIDEO, args.frames,
                                             args.repeats, args.warmup))
-        fp_rounds.append(measure_facepipe(groups, data / VIDEO, args.frames, args.repeats, args.warmup))
+        fp_rounds.append(measure_facepipe(groups, data / VIDEO, args.frames, args.repeats, args.warmup, args.threads))
 
     def best(values_per_round: list[list[float]]) -> float:
         return min(statistics.median(v) for v in values_per_round)
 
     print(f"legacy face detection / face mesh: median ms per image (per frame for tracking) over images,"
           f" {args.repeats} repeats after {args.warmup} warm-up, best of {len(fp_rounds)} alternating rounds;"
-          " 1 interpreter thread per model on both sides")
+          f" interpreter threads per model: MediaPipe 1, facepipe {args.threads or default_num_threads()}")
     head = ("case", "reference ms", "facepipe ms", "ratio", "floor ms", "x floor")
     print(f"{head[0]:<30} {head[1]:>12} {head[2]:>11} {head[3]:>6} {head[4]:>9} {head[5]:>8}")
     for label in fp_rounds[0]:
@@ -205,21 +212,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _floor_fn(models: list, faces: int, landmarks_only: bool = False):
-    """The raw invocations one pipeline call makes: detector, landmarks for all faces, iris for all eyes."""
+    """The raw invocations one pipeline call makes: detector, landmarks for all faces, iris per eye."""
     rng = np.random.default_rng(0)
     calls = []
     for i, m in enumerate(models):
         shape = m.inputs[0].shape[1:]
-        # models: [detector, landmarks, iris] (or just [landmarks]): 1 image, all faces, all eyes.
-        batch = faces if landmarks_only or i == 1 else (1 if i == 0 else 2 * faces)
-        if batch:
-            calls.append((m, rng.uniform(0, 1, (batch, *shape)).astype(np.float32)))
+        # models: [detector, landmarks, iris] (or just [landmarks]): 1 image, all faces in one batch,
+        # then one call per eye (the iris model cannot batch).
+        role = "landmarks" if landmarks_only else ("detector", "landmarks", "iris")[i]
+        batches = {"detector": [1], "landmarks": [faces], "iris": [1] * (2 * faces)}[role]
+        calls += [(m, rng.uniform(0, 1, (b, *shape)).astype(np.float32)) for b in batches if b]
 
     def run() -> None:
+        # Inputs copied into the interpreter, outputs left where they are: the invocations plus
+        # the cheapest possible input write (the pipeline warps in place and copies nothing out).
         for m, x in calls:
-            m.run(x)
+            m.run_filled(len(x), partial(_copy_input, x), _leave_outputs)
 
     return run
+
+
+def _copy_input(x: np.ndarray, ins: list[np.ndarray]) -> None:
+    np.copyto(ins[0], x)
+
+
+def _leave_outputs(outs: list[np.ndarray]) -> None:
+    return None
 
 
 if __name__ == "__main__":

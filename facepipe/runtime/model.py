@@ -11,15 +11,21 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Model", "TensorSpec", "ModelLoadError", "default_num_threads"]
+
+R = TypeVar("R")
+Fill = Callable[[list[np.ndarray]], Any]
+Read = Callable[[list[np.ndarray]], R]
 
 
 class ModelLoadError(RuntimeError):
@@ -39,6 +45,12 @@ def default_num_threads() -> int:
     One thread per interpreter is the best default for the small face/hand
     models here (they run in 1-5 ms; thread hand-off costs more than it saves)
     and it leaves the other cores to the pipeline's own parallelism.
+    MediaPipe's desktop build runs XNNPACK on 1 thread too (measured: its CPU
+    time equals its wall time). Results are bit-identical for any thread count;
+    on the 2-core development machine, shared with other work, 2 threads made
+    single-image latency 10-40% worse (face mesh, face landmarker, hands, pose),
+    so more threads (num_threads= on every solution's options, or this variable)
+    only pay off when cores are idle.
     """
     env = os.environ.get("FACEPIPE_NUM_THREADS")
     if env:
@@ -108,6 +120,35 @@ class Model:
         with self._lock:
             return self._backend.run(arrays)
 
+    def run_filled(self, batch: int, fill: Fill, read: Read | None = None) -> Any:
+        """`run` without the input copies: `fill` writes the inputs in place.
+
+        fill(inputs) gets one writable (batch, *shape) array per model input and
+        must set every element; read(outputs), if given, gets the outputs and
+        returns what the caller keeps (owned arrays: neither callback may keep a
+        reference to its arguments). Without `read` the outputs are returned as
+        owned copies, like `run`.
+
+        Why: LiteRT's set_tensor/get_tensor copy every tensor (0.8 MB for a
+        256x256 crop, 0.9 MB of pose heatmap and mask outputs); here crops are
+        warped straight into the interpreter's input buffer and large outputs
+        are read where they lie. The buffers are only lent out while the model's
+        lock is held, and LiteRT refuses to invoke (RuntimeError) while one of
+        its buffers is still referenced, so a leaked view fails loudly.
+        Batches the interpreter is not already sized for take the `run` path
+        (resize / verification / item loop), with the same numbers.
+        """
+        if batch < 1:
+            raise ValueError(f"{self.path.name}: batch must be >= 1, got {batch}")
+        with self._lock:
+            direct = self._backend.run_filled(batch, fill, read)
+            if direct is not _NOT_DIRECT:
+                return direct
+            arrays = [np.empty((batch, *s.shape[1:]), s.dtype) for s in self.inputs]
+            fill(arrays)
+            outs = self._backend.run(arrays)
+        return outs if read is None else read(outs)
+
     def __repr__(self) -> str:
         return f"Model({self.path.name!r}, backend={type(self._backend).__name__}, threads={self.num_threads})"
 
@@ -141,12 +182,19 @@ def _quiet_native_stderr():
             os.close(saved)
 
 
+_NOT_DIRECT = object()
+
+
 class _Backend:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def run_filled(self, batch: int, fill: Fill, read: Read | None) -> Any:
+        """In-place run if the backend can do it for this batch, else _NOT_DIRECT (caller's lock held)."""
+        return _NOT_DIRECT
 
 
 class _LiteRTBackend(_Backend):
@@ -171,6 +219,9 @@ class _LiteRTBackend(_Backend):
         self._batch = self.inputs[0].shape[0] if self.inputs else 1
         self._resizable = True
         self._batch_verified = False
+        # Callables giving numpy views of the interpreter's own buffers (see Model.run_filled).
+        self._in_views = [self._it.tensor(d["index"]) for d in self._in]
+        self._out_views = [self._it.tensor(d["index"]) for d in self._out]
 
     def _resize(self, batch: int) -> bool:
         try:
@@ -194,6 +245,31 @@ class _LiteRTBackend(_Backend):
         self._it.invoke()
         # get_tensor copies, so results stay valid after the next invoke.
         return [self._it.get_tensor(d["index"]) for d in self._out]
+
+    def run_filled(self, batch: int, fill: Fill, read: Read | None) -> Any:
+        # Only at the current size: whenever the interpreter rests at a batch > 1 that
+        # batch has passed _batch_matches_single (or is the model's own), so it is safe.
+        if batch != self._batch:
+            return _NOT_DIRECT
+        views = [v() for v in self._in_views]
+        try:
+            fill(views)
+        except BaseException as exc:
+            _release_views(exc)
+            raise
+        finally:
+            del views
+        self._it.invoke()
+        if read is None:
+            return [self._it.get_tensor(d["index"]) for d in self._out]
+        outs = [v() for v in self._out_views]
+        try:
+            return read(outs)
+        except BaseException as exc:
+            _release_views(exc)
+            raise
+        finally:
+            del outs
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         batch = inputs[0].shape[0]
@@ -230,6 +306,16 @@ class _LiteRTBackend(_Backend):
         else:
             log.debug("%s: batched results differ from single runs; looping instead", self._path.name)
         return ok
+
+
+def _release_views(exc: BaseException) -> None:
+    """Drop the locals of the frames an exception from fill/read passed through.
+
+    They can hold views of the interpreter's buffers, and LiteRT refuses to run
+    while any exists: a caller keeping the exception (logging, pytest.raises)
+    would otherwise break every later call of this model.
+    """
+    traceback.clear_frames(exc.__traceback__)
 
 
 def _stack_items(parts: list[list[np.ndarray]], outputs: list[TensorSpec]) -> list[np.ndarray]:

@@ -140,7 +140,8 @@ class FaceMeshResult(Landmarks):
 def detection_rois(detections: Detections, max_num: int | None = None) -> np.ndarray:
     """Face-mesh ROIs of face detections (reference 3.2): box, rotation kp0->kp1 at 0 deg, x1.5, square_long."""
     W, H = detections.image_size
-    dets = detections if max_num is None else detections[: max_num]
+    # Slice only when needed: slicing rebuilds (and re-validates) the Detections.
+    dets = detections if max_num is None or len(detections) <= max_num else detections[: max_num]
     if len(dets) == 0:
         return np.zeros((0, 5), np.float32)
     scale = np.array([W, H], np.float32)

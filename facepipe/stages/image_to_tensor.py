@@ -327,7 +327,9 @@ class FullImageCropper:
     ~2x faster: 0.03 vs 0.07 ms at 128x128, 0.12 vs 0.27 ms at 256x256). Maps
     are built on a size's second image: building them in numpy costs more than
     one native warp, so a one-off size never pays for them. Thread-safe; keeps
-    the `cache_size` most recent sizes. Cached arrays are read-only.
+    the `cache_size` most recent sizes (8: room for the anonymizer's whole-frame,
+    zoomed-out and tile views; at most ~1.8 MB of maps at 192x192). Cached arrays
+    are read-only.
     """
 
     def __init__(
@@ -338,7 +340,7 @@ class FullImageCropper:
         keep_aspect: bool,
         border: int,
         value_range: tuple[float, float],
-        cache_size: int = 4,
+        cache_size: int = 8,
     ) -> None:
         if cache_size < 1:
             raise ValueError(f"cache_size must be >= 1, got {cache_size}")
