@@ -45,3 +45,10 @@ def test_docs_example_runs_and_its_config_file_is_the_same_graph(tmp_path, monke
     assert graph.topology() == namespace["graph"].topology()
     again = graph.run(side_packets={"input": "input.mp4", "output": "boxes2.mp4"}, collect=["faces"])
     assert [len(p.payload) for p in again["faces"]] == [len(p.payload) for p in found]
+
+
+def test_readme_carries_the_same_example():
+    """The README's custom-calculator example is the one executed above, word for word."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert _blocks("python")[0] in blocks
