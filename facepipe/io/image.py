@@ -20,13 +20,31 @@ import numpy as np
 from facepipe._fsutil import atomic_write_bytes
 from facepipe.errors import InputError, ProcessingError
 
-__all__ = ["read_image", "write_image", "ensure_rgb_uint8", "apply_exif_orientation", "WRITABLE_EXTENSIONS"]
+__all__ = [
+    "read_image", "write_image", "ensure_rgb_uint8", "check_rgb_image", "apply_exif_orientation", "WRITABLE_EXTENSIONS",
+]
 
 _EXIF_ORIENTATION = 0x0112
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 # --------------------------------------------------------------------------- arrays
+
+
+def check_rgb_image(image: np.ndarray) -> np.ndarray:
+    """`image` if it is an RGB uint8 (H, W, 3) array with a non-zero size, else ValueError.
+
+    The solutions take exactly this (no silent conversion on the hot path); use
+    `ensure_rgb_uint8` to convert other arrays first.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            "expected an RGB uint8 image of shape (H, W, 3), got "
+            f"{getattr(image, 'dtype', type(image))} {getattr(image, 'shape', '')}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image has zero size: {image.shape}")
+    return image
 
 
 def ensure_rgb_uint8(array: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from functools import partial
 
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.stages.anchors import FACE_FULL_RANGE, FACE_SHORT_RANGE, AnchorSpec, anchor_centers
@@ -89,16 +90,6 @@ class FaceDetectorOptions:
             raise ValueError(f"min_score must be in [0,1], got {self.min_score}")
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(
-            "expected an RGB uint8 image of shape (H, W, 3), got "
-            f"{getattr(image, 'dtype', type(image))} {getattr(image, 'shape', '')}"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image has zero size: {image.shape}")
-    return image
-
 
 class FaceDetector:
     """Detects faces in RGB uint8 images; thread-safe (one interpreter, guarded)."""
@@ -137,7 +128,7 @@ class FaceDetector:
     def detect_normalized(self, image: np.ndarray, roi: np.ndarray | None = None) -> RawDetections:
         """`detect` in image-normalized coordinates, as MediaPipe's graphs pass them on (pixels and
         back are not always the same float32 number; tracking pipelines use these)."""
-        image = _check_image(image)
+        image = check_rgb_image(image)
         geo, write = self._plan(image, roi)
         return self._model.run_filled(
             1, lambda ins: write(ins[0][0]), lambda outs: self._normalized(outs[0][0], outs[1][0], geo)
@@ -145,7 +136,7 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray, roi: np.ndarray | None = None) -> Detections:
         """Detect faces in the whole image, or inside a normalized ROI (x_c, y_c, w, h, rotation)."""
-        image = _check_image(image)
+        image = check_rgb_image(image)
         size = (image.shape[1], image.shape[0])
         geo, write = self._plan(image, roi)
         # The crop is warped straight into the interpreter's input and the raw outputs are decoded
@@ -158,7 +149,7 @@ class FaceDetector:
         """Detect faces in many images with one model call."""
         if not images:
             return []
-        plans = [self._plan(_check_image(im), None) for im in images]
+        plans = [self._plan(check_rgb_image(im), None) for im in images]
 
         def fill(ins: list[np.ndarray]) -> None:
             for i, (_, write) in enumerate(plans):

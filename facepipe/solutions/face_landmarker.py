@@ -41,9 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.runtime.model import Model
 from facepipe.solutions.blendshapes import BLENDSHAPE_NAMES, BlendshapeModel
-from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions, _check_image
+from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.face_geometry import FaceGeometryEstimator, HeadPose, head_pose
 from facepipe.stages.filters import LandmarksSmoother
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
@@ -282,7 +283,7 @@ class FaceLandmarker:
         """Queue a frame (LIVE_STREAM mode). Returns at once; the image is copied. A frame still waiting when the
         next one arrives is dropped, so a slow consumer never builds a backlog."""
         self._require(RunningMode.LIVE_STREAM, "detect_async")
-        image = _check_image(image)
+        image = check_rgb_image(image)
         live = self._live
         if live is None:  # pragma: no cover - the running mode guarantees a worker
             raise RuntimeError("live-stream worker missing")
@@ -344,7 +345,7 @@ class FaceLandmarker:
                                square_long=False)
 
     def _process(self, image: np.ndarray, timestamp_ms: int | None) -> FaceLandmarkerResult:
-        image = _check_image(image)
+        image = check_rgb_image(image)
         size = (image.shape[1], image.shape[0])
         o = self.options
         tracking = timestamp_ms is not None

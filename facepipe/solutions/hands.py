@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
-from facepipe.solutions.letterbox_detector import check_rgb_image
 from facepipe.solutions.palm_detection import PalmDetector, PalmDetectorOptions, hand_rects_from_palms
 from facepipe.stages.filters import LandmarksSmoother
 from facepipe.types import ImageSize, Landmarks, as_f32

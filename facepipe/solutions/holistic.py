@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions, landmark_rois
 from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
-from facepipe.solutions.letterbox_detector import check_rgb_image
 from facepipe.solutions.pose import Pose, PoseLandmark, PoseOptions, PoseResult
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crops_to_tensor
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points

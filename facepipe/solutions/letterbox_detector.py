@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.stages.anchors import AnchorSpec, anchor_centers
@@ -21,19 +22,8 @@ from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
 from facepipe.stages.projection import remove_letterbox_detections
 from facepipe.types import Detections
 
-__all__ = ["SsdModelSpec", "LetterboxSsdDetector", "check_rgb_image", "raw_to_detections"]
+__all__ = ["SsdModelSpec", "LetterboxSsdDetector", "raw_to_detections"]
 
-
-def check_rgb_image(image: np.ndarray) -> np.ndarray:
-    """`image` if it is an RGB uint8 (H, W, 3) array with a non-zero size, else ValueError."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(
-            "expected an RGB uint8 image of shape (H, W, 3), got "
-            f"{getattr(image, 'dtype', type(image))} {getattr(image, 'shape', '')}"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image has zero size: {image.shape}")
-    return image
 
 
 @dataclass(frozen=True)

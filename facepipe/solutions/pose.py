@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
-from facepipe.solutions.letterbox_detector import check_rgb_image
 from facepipe.solutions.pose_detection import PoseDetector, PoseDetectorOptions, pose_rects_from_detections
 from facepipe.stages.filters import LandmarksSmoother, VisibilitySmoother, roi_object_scale, smooth_segmentation
 from facepipe.stages.heatmap import refine_landmarks_from_heatmap

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facepipe.io.image import check_rgb_image
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
-from facepipe.solutions.letterbox_detector import check_rgb_image
 from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
 
 __all__ = ["SelfieSegmentation", "SelfieSegmentationOptions", "SegmentationResult"]
