@@ -1,0 +1,127 @@
+"""Speed of `facepipe anonymize` against deface, both at their defaults, on the same videos in one run.
+
+Each tool runs as its command line (start-up and model loading included, as a
+user sees it), alternating, `--repeat` times; the median wall time gives
+frames/s. Default videos: a 720p and a 1080p clip from ../shared/testdata/videos.
+
+    python benchmarks/bench_anonymize.py
+    python benchmarks/bench_anonymize.py --videos lp_s18_woman_indoor.mp4 --repeat 3
+    python benchmarks/bench_anonymize.py --measure-ranges   # the face-size table of detect.MODEL_RANGES
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACEPIPE_SHARED", REPO.parent / "shared")).resolve()
+VIDEOS = SHARED / "testdata" / "videos"
+DEFACE = Path(os.environ.get("DEFACE", "/work/venvs/mp/bin/deface"))
+DEFAULT_VIDEOS = ("lp_s18_woman_indoor.mp4", "facenet_pedestrians.mp4")  # 1280x720 30 fps, 1920x1080 25 fps
+
+
+def frame_info(path: Path) -> tuple[int, int, int]:
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        n = s.frames or sum(1 for _ in c.decode(s))
+        return n, s.codec_context.width, s.codec_context.height
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
+    return time.perf_counter() - t0
+
+
+def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
+    env = dict(os.environ)
+    env.setdefault("FACEPIPE_MODEL_PATH", f"{SHARED / 'models'}{os.pathsep}/work/models-dev")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in videos:
+            n, w, h = frame_info(src)
+            times: dict[str, list[float]] = {"facepipe": [], "deface": []}
+            for _ in range(repeat):
+                out = Path(tmp) / f"fp_{src.stem}.mp4"
+                times["facepipe"].append(run([sys.executable, "-m", "facepipe", "-q", "anonymize", str(src), "-o",
+                                              str(out), "--no-progress", *facepipe_args], env))
+                out = Path(tmp) / f"df_{src.stem}.mp4"
+                times["deface"].append(run([str(DEFACE), str(src), "-o", str(out)]))
+            fp, df = statistics.median(times["facepipe"]), statistics.median(times["deface"])
+            rows.append((src.name, f"{w}x{h}", n, n / fp, n / df, df / fp))
+            print(f"{src.name}: facepipe {times['facepipe']}, deface {times['deface']}", flush=True)
+    print("\n| video | size | frames | facepipe fps | deface fps | facepipe / deface |")
+    print("|---|---|---|---|---|---|")
+    for name, size, n, a, b, r in rows:
+        print(f"| {name} | {size} | {n} | {a:.2f} | {b:.2f} | {r:.1f}x |")
+
+
+def measure_ranges() -> None:
+    """For each BlazeFace model: how many of the shared single-face photos it finds (score >= 0.5)
+    when the face is pasted into the tensor at a given width (the source of MODEL_RANGES)."""
+    import cv2
+    import numpy as np
+
+    from facepipe.io.image import read_image
+    from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
+
+    yn = cv2.FaceDetectorYN.create(str(SHARED / "models" / "face_detection_yunet_2023mar.onnx"), "", (320, 320), 0.8)
+    faces = []
+    td = SHARED / "testdata"
+    photos = sorted((td / "faces").glob("*")) + sorted((td / "expressions").glob("*/if_*"))
+    for f in photos:
+        im = read_image(f)
+        h, w = im.shape[:2]
+        yn.setInputSize((w, h))
+        _, d = yn.detect(np.ascontiguousarray(im[..., ::-1]))
+        if d is None or len(d) != 1:
+            continue
+        x, y, bw, bh = d[0][:4]
+        cx, cy, s = x + bw / 2, y + bh / 2, max(bw, bh)
+        crop = im[int(max(0, cy - s)):int(min(h, cy + s)), int(max(0, cx - s)):int(min(w, cx + s))]
+        faces.append((crop, bw))
+    print(f"{len(faces)} faces; hits per face width (tensor px)")
+    for model in ("full_dense", "full", "short"):
+        det = FaceDetector(FaceDetectorOptions(model=model, min_score=0.25))
+        S = 128 if model == "short" else 192
+        row = []
+        for fs in (6, 8, 10, 12, 14, 16, 20, 28, 40, 60, 90, 130):
+            hits = 0
+            for crop, bw in faces:
+                c = cv2.resize(crop, None, fx=fs / bw, fy=fs / bw, interpolation=cv2.INTER_AREA)
+                canvas = np.full((S, S, 3), 110, np.uint8)
+                ch, cw = min(S, c.shape[0]), min(S, c.shape[1])
+                oy, ox = (S - ch) // 2, (S - cw) // 2
+                canvas[oy:oy + ch, ox:ox + cw] = c[:ch, :cw]
+                r = det.detect(canvas)
+                hits += any(b[0] < S / 2 < b[2] and b[1] < S / 2 < b[3] and sc >= 0.5
+                            and 0.4 * fs < b[2] - b[0] < 2.5 * fs for b, sc in zip(r.xyxy, r.scores))
+            row.append(f"{fs}:{hits}")
+        print(f"{model:10s} ({S}²) " + " ".join(row))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--videos", nargs="*", default=list(DEFAULT_VIDEOS))
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--facepipe-args", default="", help="extra facepipe anonymize arguments")
+    ap.add_argument("--measure-ranges", action="store_true")
+    args = ap.parse_args(argv)
+    if args.measure_ranges:
+        measure_ranges()
+        return 0
+    bench([VIDEOS / v for v in args.videos], args.repeat, args.facepipe_args.split())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Face anonymizer: blur/mosaic/cover every face in images, videos, folders and cameras.
+
+Python API (the CLI is `facepipe anonymize`):
+
+    from facepipe.apps.anonymize import AnonymizeOptions, Anonymizer, anonymize_paths
+    from facepipe.apps.anonymize import RedactOptions
+
+    opts = AnonymizeOptions(redact=RedactOptions(method="mosaic"))
+    anonymize_paths(["holiday.mp4", "photos/"], opts)      # files: outputs NAME_anonymized.EXT
+    live = Anonymizer(opts)                                 # frame by frame (camera, stream)
+    result = live.process_frame(rgb)                        # result.image, result.regions
+
+Stages, usable on their own (e.g. as graph calculators): `FaceFinder` (detect),
+`FaceTracker` (track, hold, backfill), `Redactor` (redact), `BackfillBuffer`
+(delays frames so backfilled regions reach them).
+"""
+
+from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
+from facepipe.apps.anonymize.files import (
+    FileReport,
+    RunSummary,
+    anonymize_image_file,
+    anonymize_paths,
+    anonymize_video_file,
+)
+from facepipe.apps.anonymize.options import AnonymizeOptions
+from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, FrameResult, OfflineAnonymizer
+from facepipe.apps.anonymize.redact import RedactOptions, Redactor
+from facepipe.apps.anonymize.regions import FaceRegions, Source
+from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions, TrackStep
+
+__all__ = [
+    "AnonymizeOptions",
+    "Anonymizer",
+    "BackfillBuffer",
+    "FaceFinder",
+    "FaceFinderOptions",
+    "FaceRegions",
+    "FaceTracker",
+    "FileReport",
+    "FrameResult",
+    "OfflineAnonymizer",
+    "RedactOptions",
+    "Redactor",
+    "RunSummary",
+    "Source",
+    "TrackStep",
+    "TrackerOptions",
+    "anonymize_image_file",
+    "anonymize_paths",
+    "anonymize_video_file",
+]

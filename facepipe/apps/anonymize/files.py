@@ -1,0 +1,297 @@
+"""Anonymizing files: images, videos and folders of them.
+
+Outputs never replace an input and appear only when complete (temp file +
+rename); a failure leaves no output. Default output: `<name>_anonymized.<ext>`
+next to the input. Within a folder run, a file that fails is reported and the
+others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facepipe.apps.anonymize.detect import FaceFinder
+from facepipe.apps.anonymize.options import AnonymizeOptions
+from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymizer
+from facepipe.apps.anonymize.progress import Progress
+from facepipe.errors import FacepipeError, InputError, ProcessingError
+from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
+from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter
+from facepipe.types import Detections
+
+log = logging.getLogger("facepipe.anonymize")
+
+__all__ = [
+    "FileReport",
+    "IMAGE_EXTENSIONS",
+    "RunSummary",
+    "anonymize_image_file",
+    "anonymize_paths",
+    "anonymize_video_file",
+    "collect_inputs",
+    "default_output_path",
+    "OUTPUT_SUFFIX",
+]
+
+OUTPUT_SUFFIX = "_anonymized"
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm",
+                              ".pbm", ".gif"})
+
+
+@dataclass
+class FileReport:
+    """What happened to one input."""
+
+    input: Path
+    output: Path | None
+    kind: str  # "image" | "video" | "camera"
+    ok: bool = False
+    error: str | None = None
+    frames: int = 0
+    regions: int = 0  # face regions redacted, summed over frames
+    faces: int = 0  # distinct faces (tracks) for videos, faces for images
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RunSummary:
+    reports: list[FileReport] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        return [r for r in self.reports if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reports) and not self.failed
+
+    def describe(self) -> str:
+        done = [r for r in self.reports if r.ok]
+        frames = sum(r.frames for r in done)
+        secs = sum(r.seconds for r in self.reports)
+        faces = sum(r.faces for r in done)
+        regions = sum(r.regions for r in done)
+        lines = [f"{len(done)} of {len(self.reports)} files anonymized: {frames} frames, {faces} faces"
+                 f" ({regions} regions redacted) in {secs:.1f} s"
+                 + (f" ({frames / secs:.1f} frames/s)" if secs > 0 and frames else "")]
+        lines += [f"FAILED {r.input}: {r.error}" for r in self.failed]
+        return "\n".join(lines)
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video_path(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def default_output_path(src: Path) -> Path:
+    """`<name>_anonymized.<ext>` next to the input (images in formats we cannot write become .png)."""
+    ext = src.suffix
+    if is_image_path(src) and ext.lower() not in WRITABLE_EXTENSIONS:
+        ext = ".png"
+    return src.with_name(f"{src.stem}{OUTPUT_SUFFIX}{ext}")
+
+
+def _is_our_output(path: Path) -> bool:
+    return path.stem.endswith(OUTPUT_SUFFIX)
+
+
+def collect_inputs(paths: Iterable[str | os.PathLike[str]], recursive: bool = False) -> list[tuple[Path, Path | None]]:
+    """(file, folder it was found in or None) for each image/video named or inside a named folder.
+
+    Files inside folders are taken by extension, skipping hidden files and earlier outputs
+    (`*_anonymized.*`); a named file is always taken (and checked when opened).
+    """
+    out: list[tuple[Path, Path | None]] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            walker: Iterator[Path] = p.rglob("*") if recursive else p.glob("*")
+            found = sorted(f for f in walker if f.is_file() and not f.name.startswith(".")
+                           and (is_image_path(f) or is_video_path(f)) and not _is_our_output(f))
+            if not found:
+                hint = "" if recursive else " (use --recursive for subfolders)"
+                log.warning("%s: no images or videos found%s", p, hint)
+            out += [(f, p) for f in found]
+        else:
+            out.append((p, None))
+    return out
+
+
+def _output_for(src: Path, base: Path | None, output: Path | None, many: bool) -> Path:
+    if output is None:
+        return default_output_path(src)
+    if many or output.is_dir() or str(output).endswith(os.sep):
+        # Into a folder: mirror the input's place below the folder it was found in.
+        rel = src.relative_to(base) if base is not None else Path(src.name)
+        dst = output / rel
+        if dst.resolve() == src.resolve():
+            dst = default_output_path(dst)
+        return dst
+    return output
+
+
+def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonymizer: Anonymizer) -> FileReport:
+    report = FileReport(src, dst, "image")
+    t0 = time.perf_counter()
+    _check_not_input(src, dst)
+    rgb = read_image(src)
+    result = anonymizer.process_image(rgb)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    write_image(dst, result.image, keep_metadata=options.keep_metadata, metadata_from=src,
+                quality=options.image_quality if dst.suffix.lower() in (".jpg", ".jpeg", ".webp") else None)
+    report.frames, report.regions, report.faces = 1, len(result.regions), len(result.regions)
+    report.ok, report.seconds = True, time.perf_counter() - t0
+    return report
+
+
+def anonymize_video_file(src: Path, dst: Path, options: AnonymizeOptions, *, detector: Detect | None = None,
+                         progress: bool = True, max_frames: int | None = None) -> FileReport:
+    """Anonymize one video into `dst`: same frames, timestamps and audio; nothing written on failure."""
+    report = FileReport(src, dst, "video")
+    t0 = time.perf_counter()
+    _check_not_input(src, dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    off = OfflineAnonymizer(options, detector=detector)
+    tracks: set[int] = set()
+    with VideoReader(src) as reader:
+        total = reader.info.frame_count
+        if max_frames is not None:
+            total = min(total, max_frames) if total else max_frames
+        with VideoWriter.like(reader, dst, options.video, copy_audio=options.keep_audio) as writer, \
+                Progress(total, src.name, enabled=progress) as bar:
+            index = -1
+            try:
+                for frame, dets in _detected_ahead(reader, off.anonymizer.detect, max_frames):
+                    index = frame.index
+                    released = off.push(frame.image, frame, dets)
+                    for result, fr in released:
+                        writer.write(result.image, fr)
+                        report.regions += len(result.regions)
+                        tracks.update(result.regions.track_ids.tolist())
+                    bar.update()
+                for result, fr in off.flush():
+                    writer.write(result.image, fr)
+                    report.regions += len(result.regions)
+                    tracks.update(result.regions.track_ids.tolist())
+            except FacepipeError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure aborts the file: fail closed
+                raise ProcessingError(f"{src}: processing failed at frame {index} ({type(exc).__name__}: {exc});"
+                                      " no output was written") from exc
+            report.frames = writer.frames_written
+    tracks.discard(-1)
+    report.faces = len(tracks)
+    report.ok, report.seconds = True, time.perf_counter() - t0
+    return report
+
+
+_DONE = object()
+
+
+def _detected_ahead(reader: VideoReader, detect: Detect, max_frames: int | None, depth: int = 4
+                    ) -> Iterator[tuple[Frame, Detections]]:
+    """(frame, detections) in order, decoded and detected in a worker thread.
+
+    Decoding and detection (LiteRT, OpenCV: both release the GIL) then overlap with the
+    caller's tracking, redaction and encoding, which uses a second core. An exception in
+    the worker is raised here; leaving early stops the worker.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        try:
+            for frame in reader:
+                if stop.is_set() or (max_frames is not None and frame.index >= max_frames):
+                    break
+                put((frame, detect(frame.image)))
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            put(exc)
+
+    worker = threading.Thread(target=work, name="facepipe-detect", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _check_not_input(src: Path, dst: Path) -> None:
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise InputError(f"{src}: the output would overwrite the input; choose another output name")
+
+
+def anonymize_paths(
+    inputs: Iterable[str | os.PathLike[str]],
+    options: AnonymizeOptions | None = None,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    recursive: bool = False,
+    progress: bool = True,
+    max_frames: int | None = None,
+) -> RunSummary:
+    """Anonymize files and folders; never raises for a single bad file (see the summary)."""
+    options = options or AnonymizeOptions()
+    jobs = collect_inputs(inputs, recursive)
+    if not jobs:
+        raise InputError("no input files")
+    out = Path(output) if output is not None else None
+    many = len(jobs) > 1 or any(base is not None for _, base in jobs)
+    if out is not None and many and out.exists() and not out.is_dir():
+        raise InputError(f"{out}: several inputs need an output folder, but this is a file")
+    finder = FaceFinder(options.detect)  # models load once for all files
+    anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
+    summary = RunSummary()
+    for src, base in jobs:
+        dst = _output_for(src, base, out, many)
+        kind = "video" if is_video_path(src) else "image"
+        try:
+            if kind == "video" or (not is_image_path(src) and _probably_video(src)):
+                report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
+                                              max_frames=max_frames)
+            else:
+                report = anonymize_image_file(src, dst, options, anonymizer)
+            log.info("%s -> %s: %d frames, %d faces, %.1f s", src, dst, report.frames, report.faces, report.seconds)
+        except FacepipeError as exc:
+            log.error("%s", exc)
+            report = FileReport(src, None, kind, ok=False, error=str(exc))
+        summary.reports.append(report)
+    return summary
+
+
+def _probably_video(path: Path) -> bool:
+    """For a named file without a known extension: try it as a video if it is not an image."""
+    try:
+        with VideoReader(path) as r:
+            return r.info.frame_count is None or r.info.frame_count > 1
+    except FacepipeError:
+        return False

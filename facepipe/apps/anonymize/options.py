@@ -1,0 +1,34 @@
+"""All settings of the anonymizer in one dataclass, grouped by stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from facepipe.apps.anonymize.detect import FaceFinderOptions
+from facepipe.apps.anonymize.redact import RedactOptions
+from facepipe.apps.anonymize.track import TrackerOptions
+from facepipe.io.video import VideoEncodeOptions
+
+__all__ = ["AnonymizeOptions"]
+
+
+@dataclass(frozen=True)
+class AnonymizeOptions:
+    """detect: how faces are found in videos and cameras (models, threshold, tiling, scale).
+    image_detect: the same for still images (more thorough: see `FaceFinderOptions.for_images`).
+    track: temporal safety (hold/backfill frames, association).
+    redact: how faces are hidden (method, shape, strength, outlines).
+    video: encoder for video outputs (codec, crf, preset, container).
+    keep_audio: copy the audio streams of videos (bit-identical).
+    keep_metadata: keep EXIF/ICC of images (off by default: GPS and camera serials go).
+    image_quality: JPEG/WebP quality of image outputs (None: the encoder's default).
+    """
+
+    detect: FaceFinderOptions = field(default_factory=FaceFinderOptions)
+    image_detect: FaceFinderOptions = field(default_factory=FaceFinderOptions.for_images)
+    track: TrackerOptions = field(default_factory=TrackerOptions)
+    redact: RedactOptions = field(default_factory=RedactOptions)
+    video: VideoEncodeOptions = field(default_factory=VideoEncodeOptions)
+    keep_audio: bool = True
+    keep_metadata: bool = False
+    image_quality: int | None = 95

@@ -1,0 +1,181 @@
+"""The per-frame chain detect -> track -> redact, for live use and for offline files.
+
+Each stage is its own object (`FaceFinder`, `FaceTracker`, `Redactor`), so a
+graph can run them as separate calculators; `Anonymizer` just wires them.
+
+Live (`Anonymizer.process_frame`): a frame goes out as soon as it is
+processed, so only forward holding protects it. Offline (`OfflineAnonymizer`):
+frames are released `hold` frames late, which lets a face found at frame t
+also be redacted in the frames before it was first detected, and gaps
+between detections be filled in.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from facepipe.apps.anonymize.detect import FaceFinder
+from facepipe.apps.anonymize.options import AnonymizeOptions
+from facepipe.apps.anonymize.redact import Redactor
+from facepipe.apps.anonymize.regions import FaceRegions
+from facepipe.apps.anonymize.track import FaceTracker, TrackStep
+from facepipe.types import Detections
+
+__all__ = ["Anonymizer", "BackfillBuffer", "FrameResult", "OfflineAnonymizer"]
+
+Detect = Callable[[np.ndarray], Detections]
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    """image: the redacted RGB frame. regions: what was redacted. index: frame number."""
+
+    image: np.ndarray
+    regions: FaceRegions
+    index: int
+
+
+class Anonymizer:
+    """Frame-by-frame anonymizer (live video, cameras, single images).
+
+    detector: replaces the stream `FaceFinder` (any callable RGB -> Detections).
+    image_detector: replaces the still-image `FaceFinder` (built on first use otherwise).
+    """
+
+    def __init__(self, options: AnonymizeOptions | None = None, *, detector: Detect | None = None,
+                 image_detector: Detect | None = None) -> None:
+        self.options = options or AnonymizeOptions()
+        self.detector: Detect = detector if detector is not None else FaceFinder(self.options.detect)
+        self._image_detector = image_detector
+        self.tracker = FaceTracker(self.options.track)
+        self.redactor = Redactor(self.options.redact)
+        self.hulls = None
+        if self.options.redact.shape == "hull":
+            from facepipe.apps.anonymize.hull import FaceHulls
+
+            self.hulls = FaceHulls()
+        self._index = 0
+
+    def redact(self, rgb: np.ndarray, regions: FaceRegions, *, inplace: bool = False) -> np.ndarray:
+        """Apply the redaction (with face-mesh outlines for shape "hull")."""
+        polygons = self.hulls(rgb, regions) if self.hulls is not None else None
+        return self.redactor(rgb, regions, polygons, inplace=inplace)
+
+    @property
+    def image_detector(self) -> Detect:
+        if self._image_detector is None:
+            self._image_detector = FaceFinder(self.options.image_detect)
+        return self._image_detector
+
+    def reset(self) -> None:
+        """Forget tracked faces (call between unrelated videos)."""
+        self.tracker.reset()
+        self._index = 0
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        return self.detector(rgb)
+
+    def process_frame(self, rgb: np.ndarray) -> FrameResult:
+        """Detect, track (holding lost faces forward) and redact one RGB uint8 frame."""
+        step = self.tracker.update(self.detect(rgb), self._index)
+        result = FrameResult(self.redact(rgb, step.current), step.current, self._index)
+        self._index += 1
+        return result
+
+    def process_image(self, rgb: np.ndarray) -> FrameResult:
+        """A still image: detection and redaction only (no tracking state is touched)."""
+        detector = self.image_detector
+        # A FaceFinder scans all its tiles for a still image; a plain callable is just called.
+        detect_all = detector.detect if isinstance(detector, FaceFinder) else detector
+        regions = FaceRegions.from_detections(detect_all(rgb))
+        return FrameResult(self.redact(rgb, regions), regions, 0)
+
+
+class BackfillBuffer:
+    """Holds frames until no later frame can add regions to them (`delay` frames).
+
+    push() returns the frames that became final, oldest first, with all their regions.
+    """
+
+    def __init__(self, delay: int) -> None:
+        self.delay = max(0, int(delay))
+        self._items: deque[tuple[int, Any, list[FaceRegions]]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, retro: dict[int, FaceRegions]) -> None:
+        """Add regions to frames still held (ones already released are past saving: ignored)."""
+        if not retro:
+            return
+        for index, _payload, regions in self._items:
+            extra = retro.get(index)
+            if extra is not None and len(extra):
+                regions.append(extra)
+
+    def push(self, index: int, payload: Any, regions: FaceRegions) -> list[tuple[int, Any, FaceRegions]]:
+        self._items.append((index, payload, [regions]))
+        out = []
+        while self._items and self._items[0][0] <= index - self.delay:
+            out.append(self._pop())
+        return out
+
+    def flush(self) -> list[tuple[int, Any, FaceRegions]]:
+        out = []
+        while self._items:
+            out.append(self._pop())
+        return out
+
+    def _pop(self) -> tuple[int, Any, FaceRegions]:
+        index, payload, parts = self._items.popleft()
+        size = parts[0].image_size
+        return index, payload, FaceRegions.concat(parts, size)
+
+
+class OfflineAnonymizer:
+    """Anonymizes a stream of frames whose end result may be `hold` frames late.
+
+        off = OfflineAnonymizer(options)
+        for frame in frames:
+            for result, frame_then in off.push(frame.image, payload=frame):
+                write(result.image, frame_then)
+        for result, frame_then in off.flush():
+            write(result.image, frame_then)
+
+    Each released `FrameResult` comes with the payload given with its frame
+    (its timestamp, say). Frames are redacted in place.
+    """
+
+    def __init__(self, options: AnonymizeOptions | None = None, *, detector: Detect | None = None) -> None:
+        self.anonymizer = Anonymizer(options, detector=detector)
+        self.options = self.anonymizer.options
+        self.buffer = BackfillBuffer(self.options.track.hold)
+        self._index = 0
+
+    def push(self, rgb: np.ndarray, payload: Any = None, detections: Detections | None = None
+             ) -> list[tuple[FrameResult, Any]]:
+        """Process the next frame (redacted in place later); returns the frames now final.
+
+        detections: the frame's detections if already computed (e.g. by a detection thread).
+        """
+        a = self.anonymizer
+        dets = a.detect(rgb) if detections is None else detections
+        step: TrackStep = a.tracker.update(dets, self._index)
+        self.buffer.add(step.retro)
+        released = self.buffer.push(self._index, (rgb, payload), step.current)
+        self._index += 1
+        return self._redact(released)
+
+    def flush(self) -> list[tuple[FrameResult, Any]]:
+        """All frames still held (at the end of the stream)."""
+        return self._redact(self.buffer.flush())
+
+    def _redact(self, released: list[tuple[int, Any, FaceRegions]]) -> list[tuple[FrameResult, Any]]:
+        redact = self.anonymizer.redact
+        return [(FrameResult(redact(rgb, regions, inplace=True), regions, index), payload)
+                for index, (rgb, payload), regions in released]

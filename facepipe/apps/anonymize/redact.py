@@ -1,0 +1,260 @@
+"""Painting over faces: blur, mosaic, solid colour or a replacement image, in a box,
+an ellipse or the hull of the face's landmarks.
+
+Strength is relative to each face's size, so a 20 px face in the background
+and a 400 px face in front are equally unrecognisable: the blur kernel and
+the mosaic block are fractions of the face box's larger side (before
+`mask_scale`). Work is done on the face's own region only, never the whole
+frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facepipe.apps.anonymize.regions import FaceRegions, Source
+
+__all__ = ["METHODS", "SHAPES", "RedactOptions", "Redactor", "mask_boxes"]
+
+METHODS = ("blur", "mosaic", "solid", "image", "none")
+_BLUR_KERNEL_AT_SCALE = 9  # blur kernels wider than this run on a shrunken copy
+SHAPES = ("ellipse", "box", "hull")
+
+# Outline colours for --draw-boxes, by region source (RGB).
+_SOURCE_COLOURS = {
+    Source.DETECTED: (0, 255, 0),
+    Source.HELD: (255, 200, 0),
+    Source.BACKFILLED: (255, 120, 0),
+    Source.INTERPOLATED: (0, 200, 255),
+}
+
+
+@dataclass(frozen=True)
+class RedactOptions:
+    """method: "blur", "mosaic", "solid", "image" or "none" (outlines only, for tuning).
+    shape: "ellipse", "box", or "hull" (convex hull of face landmarks; needs `polygons`).
+    mask_scale: the shape is the face box scaled by this about its centre (covers hair, ears, chin).
+    blur: blur kernel size as a fraction of the face size.
+    mosaic: mosaic block size as a fraction of the face size.
+    color: RGB fill for "solid".
+    replacement: RGB or RGBA uint8 image pasted by "image" (alpha blends).
+    draw_boxes / draw_scores: outline each region (colour by source) / print its score.
+    """
+
+    method: str = "blur"
+    shape: str = "ellipse"
+    mask_scale: float = 1.5
+    blur: float = 1.0
+    mosaic: float = 0.15
+    color: tuple[int, int, int] = (0, 0, 0)
+    replacement: np.ndarray | None = None
+    draw_boxes: bool = False
+    draw_scores: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.shape not in SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}; choose one of {', '.join(SHAPES)}")
+        if not 0.5 <= self.mask_scale <= 5.0:
+            raise ValueError(f"mask_scale must be in [0.5, 5], got {self.mask_scale}")
+        if not 0.0 < self.blur <= 4.0:
+            raise ValueError(f"blur must be in (0, 4], got {self.blur}")
+        if not 0.0 < self.mosaic <= 1.0:
+            raise ValueError(f"mosaic must be in (0, 1], got {self.mosaic}")
+        if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
+            raise ValueError(f"color must be three values in 0..255, got {self.color}")
+        if self.method == "image":
+            r = self.replacement
+            if r is None:
+                raise ValueError("method 'image' needs a replacement image")
+            if r.dtype != np.uint8 or r.ndim != 3 or r.shape[2] not in (3, 4) or 0 in r.shape[:2]:
+                raise ValueError(f"replacement must be an RGB/RGBA uint8 image, got {r.dtype} {r.shape}")
+
+
+def mask_boxes(xyxy: np.ndarray, mask_scale: float) -> np.ndarray:
+    """(N,4) float boxes scaled about their centres by `mask_scale`."""
+    c = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    half = (xyxy[:, 2:] - xyxy[:, :2]) / 2 * mask_scale
+    return np.concatenate([c - half, c + half], axis=1)
+
+
+class Redactor:
+    """Applies `RedactOptions` to frames. Stateless apart from its options; thread-safe."""
+
+    def __init__(self, options: RedactOptions | None = None) -> None:
+        self.options = options or RedactOptions()
+
+    def __call__(self, rgb: np.ndarray, regions: FaceRegions, polygons: Sequence[np.ndarray] | None = None,
+                 *, inplace: bool = False) -> np.ndarray:
+        return self.redact(rgb, regions, polygons, inplace=inplace)
+
+    def redact(self, rgb: np.ndarray, regions: FaceRegions, polygons: Sequence[np.ndarray] | None = None,
+               *, inplace: bool = False) -> np.ndarray:
+        """The frame with every region redacted (a copy unless `inplace`).
+
+        polygons: per region, a (P,2) array of face landmark pixels, for shape "hull"
+        (a region whose entry is None or empty falls back to the ellipse).
+        """
+        o = self.options
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {rgb.dtype} {rgb.shape}")
+        out = rgb if inplace else rgb.copy()
+        if len(regions) == 0:
+            return out
+        if o.shape == "hull" and polygons is None:
+            raise ValueError("shape 'hull' needs face landmarks (polygons) for each region")
+        H, W = out.shape[:2]
+        boxes = mask_boxes(regions.xyxy, o.mask_scale)
+        sizes = regions.wh.max(1)
+        if o.method != "none":
+            hull = o.shape == "hull" and polygons is not None
+            for i in range(len(regions)) if hull else _not_covered(boxes):
+                poly = None
+                if o.shape == "hull" and polygons is not None and polygons[i] is not None and len(polygons[i]) >= 3:
+                    poly = _scaled_hull(np.asarray(polygons[i], np.float32)[:, :2], o.mask_scale)
+                self._redact_one(out, boxes[i], float(sizes[i]), poly, W, H)
+        if o.draw_boxes or o.draw_scores:
+            self._draw(out, regions, boxes)
+        return out
+
+    def _redact_one(self, out: np.ndarray, box: np.ndarray, face: float, poly: np.ndarray | None,
+                    W: int, H: int) -> None:
+        o = self.options
+        if poly is not None:
+            lo, hi = poly.min(0), poly.max(0)
+            box = np.array([min(box[0], lo[0]), min(box[1], lo[1]), max(box[2], hi[0]), max(box[3], hi[1])])
+        x0, y0 = max(0, math.floor(box[0])), max(0, math.floor(box[1]))
+        x1, y1 = min(W, math.ceil(box[2])), min(H, math.ceil(box[3]))
+        if x1 <= x0 or y1 <= y0:
+            return
+        roi = out[y0:y1, x0:x1]
+        h, w = roi.shape[:2]
+        mask = self._mask(box, poly, x0, y0, w, h)
+        if mask is not None and not mask.any():
+            return
+        face = max(face, 1.0)
+        if o.method == "blur":
+            k = max(3, int(round(face * o.blur)) | 1)
+            # stackBlur: Gaussian-like, cost independent of the kernel size. Two passes make it
+            # smoother at the same strength (no ringing of box-shaped kernels).
+            k1 = max(3, int(round(k * 0.7)) | 1)
+            if k1 > _BLUR_KERNEL_AT_SCALE and min(h, w) > 8:
+                # A kernel this wide leaves no detail finer than it: blur a shrunken copy with a
+                # kernel of the same relative size and enlarge it (several times cheaper on HD).
+                f = _BLUR_KERNEL_AT_SCALE / k1
+                small = cv2.resize(roi, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+                kk = (_BLUR_KERNEL_AT_SCALE, _BLUR_KERNEL_AT_SCALE)
+                new = cv2.resize(cv2.stackBlur(cv2.stackBlur(small, kk), kk), (w, h), interpolation=cv2.INTER_LINEAR)
+            else:
+                new = cv2.stackBlur(cv2.stackBlur(roi, (k1, k1)), (k1, k1))
+        elif o.method == "mosaic":
+            block = max(2.0, face * o.mosaic)
+            bw, bh = max(1, round(w / block)), max(1, round(h / block))
+            small = cv2.resize(roi, (bw, bh), interpolation=cv2.INTER_AREA)
+            new = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+        elif o.method == "solid":
+            new = np.empty_like(roi)
+            new[:] = np.asarray(o.color, np.uint8)
+        else:  # image
+            new, alpha = self._replacement(box, x0, y0, w, h)
+            if alpha is not None:
+                mask = alpha if mask is None else (alpha * (mask > 0)).astype(np.float32)
+        if mask is None:
+            roi[:] = new
+        elif mask.dtype == np.bool_:
+            np.copyto(roi, new, where=mask[..., None])  # no gather/scatter of fancy indexing
+        else:  # fractional alpha
+            a = mask[..., None]
+            roi[:] = (new.astype(np.float32) * a + roi.astype(np.float32) * (1 - a) + 0.5).astype(np.uint8)
+
+    def _mask(self, box: np.ndarray, poly: np.ndarray | None, x0: int, y0: int, w: int, h: int):
+        """Boolean (h,w) mask of the shape inside the ROI, or None for "the whole ROI"."""
+        shape = self.options.shape
+        if shape == "box" and poly is None:
+            return None
+        mask = np.zeros((h, w), np.uint8)
+        if poly is not None:
+            pts = np.round((poly - [x0, y0]) * 16).astype(np.int32)  # 4 fractional bits
+            cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=4)
+        else:
+            # The ellipse inscribed in the box, rasterised with 4 fractional bits.
+            cx, cy = (box[0] + box[2]) / 2 - x0 - 0.5, (box[1] + box[3]) / 2 - y0 - 0.5
+            ax, ay = (box[2] - box[0]) / 2, (box[3] - box[1]) / 2
+            cv2.ellipse(mask, (round(cx * 16), round(cy * 16)), (max(1, round(ax * 16)), max(1, round(ay * 16))),
+                        0, 0, 360, 1, -1, cv2.LINE_8, 4)
+        return mask.astype(bool)
+
+    def _replacement(self, box: np.ndarray, x0: int, y0: int, w: int, h: int):
+        """The replacement image resized to the (unclipped) box, cut to the ROI; and its alpha (or None)."""
+        rep = self.options.replacement
+        assert rep is not None  # checked in RedactOptions
+        bw, bh = max(1, round(box[2] - box[0])), max(1, round(box[3] - box[1]))
+        big = cv2.resize(rep, (bw, bh), interpolation=cv2.INTER_AREA if bw < rep.shape[1] else cv2.INTER_LINEAR)
+        ox, oy = x0 - round(box[0]), y0 - round(box[1])
+        canvas = np.zeros((h, w, big.shape[2]), np.uint8)
+        sx0, sy0 = max(0, ox), max(0, oy)
+        sx1, sy1 = min(bw, ox + w), min(bh, oy + h)
+        if sx1 > sx0 and sy1 > sy0:
+            canvas[sy0 - oy : sy1 - oy, sx0 - ox : sx1 - ox] = big[sy0:sy1, sx0:sx1]
+        if canvas.shape[2] == 4:
+            return np.ascontiguousarray(canvas[..., :3]), canvas[..., 3].astype(np.float32) / 255.0
+        covered = np.zeros((h, w), bool)
+        covered[max(0, sy0 - oy) : max(0, sy1 - oy), max(0, sx0 - ox) : max(0, sx1 - ox)] = True
+        return canvas, covered.astype(np.float32)
+
+    def _draw(self, out: np.ndarray, regions: FaceRegions, boxes: np.ndarray) -> None:
+        o = self.options
+        H = out.shape[0]
+        thick = max(1, round(H / 400))
+        for box, score, src in zip(boxes, regions.scores, regions.sources):
+            colour = _SOURCE_COLOURS.get(int(src), (255, 255, 255))
+            p0 = (int(round(box[0])), int(round(box[1])))
+            p1 = (int(round(box[2])), int(round(box[3])))
+            if o.draw_boxes:
+                if o.shape == "ellipse":
+                    centre = ((p0[0] + p1[0]) // 2, (p0[1] + p1[1]) // 2)
+                    axes = (max(1, (p1[0] - p0[0]) // 2), max(1, (p1[1] - p0[1]) // 2))
+                    cv2.ellipse(out, centre, axes, 0, 0, 360, colour, thick, cv2.LINE_AA)
+                else:
+                    cv2.rectangle(out, p0, p1, colour, thick, cv2.LINE_AA)
+            if o.draw_scores:
+                cv2.putText(out, f"{score:.2f}", (p0[0], max(10, p0[1] - 3)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.4 * thick, colour, thick, cv2.LINE_AA)
+
+
+def _not_covered(boxes: np.ndarray) -> list[int]:
+    """Indices of boxes, largest first, skipping each one lying wholly inside one already taken.
+
+    A tracked face often has several regions in one frame (detected, held, backfilled);
+    redacting the inner ones again changes nothing visible but costs time. "Inside" means
+    inside the box inscribed in the outer region's ellipse (half sides / sqrt(2)), so the
+    skipped region is covered whatever the shape.
+    """
+    order = np.argsort(-((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])), kind="stable")
+    taken: list[int] = []
+    for i in order:
+        b = boxes[i]
+        inside = False
+        for j in taken:
+            c = boxes[j]
+            # The axis-aligned box inscribed in c's ellipse: half sides / sqrt(2) about its centre.
+            cx, cy = (c[0] + c[2]) / 2, (c[1] + c[3]) / 2
+            hx, hy = (c[2] - c[0]) / 2 / np.sqrt(2), (c[3] - c[1]) / 2 / np.sqrt(2)
+            if b[0] >= cx - hx and b[1] >= cy - hy and b[2] <= cx + hx and b[3] <= cy + hy:
+                inside = True
+                break
+        if not inside:
+            taken.append(int(i))
+    return taken
+
+
+def _scaled_hull(points: np.ndarray, scale: float) -> np.ndarray:
+    hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
+    c = hull.mean(0)
+    return (hull - c) * scale + c

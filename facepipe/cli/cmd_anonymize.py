@@ -1,0 +1,181 @@
+"""`facepipe anonymize`: blur/mosaic/cover every face in images, videos, folders or a camera."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("facepipe.anonymize")
+
+
+def _colour(text: str) -> tuple[int, int, int]:
+    t = text.strip().lstrip("#")
+    try:
+        if "," in t:
+            parts = tuple(int(v) for v in t.split(","))
+        elif len(t) == 6:
+            parts = tuple(int(t[i : i + 2], 16) for i in (0, 2, 4))
+        else:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"colour must be R,G,B or #RRGGBB, got {text!r}") from None
+    if len(parts) != 3 or not all(0 <= v <= 255 for v in parts):
+        raise argparse.ArgumentTypeError(f"colour must be three values in 0..255, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def _positive_float(text: str) -> float:
+    v = float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "anonymize",
+        help="hide faces in photos, videos, folders or a camera",
+        description="Hide every face in images, videos, folders (add -r for subfolders) or a live camera "
+                    "('cam', 'cam:1' or a device number). Videos keep their frames, timestamps and audio "
+                    "(copied bit for bit). Output: NAME_anonymized.EXT next to each input, unless -o is given.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, video, folder, or camera ('cam', device number)")
+    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder (several inputs/a folder)")
+    p.add_argument("-r", "--recursive", action="store_true", help="include subfolders of folder inputs")
+
+    g = p.add_argument_group("redaction")
+    g.add_argument("--method", choices=("blur", "mosaic", "solid", "image", "none"), default="blur",
+                   help="how faces are hidden ('none' only draws outlines, for tuning)")
+    g.add_argument("--shape", choices=("ellipse", "box", "hull"), default="ellipse",
+                   help="region shape ('hull': outline of the face mesh; ellipse for faces under 24 px)")
+    g.add_argument("--mask-scale", type=_positive_float, default=None,
+                   help="region size relative to the face (default 1.5 for box/ellipse, 1.1 for hull)")
+    g.add_argument("--blur", type=_positive_float, default=1.0, help="blur kernel as a fraction of the face size")
+    g.add_argument("--mosaic", type=_positive_float, default=0.15, help="mosaic block as a fraction of the face size")
+    g.add_argument("--color", type=_colour, default=(0, 0, 0), help="fill colour for --method solid (R,G,B or #hex)")
+    g.add_argument("--replace-with", type=Path, metavar="IMAGE", help="image pasted by --method image (PNG alpha ok)")
+    g.add_argument("--draw-boxes", action="store_true", help="outline regions (green detected, yellow held, "
+                   "orange backfilled, blue interpolated)")
+    g.add_argument("--draw-scores", action="store_true", help="print detection scores")
+
+    g = p.add_argument_group("detection")
+    g.add_argument("--thresh", type=float, default=None,
+                   help="detection score threshold (default 0.3 videos, 0.25 photos, 0.2 --crowd: recall first)")
+    g.add_argument("--min-face", type=float, default=None,
+                   help="smallest face width in pixels to search for by tiling (0 = no tiling;"
+                        " default 20 for videos, 7 or 1/320 of the long side for photos)")
+    g.add_argument("--crowd", action="store_true",
+                   help="dense crowds: more models and a lower threshold (finds more faces, more false positives)")
+    g.add_argument("--max-face", type=_positive_float, default=None, help="ignore detections wider than this (px)")
+    g.add_argument("--scale", type=_positive_float, default=1.0,
+                   help="detect on frames resized by this factor (redaction stays at full resolution)")
+    g.add_argument("--tile-period", type=int, default=None,
+                   help="videos: each frame scans 1/N of the small-face tiles, so all are scanned every N"
+                        " frames, never fewer than 8 per frame (default 4; 1 = all tiles every frame)")
+    g.add_argument("--hold", type=int, default=None,
+                   help="frames a face stays covered after it is lost, and (files) before it is first found")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--codec", default="libx264", help="video encoder (libx264, libx265, libvpx-vp9, mpeg4, ...)")
+    g.add_argument("--crf", type=int, default=18, help="video quality (lower is better; x264/x265/vpx)")
+    g.add_argument("--preset", default="veryfast", help="encoder speed preset (x264/x265)")
+    g.add_argument("--pix-fmt", default="yuv420p", help="output pixel format")
+    g.add_argument("--format", dest="container", default=None, help="container (default: from the extension)")
+    g.add_argument("--no-audio", action="store_true", help="drop audio (default: copy every audio stream)")
+    g.add_argument("--keep-metadata", action="store_true", help="keep image EXIF/ICC (default: strip, incl. GPS)")
+    g.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality of image outputs")
+    g.add_argument("--max-frames", type=int, default=None, help="stop each video/camera after N frames")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
+                   help="camera: show a live window (default: when a display is available)")
+    p.set_defaults(func=run)
+
+
+def build_options(args: argparse.Namespace):
+    """AnonymizeOptions from parsed arguments (defaults of the dataclasses where not given)."""
+    from dataclasses import replace
+
+    from facepipe.apps.anonymize.detect import FaceFinderOptions
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.apps.anonymize.redact import RedactOptions
+    from facepipe.apps.anonymize.track import TrackerOptions
+    from facepipe.errors import InputError
+    from facepipe.io.image import read_image
+    from facepipe.io.video import VideoEncodeOptions
+
+    changes: dict = {"scale": args.scale}
+    if args.thresh is not None:
+        changes["min_score"] = args.thresh
+    if args.min_face is not None:
+        changes["min_face"] = args.min_face or None
+        changes["min_face_relative"] = None  # an explicit size is meant literally
+    if args.max_face is not None:
+        changes["max_face"] = args.max_face
+    stream_changes = dict(changes)
+    if args.tile_period is not None:
+        stream_changes["tile_period"] = args.tile_period
+    replacement = None
+    if args.method == "image":
+        if args.replace_with is None:
+            raise InputError("--method image needs --replace-with IMAGE")
+        replacement = _read_replacement(args.replace_with, read_image)
+    track = TrackerOptions() if args.hold is None else TrackerOptions(hold=args.hold)
+    mask_scale = args.mask_scale if args.mask_scale is not None else (1.1 if args.shape == "hull" else 1.5)
+    try:
+        return AnonymizeOptions(
+            detect=replace(FaceFinderOptions.for_crowds(tile_period=4) if args.crowd else FaceFinderOptions(),
+                           **stream_changes),
+            image_detect=(FaceFinderOptions.for_crowds if args.crowd else FaceFinderOptions.for_images)(**changes),
+            track=track,
+            redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=mask_scale, blur=args.blur,
+                                 mosaic=args.mosaic, color=args.color, replacement=replacement,
+                                 draw_boxes=args.draw_boxes, draw_scores=args.draw_scores),
+            video=VideoEncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
+                                     container_format=args.container),
+            keep_audio=not args.no_audio,
+            keep_metadata=args.keep_metadata,
+            image_quality=args.quality,
+        )
+    except ValueError as exc:
+        raise InputError(f"invalid option: {exc}") from exc
+
+
+def _read_replacement(path: Path, read_image):
+    """The replacement image, with its alpha channel if it has one."""
+    import cv2
+    import numpy as np
+
+    rgb = read_image(path)
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and raw.shape[:2] == rgb.shape[:2]:
+        alpha = raw[..., 3]
+        if alpha.dtype != np.uint8:
+            alpha = (alpha.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        return np.dstack([rgb, alpha])
+    return rgb
+
+
+def run(args: argparse.Namespace) -> int:
+    from facepipe.apps.anonymize.camera import parse_camera, run_camera
+    from facepipe.apps.anonymize.files import anonymize_paths
+    from facepipe.errors import InputError
+
+    options = build_options(args)
+    cameras = [parse_camera(s) for s in args.inputs]
+    if any(c is not None for c in cameras):
+        if len(args.inputs) != 1:
+            raise InputError("a camera input must be the only input")
+        report = run_camera(cameras[0], options, output=args.output, preview=args.preview,  # type: ignore[arg-type]
+                            max_frames=args.max_frames)
+        sys.stderr.write(f"camera {cameras[0]}: {report.frames} frames in {report.seconds:.1f} s\n")
+        return 0
+    summary = anonymize_paths(args.inputs, options, output=args.output, recursive=args.recursive,
+                              progress=not args.no_progress and not args.quiet, max_frames=args.max_frames)
+    for r in summary.reports:
+        if r.ok:
+            sys.stdout.write(f"{r.input} -> {r.output} ({r.frames} frames, {r.faces} faces, {r.fps:.1f} frames/s)\n")
+    sys.stderr.write(summary.describe() + "\n")
+    return 0 if summary.ok else 1

@@ -1,0 +1,284 @@
+"""Anonymizer stages: redaction, tracking/backfill, tiling, and the detector on real faces."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import model_path
+from conftest import testdata_file as shared_file
+
+from facepipe.apps.anonymize.detect import MODEL_RANGES, FaceFinder, FaceFinderOptions, plan_tiles
+from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer
+from facepipe.apps.anonymize.redact import RedactOptions, Redactor, mask_boxes
+from facepipe.apps.anonymize.regions import FaceRegions, Source
+from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
+from facepipe.io.image import read_image
+from facepipe.types import Detections
+
+
+def regions(*boxes) -> FaceRegions:
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return FaceRegions(b, np.zeros((len(b), 6, 2)), np.ones(len(b)), np.arange(len(b)), np.zeros(len(b)), (200, 100))
+
+
+def dets(*boxes, size=(640, 480)) -> Detections:
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    c = (b[:, :2] + b[:, 2:]) / 2
+    return Detections(b, np.repeat(c[:, None], 6, 1), np.full(len(b), 0.9), size)
+
+
+@pytest.fixture(scope="module")
+def textured() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (100, 200, 3), dtype=np.uint8)
+
+
+# -- redaction ---------------------------------------------------------------------------------
+
+
+def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
+
+
+def test_ellipse_blur_stays_inside_its_shape(textured):
+    r = regions([40, 20, 80, 60])
+    out = Redactor(RedactOptions(method="blur", mask_scale=1.0))(textured, r)
+    ch = changed(textured, out)
+    yy, xx = np.mgrid[:100, :200]
+    r2 = (xx + 0.5 - 60) ** 2 + (yy + 0.5 - 40) ** 2
+    inside = r2 <= 20**2
+    assert not ch[r2 > 21**2].any()  # rasterised ellipse: exact to a pixel
+    assert ch[r2 <= 19**2].mean() > 0.9
+    assert textured[inside].std() > 3 * out[inside].std()  # detail is gone, not just shifted
+
+
+def test_mask_scale_and_box_shape(textured):
+    out = Redactor(RedactOptions(method="solid", shape="box", mask_scale=2.0, color=(1, 2, 3)))(
+        textured, regions([40, 20, 60, 40]))
+    np.testing.assert_array_equal(mask_boxes(np.array([[40, 20, 60, 40]], np.float32), 2.0), [[30, 10, 70, 50]])
+    assert (out[10:50, 30:70] == (1, 2, 3)).all()
+    assert not changed(textured, out)[:, :30].any() and not changed(textured, out)[:, 70:].any()
+
+
+def test_mosaic_block_follows_face_size():
+    img = np.random.default_rng(1).integers(0, 256, (300, 600, 3), dtype=np.uint8)
+    red = Redactor(RedactOptions(method="mosaic", shape="box", mask_scale=1.0, mosaic=0.25))
+    out = red(img, regions([10, 10, 50, 50], [200, 10, 400, 210]))
+
+    def block(patch: np.ndarray) -> float:
+        runs = np.diff(np.flatnonzero(np.any(np.diff(patch.astype(int), axis=1) != 0, axis=(0, 2))))
+        return float(np.median(runs))
+
+    small, big = block(out[12:48, 10:50]), block(out[20:200, 200:400])
+    assert small == pytest.approx(10, abs=1.5) and big == pytest.approx(50, abs=3)
+
+
+def test_image_replacement_and_none(textured):
+    rep = np.zeros((10, 10, 4), np.uint8)
+    rep[..., 1] = 255
+    rep[..., 3] = 255
+    rep[:5, :, 3] = 0  # transparent top half
+    out = Redactor(RedactOptions(method="image", shape="box", mask_scale=1.0, replacement=rep))(
+        textured, regions([100, 20, 140, 60]))
+    assert (out[42:60, 100:140] == (0, 255, 0)).all()
+    np.testing.assert_array_equal(out[20:38, 100:140], textured[20:38, 100:140])
+    untouched = Redactor(RedactOptions(method="none"))(textured, regions([100, 20, 140, 60]))
+    np.testing.assert_array_equal(untouched, textured)
+    drawn = Redactor(RedactOptions(method="none", draw_boxes=True))(textured, regions([100, 20, 140, 60]))
+    assert changed(textured, drawn).any()
+
+
+def test_hull_shape_uses_polygons(textured):
+    red = Redactor(RedactOptions(method="solid", shape="hull", mask_scale=1.0, color=(255, 0, 0)))
+    with pytest.raises(ValueError, match="hull"):
+        red(textured, regions([40, 20, 80, 60]))
+    tri = np.array([[40, 20], [80, 20], [40, 60]], np.float32)
+    out = red(textured, regions([40, 20, 80, 60]), [tri])
+    assert (out[22, 42] == (255, 0, 0)).all() and not changed(textured, out)[58, 78]
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="method"):
+        RedactOptions(method="pixelate")
+    with pytest.raises(ValueError, match="replacement"):
+        RedactOptions(method="image")
+    with pytest.raises(ValueError, match="hold"):
+        TrackerOptions(hold=-1)
+    with pytest.raises(ValueError, match="min_score"):
+        FaceFinderOptions(min_score=0)
+
+
+# -- tracking and backfill ---------------------------------------------------------------------
+
+
+def test_tracker_holds_lost_face_along_its_motion():
+    tr = FaceTracker(TrackerOptions(hold=3, grow_per_frame=0.0))
+    for f in range(3):
+        step = tr.update(dets([100 + 10 * f, 100, 140 + 10 * f, 140]), f)
+        assert list(step.current.sources) == [Source.DETECTED]
+    ids = {int(step.current.track_ids[0])}
+    for f in range(3, 6):  # lost: held, moving on at 10 px/frame
+        step = tr.update(dets(), f)
+        assert list(step.current.sources) == [Source.HELD]
+        assert step.current.xyxy[0, 0] == pytest.approx(100 + 10 * f, abs=1e-3)
+        ids.add(int(step.current.track_ids[0]))
+    assert len(ids) == 1
+    assert len(tr.update(dets(), 6).current) == 0  # past `hold`: gone
+
+
+def test_tracker_backfills_and_interpolates():
+    tr = FaceTracker(TrackerOptions(hold=4, grow_per_frame=0.1))
+    step = tr.update(dets([200, 200, 240, 240]), 10)
+    assert sorted(step.retro) == [6, 7, 8, 9]  # the frames before its first detection
+    b6 = step.retro[6].xyxy[0]
+    assert (b6[2] - b6[0]) == pytest.approx(40 * 1.4)  # grows with distance from the detection
+    assert set(step.retro[9].sources) == {Source.BACKFILLED}
+    tr.update(dets(), 11)
+    tr.update(dets(), 12)
+    step = tr.update(dets([230, 200, 270, 240]), 13)  # found again 30 px further: fill the gap
+    assert sorted(step.retro) == [11, 12]
+    assert step.retro[11].xyxy[0, 0] == pytest.approx(210) and step.retro[12].xyxy[0, 0] == pytest.approx(220)
+    assert set(step.retro[11].sources) == {Source.INTERPOLATED}
+
+
+def test_two_faces_keep_their_tracks():
+    tr = FaceTracker()
+    a, b = [10, 10, 50, 50], [300, 10, 340, 50]
+    s1 = tr.update(dets(a, b), 0)
+    s2 = tr.update(dets([305, 12, 345, 52], [14, 10, 54, 50]), 1)  # order swapped, both moved
+    assert list(s2.current.track_ids[:2]) == [s1.current.track_ids[1], s1.current.track_ids[0]]
+
+
+def test_backfill_buffer_releases_late_with_retro_regions():
+    buf = BackfillBuffer(2)
+    out = []
+    for i in range(5):
+        out += buf.push(i, f"frame{i}", regions() if i != 3 else regions([0, 0, 10, 10]))
+        if i == 3:
+            buf.add({1: regions([5, 5, 9, 9]), 2: regions([5, 5, 9, 9]), 0: regions([1, 1, 2, 2])})
+    out += buf.flush()
+    assert [i for i, _, _ in out] == [0, 1, 2, 3, 4]
+    counts = {i: len(r) for i, _, r in out}
+    assert counts == {0: 0, 1: 0, 2: 1, 3: 1, 4: 0}  # frame 0 and 1 had left; 2 was still held
+
+
+# -- tiling and detection ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720), (3840, 2160), (720, 1280)])
+def test_tiles_cover_the_frame_with_enough_overlap(size):
+    W, H = size
+    rng = MODEL_RANGES["full_dense"]
+    tiles = plan_tiles(W, H, 20, rng)
+    assert tiles
+    for k in sorted({t.k for t in tiles}):
+        level = [t for t in tiles if t.k == k]
+        cover = np.zeros((H, W), np.uint8)
+        for t in level:
+            cover[t.y0 : t.y1, t.x0 : t.x1] = 1
+        assert cover.all()
+        # Any face up to the level's overlap lies whole inside one tile: check on a grid.
+        ov = level[0].overlap
+        for cx in np.linspace(ov, W - ov, 15):
+            for cy in np.linspace(ov, H - ov, 9):
+                assert any(t.x0 <= cx - ov / 2 and cx + ov / 2 <= t.x1 and t.y0 <= cy - ov / 2
+                           and cy + ov / 2 <= t.y1 for t in level)
+    finest = max(t.k for t in tiles)
+    assert 20 * finest >= rng.lo - 1e-6  # a 20 px face reaches the model's reliable size
+    assert plan_tiles(W, H, None, rng) == []
+
+
+@pytest.fixture(scope="module")
+def finder() -> FaceFinder:
+    model_path("face_detection_full_range")
+    model_path("face_detection_short_range")
+    return FaceFinder(FaceFinderOptions(tile_period=1))
+
+
+def test_20px_faces_in_1080p_are_found(finder):
+    """A real face shrunk to 20 px, pasted at places including tile borders of a 1080p frame."""
+    face = read_image(shared_file("faces/pyfeat_single_face.jpg"))
+    yn = cv2.FaceDetectorYN.create(str(shared_file("../models/face_detection_yunet_2023mar.onnx")), "",
+                                   (face.shape[1], face.shape[0]), 0.8)
+    _, found = yn.detect(face[..., ::-1].copy())
+    x, y, w, h = found[0][:4]
+    cx, cy, s = x + w / 2, y + h / 2, max(w, h)
+    crop = face[int(cy - s):int(cy + s), int(cx - s):int(cx + s)]
+    small = cv2.resize(crop, (40, 40), interpolation=cv2.INTER_AREA)  # face ~20 px wide
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    frame[:] = cv2.GaussianBlur(np.random.default_rng(2).integers(60, 140, (1080, 1920, 3)).astype(np.uint8),
+                                (0, 0), 3)
+    tiles = finder.tiles_for(1920, 1080)
+    xs = sorted({t.x1 for t in tiles if t.x1 < 1920})[:3]
+    spots = [(300, 200), (xs[0] - 20, 500), (xs[1] - 10, 800), (1500, 150), (960, 540)]
+    for sx, sy in spots:
+        frame[sy - 20:sy + 20, sx - 20:sx + 20] = small
+    d = finder.detect(frame)
+    centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
+    for sx, sy in spots:
+        assert (np.linalg.norm(centres - (sx, sy), axis=1) < 10).any(), (sx, sy)
+    assert len(d) <= len(spots) + 2
+
+
+def test_group_photo_every_face_found(finder):
+    img = read_image(shared_file("groups/if_t1.jpg"))
+    yn = cv2.FaceDetectorYN.create(str(shared_file("../models/face_detection_yunet_2023mar.onnx")), "",
+                                   (img.shape[1], img.shape[0]), 0.8)
+    _, ref = yn.detect(img[..., ::-1].copy())
+    d = FaceFinder(FaceFinderOptions.for_images()).detect(img)
+    for x, y, w, h in ref[:, :4]:
+        c = np.array([x + w / 2, y + h / 2])
+        assert ((d.xyxy[:, 0] < c[0]) & (c[0] < d.xyxy[:, 2]) & (d.xyxy[:, 1] < c[1]) & (c[1] < d.xyxy[:, 3])).any()
+    assert (d.wh.max(1) < 0.3 * img.shape[0]).all()  # no frame-sized false positive
+
+
+def test_anonymizer_frame_by_frame(finder):
+    img = read_image(shared_file("faces/mp_sergey.png"))
+    an = Anonymizer(detector=finder)
+    r1 = an.process_frame(img)
+    assert len(r1.regions) == 1 and r1.index == 0
+    face = r1.regions.xyxy[0].astype(int)
+    patch = slice(face[1], face[3]), slice(face[0], face[2])
+    assert np.abs(r1.image[patch].astype(int) - img[patch]).mean() > 10
+    blank = np.full_like(img, 128)
+    r2 = an.process_frame(blank)  # face gone: held where it was
+    assert list(r2.regions.sources) == [Source.HELD] and r2.index == 1
+
+
+def test_hull_follows_the_face_mesh(finder):
+    model_path("face_landmark")
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+
+    img = read_image(shared_file("faces/mp_sergey.png"))
+    an = Anonymizer(AnonymizeOptions(redact=RedactOptions(method="solid", shape="hull", mask_scale=1.0,
+                                                          color=(255, 0, 255))), detector=finder)
+    res = an.process_image(img)
+    (poly,) = an.hulls(img, res.regions)
+    assert poly is not None and poly.shape == (468, 2)
+    painted = (res.image == (255, 0, 255)).all(-1)
+    lo, hi = poly.min(0).astype(int), poly.max(0).astype(int)
+    assert painted[(lo[1] + hi[1]) // 2, (lo[0] + hi[0]) // 2]  # face centre covered
+    assert not painted[lo[1] + 2, lo[0] + 2] and not painted[lo[1] + 2, hi[0] - 2]  # hull corners are not
+    assert not painted[: max(0, lo[1] - 3)].any()  # nothing above the face
+
+
+def test_detection_at_reduced_scale_maps_back_to_full_resolution(finder):
+    img = read_image(shared_file("groups/fr_two_people.jpg"))
+    full = finder.detect(img)
+    half = FaceFinder(FaceFinderOptions(tile_period=1, scale=0.5)).detect(img)
+    assert len(full) >= 2 and len(half) >= 2
+    for box in full.xyxy[full.scores > 0.7]:
+        d = np.abs(half.xyxy - box).max(1)
+        assert d.min() < 0.1 * (box[2] - box[0])
+
+
+def test_weak_single_sightings_can_be_held_briefly():
+    tr = FaceTracker(TrackerOptions(hold=10, confirm_score=0.5, unconfirmed_hold=2))
+    weak = Detections(np.array([[10, 10, 50, 50]], np.float32), np.zeros((1, 6, 2)), np.array([0.35]), (640, 480))
+    assert tr.update(weak, 20).retro == {}  # no backfill for one weak sighting
+    assert len(tr.update(dets(), 21).current) == 1 and len(tr.update(dets(), 22).current) == 1
+    assert len(tr.update(dets(), 23).current) == 0  # dropped after 2 frames, not 10
+    tr.update(weak, 30)
+    step = tr.update(weak, 31)  # seen again: confirmed, backfilled now
+    assert min(step.retro) == 20 and max(step.retro) == 29

@@ -1,0 +1,222 @@
+"""End to end: `facepipe anonymize` on videos, photos, folders; integrity and fail-closed behaviour."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import model_path
+from conftest import testdata_file as shared_file
+
+av = pytest.importorskip("av")
+
+from test_video_io import audio_packets, video_times  # noqa: E402
+
+from facepipe.apps.anonymize.detect import FaceFinder  # noqa: E402
+from facepipe.apps.anonymize.files import anonymize_paths, anonymize_video_file  # noqa: E402
+from facepipe.apps.anonymize.options import AnonymizeOptions  # noqa: E402
+from facepipe.apps.anonymize.redact import Redactor  # noqa: E402
+from facepipe.cli.main import main  # noqa: E402
+from facepipe.errors import InputError, ProcessingError  # noqa: E402
+from facepipe.io.video import VideoReader, probe_video  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _models():
+    model_path("face_detection_full_range")
+    model_path("face_detection_short_range")
+
+
+@pytest.fixture()
+def clip(tmp_path) -> Path:
+    """A private copy of a short talking-face video with MP3 audio (72 frames, 640x360)."""
+    p = tmp_path / "in" / "clip.mp4"
+    p.parent.mkdir()
+    shutil.copy(shared_file("videos/pyfeat_single_face.mp4"), p)
+    return p
+
+
+def digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    with VideoReader(path) as r:
+        return [f.image for f in r]
+
+
+def test_video_integrity_and_redaction(clip, tmp_path):
+    before = digest(clip)
+    out = tmp_path / "out.mp4"
+    report = anonymize_video_file(clip, out, AnonymizeOptions(), progress=False)
+    assert digest(clip) == before  # input never modified
+    src, dst = probe_video(clip), probe_video(out)
+    assert report.ok and report.frames == src.frame_count == dst.frame_count
+    assert dst.fps == src.fps and abs(dst.duration - src.duration) <= 1 / float(src.fps)
+    assert video_times(out) == video_times(clip)
+    assert audio_packets(out) == audio_packets(clip)
+    a, b = frames(clip), frames(out)
+    finder = FaceFinder()
+    face = finder.detect(a[0]).xyxy[0].astype(int)
+    x0, y0, x1, y1 = face
+    diff = np.abs(a[0].astype(int) - b[0].astype(int)).max(-1)
+    assert (diff[y0:y1, x0:x1] > 6).mean() > 0.5  # the face is redacted
+    assert np.median(diff[:, : max(1, x0 - 80)]) <= 3  # the rest is only re-encoded
+
+
+def test_vfr_video_keeps_timestamps(tmp_path):
+    src = shared_file("videos/pyfeat_face_noface.mov")
+    out = tmp_path / "o.mp4"
+    anonymize_video_file(src, out, AnonymizeOptions(), progress=False)
+    assert video_times(out) == video_times(src)
+    assert [h for _, h in audio_packets(out)[0]] == [h for _, h in audio_packets(src)[0]]
+
+
+class _FailingDetector:
+    def __init__(self, fail_at: int) -> None:
+        self.finder, self.calls, self.fail_at = FaceFinder(), 0, fail_at
+
+    def __call__(self, rgb):
+        self.calls += 1
+        if self.calls > self.fail_at:
+            raise RuntimeError("injected detector failure")
+        return self.finder(rgb)
+
+
+def test_fail_closed_on_detector_error(clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(ProcessingError, match="no output was written"):
+        anonymize_video_file(clip, out, AnonymizeOptions(), detector=_FailingDetector(30), progress=False)
+    assert list(tmp_path.glob("*out*")) == [] and not out.exists()
+
+
+def test_fail_closed_on_redaction_error(clip, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = Redactor.redact
+
+    def flaky(self, rgb, regions, polygons=None, *, inplace=False):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise MemoryError("injected redaction failure")
+        return real(self, rgb, regions, polygons, inplace=inplace)
+
+    monkeypatch.setattr(Redactor, "redact", flaky)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(ProcessingError, match="frame"):
+        anonymize_video_file(clip, out, AnonymizeOptions(), progress=False)
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_truncated_video_gives_error_and_no_output(clip, tmp_path):
+    bad = clip.with_name("bad.mp4")
+    data = clip.read_bytes()
+    bad.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(InputError, match="bad.mp4"):
+        anonymize_video_file(bad, tmp_path / "o.mp4", AnonymizeOptions(), progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def _jpeg_with_gps(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    img = Image.fromarray(rgb)
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}  # GPS IFD
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif, quality=95)
+    return buf.getvalue()
+
+
+def test_folder_run_with_a_bad_file(tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    face = np.asarray(Image.open(shared_file("faces/pyfeat_single_face.jpg")).convert("RGB"))
+    (folder / "a.jpg").write_bytes(_jpeg_with_gps(face))
+    (folder / "sub" / "b.png").write_bytes((shared_file("faces/mp_sergey.png")).read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    before = {p: digest(p) for p in folder.rglob("*") if p.is_file()}
+
+    code = main(["-q", "anonymize", str(folder), "--recursive", "--no-progress"])
+    assert code == 1  # one file failed
+    assert {p: digest(p) for p in before} == before
+    out_a, out_b = folder / "a_anonymized.jpg", folder / "sub" / "b_anonymized.png"
+    assert out_a.exists() and out_b.exists() and not (folder / "broken_anonymized.jpg").exists()
+    assert "broken.jpg" in capsys.readouterr().err
+    with Image.open(out_a) as im:
+        assert not im.getexif()  # EXIF (GPS, camera) stripped
+    # A second run does not anonymize its own outputs again.
+    assert main(["-q", "anonymize", str(folder / "a.jpg"), "--keep-metadata", "--no-progress"]) == 0
+    with Image.open(out_a) as im:
+        assert im.getexif().get(0x010F) == "TestCam"
+    assert not (folder / "a_anonymized_anonymized.jpg").exists()
+
+
+def test_cli_video_and_options(clip, tmp_path):
+    out = tmp_path / "o.mkv"
+    code = main(["-q", "anonymize", str(clip), "-o", str(out), "--method", "mosaic", "--no-audio",
+                 "--codec", "libx264", "--crf", "30", "--hold", "2", "--draw-boxes", "--no-progress"])
+    assert code == 0
+    info = probe_video(out)
+    assert len(video_times(out)) == 72 and not info.has_audio and info.container_format.startswith("matroska")
+
+
+def test_refuses_to_overwrite_input(clip):
+    before = digest(clip)
+    assert main(["-q", "anonymize", str(clip), "-o", str(clip), "--no-progress"]) == 1
+    assert digest(clip) == before
+
+
+def test_camera_without_display_or_device(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["-q", "anonymize", "cam"]) == 1  # no window possible and no -o: clear error
+    assert main(["-q", "anonymize", "cam:7", "-o", str(tmp_path / "c.mp4")]) == 1  # no such camera
+    assert not (tmp_path / "c.mp4").exists()
+
+
+def test_missing_input_is_reported():
+    summary_code = main(["-q", "anonymize", "/nonexistent/x.mp4", "--no-progress"])
+    assert summary_code == 1
+    with pytest.raises(InputError):
+        anonymize_paths([], AnonymizeOptions())
+
+
+def test_camera_recording_with_a_fake_device(tmp_path, monkeypatch):
+    """No camera here: a stand-in VideoCapture feeds a face photo; the recording is anonymized."""
+    import cv2
+
+    import facepipe.apps.anonymize.camera as camera
+
+    bgr = cv2.imread(str(shared_file("faces/pyfeat_single_face.jpg")))[:360, :560]
+
+    class FakeCapture:
+        def __init__(self, device):
+            self.device, self.n = device, 0
+
+        def isOpened(self):  # noqa: N802 - OpenCV's name
+            return self.device == 0
+
+        def read(self):
+            self.n += 1
+            return self.n <= 8, bgr.copy()
+
+        def get(self, prop):
+            return 15.0
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(camera.cv2, "VideoCapture", FakeCapture)
+    out = tmp_path / "cam.mp4"
+    assert main(["-q", "anonymize", "cam", "-o", str(out), "--no-preview"]) == 0
+    got = frames(out)
+    assert len(got) == 8
+    diff = np.abs(got[0].astype(int) - bgr[..., ::-1].astype(int)).max(-1)
+    assert 0.02 < (diff > 6).mean() < 0.6  # the face region, not the whole frame

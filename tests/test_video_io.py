@@ -1,0 +1,214 @@
+"""facepipe.io.video: frames, timestamps, audio and damage handling, on shared videos and small synthetic clips."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av")
+
+from conftest import testdata_file as shared_file  # noqa: E402
+
+from facepipe.errors import InputError  # noqa: E402
+from facepipe.io.video import VideoEncodeOptions, VideoReader, VideoWriter, probe_video  # noqa: E402
+
+
+def audio_packets(path: Path) -> list[list[tuple[int, str]]]:
+    """Per audio stream: (pts, sha1 of the packet bytes) of every packet, in file order."""
+    with av.open(str(path)) as c:
+        out: dict[int, list[tuple[int, str]]] = {s.index: [] for s in c.streams.audio}
+        for p in c.demux(*c.streams.audio):
+            if p.size:
+                out[p.stream.index].append((p.pts, hashlib.sha1(bytes(p)).hexdigest()))
+    return [out[k] for k in sorted(out)]
+
+
+def video_times(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return [f.pts * s.time_base for f in c.decode(s)]
+
+
+def copy_video(src: Path, dst: Path, **kwargs) -> int:
+    n = 0
+    with VideoReader(src) as r, VideoWriter.like(r, dst, **kwargs) as w:
+        for f in r:
+            w.write(f.image, f)
+            n += 1
+    return n
+
+
+def make_clip(path: Path, n: int = 6, size=(64, 32), rotation: int | None = None, audio: bool = False,
+              rate: int = 10) -> np.ndarray:
+    """Synthetic H.264 clip: white square top-left, grey bar top-right; returns the first frame."""
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:8, :8] = 255
+    img[:4, w - 4:] = 128
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=rate)
+        s.width, s.height, s.pix_fmt = w, h, "yuv444p"
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        a = None
+        if audio:
+            a = out.add_stream("aac", rate=8000)
+            a.layout = "mono"
+        for i in range(n):
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+            if a is not None:
+                frame = av.AudioFrame.from_ndarray(
+                    (np.sin(np.arange(800) / 5.0 + i)[None] * 0.3).astype(np.float32), format="fltp", layout="mono")
+                frame.sample_rate = 8000
+                frame.pts = i * 800
+                for p in a.encode(frame):
+                    out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+        if a is not None:
+            for p in a.encode(None):
+                out.mux(p)
+    return img
+
+
+def test_copy_keeps_frames_timing_and_audio(tmp_path):
+    src = shared_file("videos/pyfeat_single_face.mp4")  # H.264 + MP3
+    dst = tmp_path / "out.mp4"
+    n = copy_video(src, dst)
+    src_info, dst_info = probe_video(src), probe_video(dst)
+    assert n == src_info.frame_count == dst_info.frame_count == 72
+    assert video_times(dst) == video_times(src)
+    assert dst_info.fps == src_info.fps
+    assert abs(dst_info.duration - src_info.duration) <= 1 / float(src_info.fps)
+    assert audio_packets(dst) == audio_packets(src)  # stream copy: bit-identical
+    assert dst_info.audio[0].codec == src_info.audio[0].codec
+
+
+def test_vfr_and_late_audio_are_kept(tmp_path):
+    src = shared_file("videos/pyfeat_face_noface.mov")  # HEVC, VFR (512/640 tick steps), audio starts at 2.4 s
+    dst = tmp_path / "out.mp4"
+    copy_video(src, dst)
+    t_src, t_dst = video_times(src), video_times(dst)
+    assert len(set(np.diff([float(t) for t in t_src]).round(4))) > 1  # really VFR
+    assert t_dst == t_src
+    a_src, a_dst = audio_packets(src), audio_packets(dst)
+    assert [h for _, h in a_dst[0]] == [h for _, h in a_src[0]]
+    assert a_dst[0][0][0] == a_src[0][0][0]  # first audio packet at the same time (edit list exact)
+
+
+@pytest.mark.parametrize("rotation, shape, white_at", [
+    (90, (64, 32), "bottom-left"),    # ffmpeg -autorotate shows the top-left corner at the bottom left
+    (-90, (64, 32), "top-right"),
+    (180, (32, 64), "bottom-right"),
+])
+def test_rotation_metadata_gives_upright_frames(tmp_path, rotation, shape, white_at):
+    src = tmp_path / "rot.mp4"
+    make_clip(src, rotation=rotation)
+    with VideoReader(src) as r:
+        assert r.info.rotation == rotation % 360
+        assert (r.info.height, r.info.width) == shape
+        frame = next(iter(r)).image
+    ys, xs = np.nonzero(frame[..., 0] > 200)
+    H, W = shape
+    expect = {"bottom-left": (H - 4, 4), "top-right": (4, W - 4), "bottom-right": (H - 4, W - 4)}[white_at]
+    assert abs(ys.mean() - expect[0]) < 2 and abs(xs.mean() - expect[1]) < 2
+    # Written upright, without a display matrix: players show the same picture.
+    dst = tmp_path / "out.mp4"
+    copy_video(src, dst)
+    with VideoReader(dst) as r2:
+        assert r2.info.rotation == 0 and (r2.info.height, r2.info.width) == shape
+        assert np.abs(next(iter(r2)).image.astype(int) - frame).max() < 40
+
+
+def test_clip_without_audio_and_other_container(tmp_path):
+    src = tmp_path / "silent.mp4"
+    make_clip(src, n=5)
+    dst = tmp_path / "out.mkv"
+    n = copy_video(src, dst, options=VideoEncodeOptions(codec="mpeg4", crf=None, pix_fmt="yuv420p"))
+    info = probe_video(dst)
+    assert n == 5 and not info.has_audio and info.codec == "mpeg4" and info.container_format.startswith("matroska")
+
+
+def test_audio_into_matroska(tmp_path):
+    src = tmp_path / "a.mp4"
+    make_clip(src, n=8, audio=True)
+    dst = tmp_path / "out.mkv"
+    copy_video(src, dst)
+    assert [h for _, h in audio_packets(dst)[0]] == [h for _, h in audio_packets(src)[0]]
+
+
+def _truncations(tmp_path: Path) -> list[Path]:
+    src = shared_file("videos/fr_short_hamilton_clip.mp4")  # index (moov) at the end
+    data = src.read_bytes()
+    fast = tmp_path / "fast.mp4"  # the same streams with the index first ("faststart")
+    with av.open(str(src)) as i, av.open(str(fast), "w", container_options={"movflags": "faststart"}) as o:
+        m = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for p in i.demux():
+            if p.dts is not None:
+                p.stream = m[p.stream.index]
+                o.mux(p)
+    fdata = fast.read_bytes()
+    cases = {"cut_mdat": data[: len(data) // 2], "cut_index_tail": data[: len(data) - 3000],
+             "fast_cut_half": fdata[: len(fdata) // 2], "fast_cut_end": fdata[: len(fdata) - 500]}
+    paths = []
+    for name, blob in cases.items():
+        p = tmp_path / f"{name}.mp4"
+        p.write_bytes(blob)
+        paths.append(p)
+    return paths
+
+
+def test_truncated_files_are_refused(tmp_path):
+    for bad in _truncations(tmp_path):
+        with pytest.raises(InputError) as err, VideoReader(bad) as r, VideoWriter.like(r, tmp_path / "out.mp4") as w:
+            for f in r:
+                w.write(f.image, f)
+        assert str(bad) in str(err.value)
+        assert not (tmp_path / "out.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_not_a_video(tmp_path):
+    p = tmp_path / "x.mp4"
+    p.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(InputError, match="x.mp4"):
+        VideoReader(p)
+    with pytest.raises(InputError, match="no such file"):
+        VideoReader(tmp_path / "missing.mp4")
+
+
+def test_writer_error_leaves_nothing(tmp_path):
+    src = tmp_path / "a.mp4"
+    make_clip(src, n=6, audio=True)
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"previous")  # an existing output stays as it was
+    with pytest.raises(RuntimeError, match="boom"), VideoReader(src) as r, VideoWriter.like(r, dst) as w:
+        for f in r:
+            if f.index == 3:
+                raise RuntimeError("boom")
+            w.write(f.image, f)
+    assert dst.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "out.mp4"]
+
+
+def test_writer_checks_frames(tmp_path):
+    with VideoWriter(tmp_path / "o.mp4", width=32, height=16, fps=10) as w:
+        w.write(np.zeros((16, 32, 3), np.uint8))
+        with pytest.raises(ValueError, match="uint8"):
+            w.write(np.zeros((8, 32, 3), np.uint8))
+        with pytest.raises(ValueError, match="not after"):
+            w.write(np.zeros((16, 32, 3), np.uint8), 0)
+        w.write(np.zeros((16, 32, 3), np.uint8))
+    assert probe_video(tmp_path / "o.mp4").frame_count == 2
+
+
+def test_writer_refuses_to_overwrite_its_input(tmp_path):
+    src = tmp_path / "a.mp4"
+    make_clip(src)
+    with VideoReader(src) as r, pytest.raises(InputError, match="overwrite the input"):
+        VideoWriter.like(r, src)
