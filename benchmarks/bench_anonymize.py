@@ -23,7 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACEPIPE_SHARED", REPO.parent / "shared")).resolve()
 VIDEOS = SHARED / "testdata" / "videos"
-DEFACE = Path(os.environ.get("DEFACE", "/work/venvs/mp/bin/deface"))
+# deface lives in the reference venv (tools/setup_reference_venv.sh) unless DEFACE names it.
+_REF_PY = os.environ.get("FACEPIPE_REFERENCE_PYTHON")
+DEFACE = Path(os.environ.get("DEFACE") or (Path(_REF_PY).parent / "deface" if _REF_PY else "deface"))
 DEFAULT_VIDEOS = ("lp_s18_woman_indoor.mp4", "facenet_pedestrians.mp4")  # 1280x720 30 fps, 1920x1080 25 fps
 
 
@@ -44,7 +46,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> float:
 
 def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
     env = dict(os.environ)
-    env.setdefault("FACEPIPE_MODEL_PATH", f"{SHARED / 'models'}{os.pathsep}/work/models-dev")
+    env.setdefault("FACEPIPE_MODEL_PATH", str(SHARED / "models"))  # legacy models: the store's cache
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for src in videos:

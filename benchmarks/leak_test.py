@@ -46,7 +46,9 @@ SHARED = Path(os.environ.get("FACEPIPE_SHARED", REPO.parent / "shared")).resolve
 VIDEOS = SHARED / "testdata" / "videos"
 GROUPS = SHARED / "testdata" / "groups"
 YUNET = SHARED / "models" / "face_detection_yunet_2023mar.onnx"
-DEFACE = Path(os.environ.get("DEFACE", "/work/venvs/mp/bin/deface"))
+# deface lives in the reference venv (tools/setup_reference_venv.sh) unless DEFACE names it.
+_REF_PY = os.environ.get("FACEPIPE_REFERENCE_PYTHON")
+DEFACE = Path(os.environ.get("DEFACE") or (Path(_REF_PY).parent / "deface" if _REF_PY else "deface"))
 DIFF_THRESHOLD = 6
 COVERED_FRACTION = 0.5
 YUNET_SCORE = 0.8
@@ -169,7 +171,7 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
 
 def run_facepipe(src: Path, dst: Path, extra: list[str]) -> float:
     env = dict(os.environ)
-    env.setdefault("FACEPIPE_MODEL_PATH", f"{SHARED / 'models'}{os.pathsep}/work/models-dev")
+    env.setdefault("FACEPIPE_MODEL_PATH", str(SHARED / "models"))  # legacy models: the store's cache
     cmd = [sys.executable, "-m", "facepipe", "-q", "anonymize", str(src), "-o", str(dst), "--no-progress", *extra]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=REPO)
