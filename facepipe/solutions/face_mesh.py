@@ -35,10 +35,11 @@ from facepipe.runtime.store import resolve_model
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.iris import IrisRefiner
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
+from facepipe.stages.detection_decode import RawDetections
 from facepipe.stages.filters import LandmarksSmoother
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
 from facepipe.stages.projection import project_landmarks
-from facepipe.stages.rects import rects_from_boxes, rects_from_landmarks, transform_rects
+from facepipe.stages.rects import rects_from_detections, rects_from_landmarks, transform_rects
 from facepipe.types import Detections, ImageSize, Landmarks
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "FACEMESH_NUM_LANDMARKS",
     "FACEMESH_NUM_LANDMARKS_WITH_IRISES",
     "detection_rois",
+    "normalized_detection_rois",
     "landmark_rois",
 ]
 
@@ -138,17 +140,23 @@ class FaceMeshResult(Landmarks):
 
 
 def detection_rois(detections: Detections, max_num: int | None = None) -> np.ndarray:
-    """Face-mesh ROIs of face detections (reference 3.2): box, rotation kp0->kp1 at 0 deg, x1.5, square_long."""
+    """Face-mesh ROIs of pixel face detections (reference 3.2); see `normalized_detection_rois`."""
     W, H = detections.image_size
-    # Slice only when needed: slicing rebuilds (and re-validates) the Detections.
-    dets = detections if max_num is None or len(detections) <= max_num else detections[: max_num]
+    scale = np.array([W, H], np.float32)
+    raw = RawDetections(detections.xyxy / np.tile(scale, 2), detections.keypoints / scale, detections.scores)
+    return normalized_detection_rois(raw, (W, H), max_num)
+
+
+def normalized_detection_rois(dets: RawDetections, image_size: ImageSize, max_num: int | None = None) -> np.ndarray:
+    """Face-mesh ROIs of image-normalized detections (reference 3.2): box, rotation kp0->kp1 at 0 deg,
+    x1.5, square_long. Normalized input is what MediaPipe's graph passes on: going through pixels
+    and back is not always the same float32 number."""
+    if max_num is not None and len(dets) > max_num:
+        dets = dets.take(slice(0, max_num))
     if len(dets) == 0:
         return np.zeros((0, 5), np.float32)
-    scale = np.array([W, H], np.float32)
-    boxes = dets.xyxy / np.tile(scale, 2)
-    kps = dets.keypoints / scale
-    rects = rects_from_boxes(boxes, kps, (W, H), start=0, end=1, target_deg=0.0)
-    return transform_rects(rects, (W, H), scale_x=_ROI_SCALE, scale_y=_ROI_SCALE, square_long=True)
+    rects = rects_from_detections(dets, image_size, start=0, end=1, target_deg=0.0)
+    return transform_rects(rects, image_size, scale_x=_ROI_SCALE, scale_y=_ROI_SCALE, square_long=True)
 
 
 def landmark_rois(landmarks: np.ndarray, image_size: ImageSize) -> np.ndarray:
@@ -201,7 +209,9 @@ class FaceMesh:
         image = ensure_rgb_uint8(image)
         size = (image.shape[1], image.shape[0])
         return self._tracker.step(
-            lambda: detection_rois(self._detector.detect(image), self.options.max_num_faces),
+            lambda: normalized_detection_rois(
+                self._detector.detect_normalized(image), size, self.options.max_num_faces
+            ),
             lambda plan: self._infer(image, size, plan),
             timestamp_ms,
         )
