@@ -114,3 +114,26 @@ def test_annotate_pose_result_with_visibility_and_mask() -> None:
     expected = dr.draw_pose(np.zeros((h, w, 3), np.uint8), lm)
     dr.draw_segmentation(expected, mask[0])
     assert np.array_equal(out, expected)
+
+
+def test_annotate_draws_a_real_holistic_result() -> None:
+    """facepipe's own HolisticResult (pose/face/left_hand/right_hand) is drawn part by part."""
+    from conftest import model_path, testdata_file
+
+    from facepipe.io.image import read_image
+    from facepipe.solutions.holistic import Holistic, HolisticOptions
+
+    for name in ("pose_detection", "pose_landmark_full", "face_detection_short_range", "face_landmark",
+                 "hand_landmark_full", "hand_recrop"):
+        model_path(name)
+    image = read_image(testdata_file("pose/tfjs_posenet_tennis_standing.jpg"))
+    result = Holistic(HolisticOptions(static_image_mode=True)).process(image)
+    assert len(result.pose) == 1 and len(result.face) == 1
+    drawn = annotate(image, result)
+    changed = np.any(drawn != image, axis=2)
+    # The face mesh is drawn inside the face ROI, the skeleton elsewhere too.
+    x, y, w, h, _ = result.face.rois[0]
+    H, W = changed.shape
+    face_box = changed[int((y - h / 2) * H):int((y + h / 2) * H), int((x - w / 2) * W):int((x + w / 2) * W)]
+    assert face_box.mean() > 0.05
+    assert changed.sum() > face_box.sum()

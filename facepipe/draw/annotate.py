@@ -31,7 +31,9 @@ __all__ = ["annotate", "AnnotatedImage", "show"]
 
 _MATRIX_ATTRS = ("facial_transformation_matrixes", "transformation_matrices", "matrices")
 # Drawn in this order: the body first, so face and hands stay on top of it.
-_HOLISTIC_ATTRS = ("pose_landmarks", "face_landmarks", "left_hand_landmarks", "right_hand_landmarks")
+# facepipe's HolisticResult uses the first names, MediaPipe-style result objects the second.
+_HOLISTIC_ATTRS = ("pose", "face", "left_hand", "right_hand",
+                   "pose_landmarks", "face_landmarks", "left_hand_landmarks", "right_hand_landmarks")
 _LANDMARK_COUNTS = (21, 33, 468, 478)
 
 
