@@ -3,11 +3,14 @@
     FACEPIPE_MODEL_PATH=... python benchmarks/bench_graph.py [--video clip.mp4] [--frames 48] [--repeat 3]
 
 Rows (same input, options and machine, measured in this run, median of --repeat):
-  sequential   facepipe.apps.anonymize.files.anonymize_video_file: decode, detect, track,
-               redact, encode in one thread (FFmpeg's own codec threads as usual)
+  sequential   facepipe.apps.anonymize.files.anonymize_video_file(workers=1), the app without
+               the graph: track, redact, encode one frame after another in one thread, with
+               decoding and detection one frame ahead in a second thread (FFmpeg's own codec
+               threads as usual)
   graph x1     the anonymize graph on one worker thread
   graph        the anonymize graph on --workers threads (default: all cores), the finder
-               and the redaction running --detect-in-flight frames at once
+               and the redaction running --detect-in-flight frames at once (what
+               `facepipe anonymize` runs by default, with in-flight = workers)
 CPU s is the process's CPU time (all its threads, FFmpeg's included); CPU/wall is how many
 cores it kept busy on average.
 The ratio columns are throughput relative to `sequential` (median, and best of --repeat: on a
@@ -36,7 +39,7 @@ def run_sequential(src: Path, dst: Path, frames: int, options) -> float:
     from facepipe.apps.anonymize.files import anonymize_video_file
 
     t0, c0 = time.perf_counter(), time.process_time()
-    anonymize_video_file(src, dst, options, progress=False, max_frames=frames)
+    anonymize_video_file(src, dst, options, progress=False, max_frames=frames, workers=1)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     same_regions = _same_regions(regions["graph1"], regions["graph"])
 
     base = statistics.median(times["sequential"])
-    labels = {"sequential": "sequential (1 thread)", "graph1": "graph, 1 worker",
+    labels = {"sequential": "sequential (workers=1)", "graph1": "graph, 1 worker",
               "graph": f"graph, {args.workers} workers (x{args.detect_in_flight} in flight)"}
     best_base = min(times["sequential"])
     print(f"\n{'run':<40} {'median s':>9} {'frames/s':>9} {'ratio':>6} {'best s':>7} {'ratio':>6}"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -118,3 +119,38 @@ def test_pose_option(tmp_path) -> None:
     assert (tmp_path / "warrior.annotated.jpg").is_file()
     poses = data["pose"]["poses"]
     assert len(poses) == 1 and len(poses[0]["landmarks"]) == 33
+
+
+def test_video_graph_gives_what_one_frame_after_another_gives(tmp_path) -> None:
+    pytest.importorskip("av")
+    from facepipe.apps.analyze import AnalyzeOptions, analyze_video
+    from facepipe.io.video import VideoReader
+
+    src = shared_file("videos/pyfeat_single_face.mp4")
+    reports = {w: analyze_video(src, tmp_path / f"w{w}", AnalyzeOptions(num_faces=1, charts=False, workers=w))
+               for w in (1, 2)}
+    assert reports[1].frames == reports[2].frames == 72 and reports[1].faces == reports[2].faces == 1
+    seq, graph = (json.loads((tmp_path / f"w{w}" / "pyfeat_single_face.json").read_text()) for w in (1, 2))
+    assert graph == seq  # every landmark, blendshape and matrix, frame by frame
+    with VideoReader(tmp_path / "w1" / "pyfeat_single_face.annotated.mp4") as a, \
+            VideoReader(tmp_path / "w2" / "pyfeat_single_face.annotated.mp4") as b:
+        pairs = list(zip(a, b, strict=True))
+    assert len(pairs) == 72
+    assert all(x.pts == y.pts and np.array_equal(x.image, y.image) for x, y in pairs)
+
+
+def test_video_failure_in_the_graph_names_the_file_and_leaves_no_video(tmp_path, monkeypatch) -> None:
+    import facepipe.apps.analyze as analyze
+
+    def broken(self, image, timestamp_ms):
+        if timestamp_ms > 500:
+            raise RuntimeError("injected landmarker failure")
+        return real(self, image, timestamp_ms)
+
+    real = analyze._Solutions.run
+    monkeypatch.setattr(analyze._Solutions, "run", broken)
+    src = tmp_path / "clip.mp4"
+    shutil.copy(shared_file("videos/pyfeat_single_face.mp4"), src)
+    (report,) = analyze.analyze_inputs([(src, Path("."))], tmp_path / "out", analyze.AnalyzeOptions(workers=2))
+    assert report.error == f"{src}: RuntimeError: injected landmarker failure"
+    assert not list((tmp_path / "out").glob("*"))  # no partial video, no JSON

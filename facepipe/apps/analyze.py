@@ -33,7 +33,7 @@ from facepipe._fsutil import atomic_write_bytes
 from facepipe.draw.annotate import annotate
 from facepipe.errors import FacepipeError, InputError, ModelError
 from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
-from facepipe.io.video import VIDEO_EXTENSIONS, VideoEncodeOptions
+from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoEncodeOptions
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ class AnalyzeOptions:
     charts: write the blendshape chart (images) / timeline (videos).
     json_decimals: rounding of floats in the JSON.
     video: encoder settings for annotated videos.
+    workers: threads for a video (None: all cores): it runs as a graph that decodes, analyzes, draws
+        and encodes different frames at once; 1 does one frame after another without the graph.
+        The results are the same.
     """
 
     num_faces: int = 4
@@ -72,10 +75,13 @@ class AnalyzeOptions:
     charts: bool = True
     json_decimals: int = 5
     video: VideoEncodeOptions = field(default_factory=VideoEncodeOptions)
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.num_faces < 1:
             raise ValueError(f"num_faces must be >= 1, got {self.num_faces}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
 
 
 @dataclass
@@ -298,45 +304,107 @@ def analyze_image(path: Path, out_dir: Path, options: AnalyzeOptions, solutions:
     return report
 
 
+class _VideoAnalysis:
+    """One video's solutions (video mode: they track from frame to frame, so `run` must see the
+    frames in order) and what the JSON and the timeline keep of every frame (`record`, in order)."""
+
+    def __init__(self, options: AnalyzeOptions) -> None:
+        self.options = options
+        self.solutions = _Solutions(options, video=True)
+        self.last_ms = -1
+        self.faces = 0
+        self.frames_json: list[dict[str, Any]] = []
+        self.timeline: list[np.ndarray] = []
+        self.times: list[float] = []
+
+    def run(self, image: np.ndarray, frame: Frame) -> dict[str, Any]:
+        # Tasks needs strictly increasing integer ms; two frames within one ms get +1.
+        ts = max(self.last_ms + 1, int(round(frame.time * 1000)))
+        self.last_ms = ts
+        return self.solutions.run(image, ts)
+
+    def record(self, frame: Frame, results: dict[str, Any]) -> None:
+        self.faces = max(self.faces, len(results["faces"]))
+        self.frames_json.append({"index": frame.index, "time": round(frame.time, 6),
+                                 **_results_dict(results, self.options.json_decimals)})
+        scores = _first_face_blendshapes(results["faces"])
+        self.timeline.append(scores if scores is not None else np.full(52, np.nan))
+        self.times.append(frame.time)
+
+
+def _analyze_frames(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Any) -> None:
+    """One frame after another, in this thread."""
+    from facepipe.io.video import VideoReader, VideoWriter
+
+    with VideoReader(path) as reader, VideoWriter.like(reader, dst, analysis.options.video) as writer:
+        for frame in reader:
+            results = analysis.run(frame.image, frame)
+            writer.write(_annotated(frame.image, results, analysis.options), frame)
+            analysis.record(frame, results)
+            if bar is not None:
+                bar.update(1)
+
+
+def _analyze_frames_graph(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Any, workers: int) -> None:
+    """The same as a graph: decoding, the solutions (in frame order), drawing (several frames at
+    once) and encoding of different frames overlap."""
+    from facepipe.calculators.video import VideoEncoderOptions
+    from facepipe.graph import FunctionCalculator, FunctionOptions, GraphBuilder, GraphError
+
+    options = analysis.options
+    b = GraphBuilder(num_workers=workers)
+    b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
+               outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"})
+    b.add_node(FunctionCalculator, name="solutions", inputs={"IN0": "frames", "IN1": "frame_info"},
+               outputs={"OUT": "analyzed"},
+               options=FunctionOptions(lambda image, frame: (frame, analysis.run(image, frame))))
+    b.add_node(FunctionCalculator, name="annotate", inputs={"IN0": "frames", "IN1": "analyzed"},
+               outputs={"OUT": "annotated"}, max_in_flight=max(1, min(workers, 8)),
+               options=FunctionOptions(lambda image, analyzed: _annotated(image, analyzed[1], options)))
+    b.add_node("VideoEncoderCalculator", name="encoder",
+               inputs={"IMAGE": "annotated", "FRAME": "frame_info", "VIDEO": "video"},
+               side_packets={"PATH": "output_path"}, options=VideoEncoderOptions(encode=options.video))
+    graph = b.build()
+
+    def done(packet: Any) -> None:  # in frame order, one at a time
+        analysis.record(*packet.payload)
+        if bar is not None:
+            bar.update(1)
+
+    graph.observe_output("analyzed", done)
+    try:
+        graph.run(side_packets={"input_path": str(path), "output_path": str(dst)})
+    except GraphError as exc:
+        # The stage's own error, as the sequential run raises it (analyze_inputs names the file).
+        original = exc.__cause__ or exc
+        raise original from original.__cause__
+    log.debug("%s: graph profile\n%s", path, graph.profile_table())
+
+
 def analyze_video(path: Path, out_dir: Path, options: AnalyzeOptions, progress: ProgressFactory | None = None,
                   inputs: set[Path] | None = None) -> ItemReport:
     """Analyze one video frame by frame; the annotated copy keeps size, timing, frame count and audio."""
-    from facepipe.io.video import VideoReader, VideoWriter
+    from facepipe.io.video import probe_video
 
     report = ItemReport(path, "video")
     outs = outputs_for(path, out_dir)
     _check_not_input(outs, inputs or {path.resolve()})
+    info = probe_video(path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames_json: list[dict[str, Any]] = []
-    timeline: list[np.ndarray] = []
-    times: list[float] = []
-    sols = _Solutions(options, video=True)
-    bar = None
+    workers = options.workers or os.cpu_count() or 1
+    analysis = _VideoAnalysis(options)
+    bar = progress(total=info.frame_count, desc=path.name, unit="frame") if progress else None
     try:
-        with VideoReader(path) as reader:
-            info = reader.info
-            bar = progress(total=info.frame_count, desc=path.name, unit="frame") if progress else None
-            with VideoWriter.like(reader, outs["media"], options.video) as writer:
-                last_ms = -1
-                for frame in reader:
-                    # Tasks needs strictly increasing integer ms; two frames within one ms get +1.
-                    ts = max(last_ms + 1, int(round(frame.time * 1000)))
-                    last_ms = ts
-                    results = sols.run(frame.image, ts)
-                    writer.write(_annotated(frame.image, results, options), frame)
-                    report.faces = max(report.faces, len(results["faces"]))
-                    frames_json.append({"index": frame.index, "time": round(frame.time, 6),
-                                        **_results_dict(results, options.json_decimals)})
-                    scores = _first_face_blendshapes(results["faces"])
-                    timeline.append(scores if scores is not None else np.full(52, np.nan))
-                    times.append(frame.time)
-                    if bar is not None:
-                        bar.update(1)
-            report.frames = len(frames_json)
+        if workers == 1:
+            _analyze_frames(path, outs["media"], analysis, bar)
+        else:
+            _analyze_frames_graph(path, outs["media"], analysis, bar, workers)
     finally:
-        sols.close()
+        analysis.solutions.close()
         if bar is not None:
             bar.close()
+    report.frames, report.faces = len(analysis.frames_json), analysis.faces
+    frames_json, timeline, times = analysis.frames_json, analysis.timeline, analysis.times
     report.outputs.append(outs["media"])
     fps = float(info.fps) if info.fps else None
     _write_json(outs["json"], {

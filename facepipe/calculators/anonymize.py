@@ -18,8 +18,8 @@ from typing import Any
 
 from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
 from facepipe.apps.anonymize.options import AnonymizeOptions
-from facepipe.apps.anonymize.pipeline import BackfillBuffer
-from facepipe.apps.anonymize.redact import RedactOptions, Redactor
+from facepipe.apps.anonymize.pipeline import BackfillBuffer, RegionRedactor
+from facepipe.apps.anonymize.redact import RedactOptions
 from facepipe.apps.anonymize.regions import FaceRegions
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
@@ -41,20 +41,32 @@ class FaceFinderCalculator(Calculator):
 
     Like `FaceFinder` on a stream, frame k scans the tiles of phase k (tile_period); k is the
     node's call index, so instances running frames in parallel scan the same tiles as one would.
+    Optional side packet DETECTOR: a `FaceFinder` (its options then apply) or any callable
+    RGB -> Detections to use instead of a FaceFinder of its own; instances running in parallel
+    share it, so it must be thread-safe (a FaceFinder is, but runs one frame at a time).
     """
 
     inputs = ("IMAGE",)
     outputs = ("DETECTIONS",)
+    optional_side_packets = ("DETECTOR",)
     Options = FaceFinderOptions
 
     def open(self, ctx: CalculatorContext) -> None:
-        self._finder = FaceFinder(ctx.options)
+        detect = ctx.side_packets.get("DETECTOR")
+        if detect is None:
+            detect = FaceFinder(ctx.options)
+        self._detect = detect
+        self._finder = detect if isinstance(detect, FaceFinder) else None
 
     def process(self, ctx: CalculatorContext) -> None:
         image = ctx.input("IMAGE")
-        if image is not None:
-            phase = ctx.call_index if ctx.options.tile_period > 1 else None
-            ctx.outputs.add("DETECTIONS", self._finder.detect(image, phase=phase))
+        if image is None:
+            return
+        if self._finder is None:
+            ctx.outputs.add("DETECTIONS", self._detect(image))
+            return
+        phase = ctx.call_index if self._finder.options.tile_period > 1 else None
+        ctx.outputs.add("DETECTIONS", self._finder.detect(image, phase=phase))
 
 
 @register_calculator
@@ -159,8 +171,8 @@ class RedactCalculator(Calculator):
     """IMAGE + REGIONS -> IMAGE, redacted. Options: RedactOptions.
 
     Shape "hull" follows the face outline: from the optional POLYGONS input (per region, landmark
-    pixels), or else from a face mesh run on each region, as the anonymizer does. Stateless:
-    max_in_flight > 1 redacts several frames at once.
+    pixels), or else from a face mesh run on each region, as the anonymizer does (through the same
+    `RegionRedactor`). Stateless: max_in_flight > 1 redacts several frames at once.
     """
 
     inputs = ("IMAGE", "REGIONS")
@@ -169,12 +181,7 @@ class RedactCalculator(Calculator):
     Options = RedactOptions
 
     def open(self, ctx: CalculatorContext) -> None:
-        self._redactor = Redactor(ctx.options)
-        self._hulls = None
-        if ctx.options.shape == "hull" and "POLYGONS" not in ctx.inputs:
-            from facepipe.apps.anonymize.hull import FaceHulls
-
-            self._hulls = FaceHulls()
+        self._redact = RegionRedactor(ctx.options, outlines="POLYGONS" not in ctx.inputs)
 
     def process(self, ctx: CalculatorContext) -> None:
         image, regions = ctx.input("IMAGE"), ctx.input("REGIONS")
@@ -182,10 +189,7 @@ class RedactCalculator(Calculator):
             return
         if regions is None:
             raise ValueError(f"no REGIONS for the frame at timestamp {ctx.timestamp}")
-        polygons = ctx.input("POLYGONS")
-        if polygons is None and self._hulls is not None:
-            polygons = self._hulls(image, regions)
-        ctx.outputs.add("IMAGE", self._redactor(image, regions, polygons))
+        ctx.outputs.add("IMAGE", self._redact(image, regions, ctx.input("POLYGONS")))
 
 
 def anonymize_video_config(
@@ -194,20 +198,25 @@ def anonymize_video_config(
     detect_in_flight: int = 2,
     redact_in_flight: int = 2,
     max_frames: int | None = None,
+    given_detector: bool = False,
 ) -> GraphConfig:
-    """The anonymize-a-video graph. Side packets: `input_path`, `output_path`.
-    Output streams: `regions` (what each written frame had redacted) and `redacted`."""
+    """The anonymize-a-video graph. Side packets: `input_path`, `output_path` (and `detector`, a
+    FaceFinder or RGB -> Detections callable, with given_detector=True). Output streams: `regions`
+    (what each written frame had redacted) and `redacted`."""
     o = options or AnonymizeOptions()
     b = GraphBuilder()
     b.side_packet("input_path")
     b.side_packet("output_path")
+    if given_detector:
+        b.side_packet("detector")
     b.output_stream("regions")
     b.output_stream("redacted")
     b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
                outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"},
                options=VideoDecoderOptions(max_frames=max_frames, copy_audio=o.keep_audio))
     b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
-               outputs={"DETECTIONS": "detections"}, options=o.detect, max_in_flight=detect_in_flight)
+               outputs={"DETECTIONS": "detections"}, options=o.detect, max_in_flight=detect_in_flight,
+               side_packets={"DETECTOR": "detector"} if given_detector else None)
     b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections"},
                outputs={"REGIONS": "current", "RETRO": "retro"}, options=o.track)
     b.add_node(BackfillCalculator, name="backfill",

@@ -60,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-head-pose", dest="head_pose", action="store_false", help="no head-pose axes")
     p.add_argument("--no-charts", dest="charts", action="store_false", help="no blendshape chart PNGs")
     p.add_argument("--crf", type=int, default=18, help="video quality (x264 CRF; lower is better)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads for a video (default: all cores); 1 does one frame after another")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bars on stderr (auto: when stderr is a terminal and tqdm is installed)")
     p.set_defaults(func=run)
@@ -92,10 +94,12 @@ def _default_out_root(args: argparse.Namespace) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     if args.num_faces < 1:
         raise InputError(f"--num-faces must be >= 1, got {args.num_faces}")
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
     options = AnalyzeOptions(
         num_faces=args.num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
-        charts=args.charts, video=VideoEncodeOptions(crf=args.crf),
+        charts=args.charts, video=VideoEncodeOptions(crf=args.crf), workers=args.workers,
     )
     check_available(options)
     out_root = _default_out_root(args)

@@ -89,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality of image outputs")
     g.add_argument("--max-frames", type=int, default=None, help="stop each video/camera after N frames")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--workers", type=int, default=None,
+                   help="videos: threads of the processing graph (default: all cores); 1 processes one frame"
+                        " after another without the graph")
     g.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="camera: show a live window (default: when a display is available)")
     p.set_defaults(func=run)
@@ -163,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from facepipe.apps.anonymize.files import anonymize_paths
     from facepipe.errors import InputError
 
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
     options = build_options(args)
     cameras = [parse_camera(s) for s in args.inputs]
     if any(c is not None for c in cameras):
@@ -173,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"camera {cameras[0]}: {report.frames} frames in {report.seconds:.1f} s\n")
         return 0
     summary = anonymize_paths(args.inputs, options, output=args.output, recursive=args.recursive,
-                              progress=not args.no_progress and not args.quiet, max_frames=args.max_frames)
+                              progress=not args.no_progress and not args.quiet, max_frames=args.max_frames,
+                              workers=args.workers)
     for r in summary.reports:
         if r.ok:
             sys.stdout.write(f"{r.input} -> {r.output} ({r.frames} frames, {r.faces} faces, {r.fps:.1f} frames/s)\n")

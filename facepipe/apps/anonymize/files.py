@@ -22,8 +22,9 @@ from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymizer
 from facepipe.apps.anonymize.progress import Progress
 from facepipe.errors import FacepipeError, InputError, ProcessingError
+from facepipe.graph import Graph, GraphError, Packet, Timestamp
 from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
-from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter
+from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter, probe_video
 from facepipe.types import Detections
 
 log = logging.getLogger("facepipe.anonymize")
@@ -158,18 +159,96 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonym
 
 
 def anonymize_video_file(src: Path, dst: Path, options: AnonymizeOptions, *, detector: Detect | None = None,
-                         progress: bool = True, max_frames: int | None = None) -> FileReport:
-    """Anonymize one video into `dst`: same frames, timestamps and audio; nothing written on failure."""
-    report = FileReport(src, dst, "video")
-    t0 = time.perf_counter()
+                         progress: bool = True, max_frames: int | None = None, workers: int | None = None
+                         ) -> FileReport:
+    """Anonymize one video into `dst`: same frames, timestamps and audio; nothing written on failure.
+
+    workers: threads of the processing graph (None: all cores), which decodes, detects, tracks,
+    redacts and encodes different frames at once; 1 runs the stages one frame after another
+    instead (with decoding and detection ahead in a second thread). Both give the same regions.
+    detector: replaces the FaceFinder (a FaceFinder runs one frame at a time: pass None to let
+    the graph detect several frames at once, each with a FaceFinder of its own).
+    """
     _check_not_input(src, dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return _anonymize_video_sequential(src, dst, options, detector, progress, max_frames)
+    return _anonymize_video_graph(src, dst, options, detector, progress, max_frames, workers)
+
+
+def _progress_total(frame_count: int | None, max_frames: int | None) -> int | None:
+    if max_frames is None:
+        return frame_count
+    return min(frame_count, max_frames) if frame_count else max_frames
+
+
+def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
+                           progress: bool, max_frames: int | None, workers: int) -> FileReport:
+    from facepipe.calculators.anonymize import anonymize_video_config  # imports this package
+
+    report = FileReport(src, dst, "video")
+    t0 = time.perf_counter()
+    total = _progress_total(probe_video(src).frame_count, max_frames)
+    # Stateless stages (detection, redaction) run this many frames at once, each with its own models.
+    in_flight = max(1, min(workers, _MAX_IN_FLIGHT))
+    graph = Graph(anonymize_video_config(options, detect_in_flight=in_flight, redact_in_flight=in_flight,
+                                         max_frames=max_frames, given_detector=detector is not None),
+                  num_workers=workers)
+    tracks: set[int] = set()
+
+    def on_regions(packet: Packet) -> None:  # output callbacks run in stream order, one at a time
+        report.regions += len(packet.payload)
+        tracks.update(packet.payload.track_ids.tolist())
+
+    side = {"input_path": str(src), "output_path": str(dst)}
+    if detector is not None:
+        side["detector"] = detector
+    with Progress(total, src.name, enabled=progress) as bar:
+
+        def on_redacted(_packet: Packet) -> None:
+            report.frames += 1
+            bar.update()
+
+        graph.observe_output("regions", on_regions)
+        graph.observe_output("redacted", on_redacted)
+        try:
+            graph.run(side_packets=side)
+        except GraphError as exc:
+            err = _file_error(src, exc)
+            raise err from err.__cause__
+    tracks.discard(-1)
+    report.faces = len(tracks)
+    report.ok, report.seconds = True, time.perf_counter() - t0
+    log.debug("%s: graph profile\n%s", src, graph.profile_table())
+    return report
+
+
+_MAX_IN_FLIGHT = 8  # more parallel detectors than this only cost memory: the queues hold 8 frames
+
+
+def _file_error(src: Path, exc: GraphError) -> FacepipeError:
+    """The user-facing error for a failed graph run, as the sequential run gives it: the stage's own
+    FacepipeError (it names the file), or a ProcessingError naming the file and the frame's time."""
+    cause = exc.__cause__
+    if isinstance(cause, FacepipeError) and not isinstance(cause, GraphError):
+        return cause
+    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    ts = exc.timestamp
+    where = f" at the frame at {ts / 1e6:.3f} s" if ts is not None and Timestamp.is_data(ts) else ""
+    err = ProcessingError(f"{src}: processing failed{where} ({what}); no output was written")
+    err.__cause__ = cause if cause is not None else exc
+    return err
+
+
+def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
+                                progress: bool, max_frames: int | None) -> FileReport:
+    report = FileReport(src, dst, "video")
+    t0 = time.perf_counter()
     off = OfflineAnonymizer(options, detector=detector)
     tracks: set[int] = set()
     with VideoReader(src) as reader:
-        total = reader.info.frame_count
-        if max_frames is not None:
-            total = min(total, max_frames) if total else max_frames
+        total = _progress_total(reader.info.frame_count, max_frames)
         with VideoWriter.like(reader, dst, options.video, copy_audio=options.keep_audio) as writer, \
                 Progress(total, src.name, enabled=progress) as bar:
             index = -1
@@ -258,8 +337,10 @@ def anonymize_paths(
     recursive: bool = False,
     progress: bool = True,
     max_frames: int | None = None,
+    workers: int | None = None,
 ) -> RunSummary:
-    """Anonymize files and folders; never raises for a single bad file (see the summary)."""
+    """Anonymize files and folders; never raises for a single bad file (see the summary).
+    workers: see anonymize_video_file (None: all cores; 1: no graph)."""
     options = options or AnonymizeOptions()
     jobs = collect_inputs(inputs, recursive)
     if not jobs:
@@ -268,7 +349,11 @@ def anonymize_paths(
     many = len(jobs) > 1 or any(base is not None for _, base in jobs)
     if out is not None and many and out.exists() and not out.is_dir():
         raise InputError(f"{out}: several inputs need an output folder, but this is a file")
-    finder = FaceFinder(options.detect)  # models load once for all files
+    workers = workers or os.cpu_count() or 1
+    # One frame at a time: one FaceFinder, its models loaded once for all files. The graph gives each
+    # of its parallel detection slots a FaceFinder of its own instead (a FaceFinder detects one frame
+    # at a time).
+    finder = FaceFinder(options.detect) if workers == 1 else None
     anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
     summary = RunSummary()
     for src, base in jobs:
@@ -277,7 +362,7 @@ def anonymize_paths(
         try:
             if kind == "video" or (not is_image_path(src) and _probably_video(src)):
                 report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
-                                              max_frames=max_frames)
+                                              max_frames=max_frames, workers=workers)
             else:
                 report = anonymize_image_file(src, dst, options, anonymizer)
             log.info("%s -> %s: %d frames, %d faces, %.1f s", src, dst, report.frames, report.faces, report.seconds)

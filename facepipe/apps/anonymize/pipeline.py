@@ -13,7 +13,7 @@ between detections be filled in.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +21,12 @@ import numpy as np
 
 from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.options import AnonymizeOptions
-from facepipe.apps.anonymize.redact import Redactor
+from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import FaceRegions
 from facepipe.apps.anonymize.track import FaceTracker, TrackStep
 from facepipe.types import Detections
 
-__all__ = ["Anonymizer", "BackfillBuffer", "FrameResult", "OfflineAnonymizer"]
+__all__ = ["Anonymizer", "BackfillBuffer", "FrameResult", "OfflineAnonymizer", "RegionRedactor"]
 
 Detect = Callable[[np.ndarray], Detections]
 
@@ -38,6 +38,29 @@ class FrameResult:
     image: np.ndarray
     regions: FaceRegions
     index: int
+
+
+class RegionRedactor:
+    """Redacts a frame's regions: the `Redactor`, plus the face-mesh outlines shape "hull" needs.
+
+    The anonymizer and the graph's RedactCalculator both redact through this, so they cannot differ.
+    """
+
+    def __init__(self, options: RedactOptions | None = None, *, outlines: bool = True) -> None:
+        """outlines: run the face mesh for shape "hull" (False: the caller always passes polygons)."""
+        self.redactor = Redactor(options)
+        self.hulls = None
+        if outlines and self.redactor.options.shape == "hull":
+            from facepipe.apps.anonymize.hull import FaceHulls
+
+            self.hulls = FaceHulls()
+
+    def __call__(self, rgb: np.ndarray, regions: FaceRegions, polygons: Sequence[np.ndarray | None] | None = None, *,
+                 inplace: bool = False) -> np.ndarray:
+        """polygons: outlines per region (None: from the face mesh for shape "hull")."""
+        if polygons is None and self.hulls is not None:
+            polygons = self.hulls(rgb, regions)
+        return self.redactor(rgb, regions, polygons, inplace=inplace)
 
 
 class Anonymizer:
@@ -53,18 +76,13 @@ class Anonymizer:
         self.detector: Detect = detector if detector is not None else FaceFinder(self.options.detect)
         self._image_detector = image_detector
         self.tracker = FaceTracker(self.options.track)
-        self.redactor = Redactor(self.options.redact)
-        self.hulls = None
-        if self.options.redact.shape == "hull":
-            from facepipe.apps.anonymize.hull import FaceHulls
-
-            self.hulls = FaceHulls()
+        self._redact = RegionRedactor(self.options.redact)
+        self.redactor, self.hulls = self._redact.redactor, self._redact.hulls
         self._index = 0
 
     def redact(self, rgb: np.ndarray, regions: FaceRegions, *, inplace: bool = False) -> np.ndarray:
         """Apply the redaction (with face-mesh outlines for shape "hull")."""
-        polygons = self.hulls(rgb, regions) if self.hulls is not None else None
-        return self.redactor(rgb, regions, polygons, inplace=inplace)
+        return self._redact(rgb, regions, inplace=inplace)
 
     @property
     def image_detector(self) -> Detect:
