@@ -91,6 +91,13 @@ class FaceFinderOptions:
     verify_size, verify_below: a detection at least `verify_size` of the frame's short side,
         scoring below `verify_below` and seen by only one view is kept only if re-detected in
         a crop around it (large false positives would blur much of the frame).
+    crowd_tile_models, crowd_tile_score, crowd_faces, crowd_tile_radius: models also run on the
+        tiles (threshold `crowd_tile_score`) whose detections count only in a crowd: each must have
+        at least `crowd_faces` distinct confident (>= `confident`) faces of 0.5-2x its size, found
+        by the other views, within `crowd_tile_radius` of its widths. BlazeFace short range finds
+        most crowd faces the full-range tiles miss, but on tiles it also fires on hair and fabric
+        next to a lone face; a lone face (or two) never makes a crowd. Their detections lend no
+        support (`min_views`) to the other views' detections.
     tile_period: in a stream (`FaceFinder.__call__`), each frame scans only every
         `tile_period`-th tile, in turn, so every tile is scanned once per `tile_period` frames
         (the tracker holds small faces in between), but never fewer than `min_tiles_per_frame`
@@ -118,6 +125,10 @@ class FaceFinderOptions:
     crowd_radius: float = 4.0
     verify_size: float = 0.2
     verify_below: float = 0.75
+    crowd_tile_models: tuple[str, ...] = ()
+    crowd_tile_score: float = 0.2
+    crowd_faces: int = 3
+    crowd_tile_radius: float = 6.0
     tile_period: int = 4
     min_tiles_per_frame: int = 8
     num_threads: int | None = None
@@ -129,12 +140,13 @@ class FaceFinderOptions:
         threshold; weak detections must be confirmed by a second view (model or scale) or
         by confident faces of their size nearby.
 
-        Measured (benchmarks/leak_test.py criterion, shared photos): 54 leaks of 557 YuNet
-        faces on the 12 group photos, all in the two extreme crowds (video settings: 183);
-        96 detections on 55 photos of one or two people. `for_crowds` trades false
-        positives for crowd recall."""
+        The short-range model also runs on the tiles, counted only in crowds (see
+        `crowd_tile_models`). Measured (benchmarks/leak_test.py criterion, shared photos): 10
+        leaks of 557 YuNet faces on the 12 group photos, all in the two extreme crowds (without
+        the crowd tiles: 52; video settings: 183); on the 16 single-face photos of
+        testdata/faces, 5 regions away from the face (without: 4, `for_crowds`: 82)."""
         base = {"min_score": 0.25, "min_face": 7.0, "min_face_relative": 1 / 320, "tile_period": 1,
-                "min_views": 2}
+                "min_views": 2, "crowd_tile_models": ("short",)}
         return cls(**{**base, **changes})
 
     @classmethod
@@ -142,10 +154,11 @@ class FaceFinderOptions:
         """Dense crowds (BlazeFace scores many real faces in crowds low and erratically): the
         short-range model on the tiles too and threshold 0.2. Measured: 7 leaks of 557 on the
         group photos, but about 7 false detections per single-person photo."""
-        return cls.for_images(**{"tile_models": ("full_dense", "short"), "min_score": 0.2, **changes})
+        return cls.for_images(**{"tile_models": ("full_dense", "short"), "min_score": 0.2, "crowd_tile_models": (),
+                                 **changes})
 
     def __post_init__(self) -> None:
-        for m in (*self.tile_models, *self.whole_models, *self.zoom_models):
+        for m in (*self.tile_models, *self.whole_models, *self.zoom_models, *self.crowd_tile_models):
             if m not in MODEL_RANGES:
                 raise ValueError(f"unknown face detector model {m!r}; choose from {sorted(MODEL_RANGES)}")
         if not 0.0 < self.min_score <= 1.0:
@@ -160,6 +173,9 @@ class FaceFinderOptions:
             raise ValueError(f"max_face must be > 0, got {self.max_face}")
         if self.zoom_out < 1.0:
             raise ValueError(f"zoom_out must be >= 1, got {self.zoom_out}")
+        if not 0.0 < self.crowd_tile_score <= 1.0 or self.crowd_faces < 1:
+            raise ValueError(f"crowd_tile_score must be in (0, 1] and crowd_faces >= 1, got {self.crowd_tile_score},"
+                             f" {self.crowd_faces}")
         if self.tile_period < 1 or self.min_tiles_per_frame < 1:
             raise ValueError(f"tile_period and min_tiles_per_frame must be >= 1, got {self.tile_period},"
                              f" {self.min_tiles_per_frame}")
@@ -242,7 +258,7 @@ class FaceFinder:
         """The tile plan of a tile model (default: all of them) for frames of this size, in
         detection pixels (after `scale`)."""
         if model is None:
-            return [t for m in self.options.tile_models for t in self.tiles_for(width, height, m)]
+            return [t for m in self._all_tile_models() for t in self.tiles_for(width, height, m)]
         key = (width, height, model)
         if key not in self._plan_cache:
             o = self.options
@@ -252,6 +268,15 @@ class FaceFinder:
             min_face *= o.scale
             self._plan_cache[key] = plan_tiles(width, height, min_face, MODEL_RANGES[model], o.level_overlap)
         return self._plan_cache[key]
+
+    def _all_tile_models(self) -> tuple[str, ...]:
+        o = self.options
+        return tuple(dict.fromkeys((*o.tile_models, *o.crowd_tile_models)))
+
+    def _crowd_only(self) -> tuple[str, ...]:
+        """Models run on tiles for crowds only (a model that is also a tile model is not)."""
+        o = self.options
+        return tuple(m for m in dict.fromkeys(o.crowd_tile_models) if m not in o.tile_models)
 
     def inferences_per_frame(self, width: int, height: int) -> int:
         o = self.options
@@ -311,6 +336,10 @@ class FaceFinder:
                 self._run(name, [view], parts, view_ids, None, min_side=min_side)
         for model in o.tile_models:
             self._run_tiles(img, model, phase, parts, view_ids)
+        n_regular = len(parts)
+        if o.min_face:
+            for model in self._crowd_only():
+                self._run_tiles(img, model, phase, parts, view_ids, min_score=o.crowd_tile_score)
         if not parts:
             return RawDetections(np.zeros((0, 4), np.float32), np.zeros((0, 6, 2), np.float32),
                                  np.zeros(0, np.float32))
@@ -319,10 +348,11 @@ class FaceFinder:
                             np.concatenate([p.scores for p in parts]))
         views_of = np.concatenate([np.full(len(p), v[0]) for p, v in zip(parts, view_ids)])
         models_of = [v[1] for p, v in zip(parts, view_ids) for _ in range(len(p))]
-        return raw.take(self._plausible(img, raw, views_of, models_of))
+        crowd_only = np.concatenate([np.full(len(p), i >= n_regular) for i, p in enumerate(parts)])
+        return raw.take(self._plausible(img, raw, views_of, models_of, crowd_only))
 
     def _run_tiles(self, img: np.ndarray, model: str, phase: int | None, parts: list[RawDetections],
-                   view_ids: list[tuple[int, str]]) -> None:
+                   view_ids: list[tuple[int, str]], min_score: float | None = None) -> None:
         o = self.options
         tiles = self.tiles_for(img.shape[1], img.shape[0], model)
         period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame) if phase is not None else 1
@@ -336,10 +366,10 @@ class FaceFinder:
             w, h = max(1, round((t.x1 - t.x0) * t.k)), max(1, round((t.y1 - t.y0) * t.k))
             interp = cv2.INTER_AREA if t.k < 1 else cv2.INTER_LINEAR
             views.append((cv2.resize(crop, (w, h), interpolation=interp), t.x0, t.y0, (t.x1 - t.x0) / w))
-        self._run(model, views, parts, view_ids, tiles)
+        self._run(model, views, parts, view_ids, tiles, min_score=min_score)
 
     def _plausible(self, img: np.ndarray, raw: RawDetections, views_of: np.ndarray,
-                   models_of: list[str]) -> np.ndarray:
+                   models_of: list[str], crowd_only: np.ndarray) -> np.ndarray:
         """Mask of detections to keep: large ones seen by a single view only, with a modest
         score, must be found again in a crop centred on them.
 
@@ -353,15 +383,20 @@ class FaceFinder:
         side = (raw.boxes[:, 2:] - raw.boxes[:, :2]).max(1)
         big = (side >= o.verify_size * min(W, H)) & (raw.scores < o.verify_below)
         need_views = o.min_views > 1 and len(raw) > 0
-        if not big.any() and not need_views:
+        if not big.any() and not need_views and not crowd_only.any():
             return keep
-        overlap = iou_matrix(raw.boxes, raw.boxes) > 0.3
+        # Crowd-only detections lend no support: their false positives cluster on the same texture.
+        overlap = (iou_matrix(raw.boxes, raw.boxes) > 0.3) & ~crowd_only[None, :]
         if need_views:
             # Detections scoring below `confident` must be seen by `min_views` views (models or
             # scales): chance texture responses rarely repeat across them, faces do.
             support = np.array([len(np.unique(views_of[overlap[i]])) for i in range(len(raw))])
-            sure = raw.scores >= o.confident
+            sure = (raw.scores >= o.confident) & ~crowd_only
             keep &= (support >= o.min_views) | sure | _near_similar(raw.boxes, sure, o.crowd_radius)
+        if crowd_only.any():
+            anchors = keep & ~crowd_only & (raw.scores >= o.confident)
+            keep &= ~crowd_only
+            keep |= crowd_only & _in_crowd(raw, anchors, o.crowd_faces, o.crowd_tile_radius, o.nms_iou)
         for i in np.flatnonzero(big & keep):
             if len(np.unique(views_of[overlap[i]])) >= 2:
                 continue
@@ -393,16 +428,19 @@ class FaceFinder:
                     return True
         return False
 
-    def _detector(self, name: str) -> FaceDetector:
-        if name not in self._detectors:
-            o = self.options
-            self._detectors[name] = FaceDetector(FaceDetectorOptions(model=name, min_score=o.min_score,
-                                                                     num_threads=o.num_threads))
-        return self._detectors[name]
+    def _detector(self, name: str, min_score: float | None = None) -> FaceDetector:
+        o = self.options
+        score = o.min_score if min_score is None else min_score
+        key = name if score == o.min_score else f"{name}@{score}"
+        if key not in self._detectors:
+            self._detectors[key] = FaceDetector(FaceDetectorOptions(model=name, min_score=score,
+                                                                    num_threads=o.num_threads))
+        return self._detectors[key]
 
     def _run(self, name: str, views: Sequence[tuple[np.ndarray, float, float, float]], parts: list[RawDetections],
-             view_ids: list[tuple[int, str]], tiles: Sequence[Tile] | None, min_side: float = 0.0) -> None:
-        detector = self._detector(name)
+             view_ids: list[tuple[int, str]], tiles: Sequence[Tile] | None, min_side: float = 0.0,
+             min_score: float | None = None) -> None:
+        detector = self._detector(name, min_score)
         # One call per view: batching these models is no faster on CPU (measured: 24 tiles
         # 2.9 ms/tile looped vs 4.7-5.3 batched), and LiteRT folds a resized batch into
         # the anchor axis of their outputs.
@@ -457,6 +495,21 @@ def _near_similar(boxes: np.ndarray, sure: np.ndarray, radius: float) -> np.ndar
     dist = np.linalg.norm(c[:, None] - s_c[None], axis=-1)
     ratio = s_side[None, :] / np.maximum(side[:, None], 1e-6)
     return ((dist <= radius * side[:, None]) & (ratio >= 0.5) & (ratio <= 2.0) & (dist > 0)).any(1)
+
+
+def _in_crowd(raw: RawDetections, anchors: np.ndarray, min_faces: int, radius: float, nms_iou: float) -> np.ndarray:
+    """Mask of detections with at least `min_faces` distinct `anchors` faces (merged, as one face
+    is found by several views) of 0.5-2x their size within `radius` of their size, not on them."""
+    if anchors.sum() < min_faces:
+        return np.zeros(len(raw), bool)
+    faces = weighted_nms(raw.take(anchors), nms_iou).boxes
+    f_side = (faces[:, 2:] - faces[:, :2]).max(1)
+    side = (raw.boxes[:, 2:] - raw.boxes[:, :2]).max(1)
+    c = (raw.boxes[:, :2] + raw.boxes[:, 2:]) / 2
+    dist = np.linalg.norm(c[:, None] - ((faces[:, :2] + faces[:, 2:]) / 2)[None], axis=-1)
+    ratio = f_side[None, :] / np.maximum(side[:, None], 1e-6)
+    near = (dist <= radius * side[:, None]) & (dist > 0.5 * side[:, None]) & (ratio >= 0.5) & (ratio <= 2.0)
+    return near.sum(1) >= min_faces
 
 
 def _inside_larger(boxes: np.ndarray, ratio: float = 2.0, grow: float = 1.2) -> np.ndarray:

@@ -22,7 +22,11 @@ from facepipe.apps.anonymize.regions import FaceRegions, Source
 __all__ = ["METHODS", "SHAPES", "RedactOptions", "Redactor", "mask_boxes"]
 
 METHODS = ("blur", "mosaic", "solid", "image", "none")
-_BLUR_KERNEL_AT_SCALE = 9  # blur kernels wider than this run on a shrunken copy
+# Blur sigma per unit of `blur`, as a fraction of the face size. 0.2 (the former default) left
+# dark, low-contrast faces recognisable and barely changed (the leak test's Hamilton clip, frames
+# 43-74: 10 leaks of faces inside their ellipse); 0.4 left one, 0.5 none.
+_BLUR_SIGMA = 0.5
+_BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
 SHAPES = ("ellipse", "box", "hull")
 
 # Outline colours for --draw-boxes, by region source (RGB).
@@ -39,7 +43,7 @@ class RedactOptions:
     """method: "blur", "mosaic", "solid", "image" or "none" (outlines only, for tuning).
     shape: "ellipse", "box", or "hull" (convex hull of face landmarks; needs `polygons`).
     mask_scale: the shape is the face box scaled by this about its centre (covers hair, ears, chin).
-    blur: blur kernel size as a fraction of the face size.
+    blur: blur strength: a Gaussian of sigma 0.5 x blur x the face size (three box passes).
     mosaic: mosaic block size as a fraction of the face size.
     color: RGB fill for "solid".
     replacement: RGB or RGBA uint8 image pasted by "image" (alpha blends).
@@ -140,19 +144,7 @@ class Redactor:
             return
         face = max(face, 1.0)
         if o.method == "blur":
-            k = max(3, int(round(face * o.blur)) | 1)
-            # stackBlur: Gaussian-like, cost independent of the kernel size. Two passes make it
-            # smoother at the same strength (no ringing of box-shaped kernels).
-            k1 = max(3, int(round(k * 0.7)) | 1)
-            if k1 > _BLUR_KERNEL_AT_SCALE and min(h, w) > 8:
-                # A kernel this wide leaves no detail finer than it: blur a shrunken copy with a
-                # kernel of the same relative size and enlarge it (several times cheaper on HD).
-                f = _BLUR_KERNEL_AT_SCALE / k1
-                small = cv2.resize(roi, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
-                kk = (_BLUR_KERNEL_AT_SCALE, _BLUR_KERNEL_AT_SCALE)
-                new = cv2.resize(cv2.stackBlur(cv2.stackBlur(small, kk), kk), (w, h), interpolation=cv2.INTER_LINEAR)
-            else:
-                new = cv2.stackBlur(cv2.stackBlur(roi, (k1, k1)), (k1, k1))
+            new = _blur(roi, face * o.blur * _BLUR_SIGMA)
         elif o.method == "mosaic":
             block = max(2.0, face * o.mosaic)
             bw, bh = max(1, round(w / block)), max(1, round(h / block))
@@ -252,6 +244,32 @@ def _not_covered(boxes: np.ndarray) -> list[int]:
         if not inside:
             taken.append(int(i))
     return taken
+
+
+def _blur(roi: np.ndarray, sigma: float) -> np.ndarray:
+    """`roi` blurred about as much as a Gaussian of standard deviation `sigma` px.
+
+    Three passes of a box filter (close to a Gaussian; cost independent of the width). Box
+    filters on uint8 sum integers, so the result is bit-identical however OpenCV splits the
+    work across threads; cv2.stackBlur is not (it differs by 1-2 levels between thread counts),
+    which made outputs irreproducible.
+    """
+    h, w = roi.shape[:2]
+    m = math.sqrt(4 * sigma * sigma + 1)  # 3 boxes of width m: variance 3 (m^2 - 1) / 12 = sigma^2
+    if m > _BOX_AT_SCALE and min(h, w) > 8:
+        # A kernel this wide leaves no detail finer than it: blur a shrunken copy with a kernel
+        # of the same relative size and enlarge it (several times cheaper on HD).
+        f = _BOX_AT_SCALE / m
+        small = cv2.resize(roi, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+        return cv2.resize(_box3(small, _BOX_AT_SCALE), (w, h), interpolation=cv2.INTER_LINEAR)
+    return _box3(roi, max(3, int(round(m)) | 1))
+
+
+def _box3(img: np.ndarray, k: int) -> np.ndarray:
+    """Three box-filter passes of odd width `k` (odd: centred, no half-pixel shift)."""
+    for _ in range(3):
+        img = cv2.blur(img, (k, k), borderType=cv2.BORDER_REPLICATE)
+    return img
 
 
 def _scaled_hull(points: np.ndarray, scale: float) -> np.ndarray:
