@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="region shape ('hull': outline of the face mesh; ellipse for faces under 24 px)")
     g.add_argument("--mask-scale", type=_positive_float, default=None,
                    help="region size relative to the face (default 1.5 for box/ellipse, 1.1 for hull)")
-    g.add_argument("--blur", type=_positive_float, default=1.0, help="blur strength: Gaussian sigma = 0.5 × blur × face size")
+    g.add_argument("--blur", type=_positive_float, default=1.0,
+                   help="blur strength: Gaussian sigma = 0.5 × blur × face size")
     g.add_argument("--mosaic", type=_positive_float, default=0.15, help="mosaic block as a fraction of the face size")
     g.add_argument("--color", type=_colour, default=(0, 0, 0), help="fill colour for --method solid (R,G,B or #hex)")
     g.add_argument("--replace-with", type=Path, metavar="IMAGE", help="image pasted by --method image (PNG alpha ok)")
