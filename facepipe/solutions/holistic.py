@@ -21,6 +21,7 @@ mesh; MediaPipe's attention model needs custom ops LiteRT lacks).
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,9 @@ class HolisticOptions:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     num_threads: int | None = None
+    # Run the face branch on a second thread while the hands run, as MediaPipe's graph
+    # runs its branches concurrently (the models release the GIL). Same results either way.
+    parallel_branches: bool = True
 
     def pose_options(self) -> PoseOptions:
         return PoseOptions(
@@ -181,8 +185,14 @@ class Holistic:
         self.pose = Pose(o.pose_options(), detector_model_path=pose_detector_model_path,
                          landmark_model_path=pose_landmark_model_path)
         # MediaPipe's holistic always uses the full hand model (its complexity input is unconnected).
-        self.hand_model = HandLandmarkModel(1, model_path=hand_landmark_model_path, num_threads=o.num_threads)
-        self.recrop_model = HandRecropModel(model_path=hand_recrop_model_path, num_threads=o.num_threads)
+        # One hand and recrop model per side, so that the two hands can run at the same time
+        # (MediaPipe's graph runs its left/right hand and face branches concurrently).
+        # MediaPipe's holistic always uses the full hand model (its complexity input is unconnected).
+        self._hand_models = {
+            side: (HandRecropModel(model_path=hand_recrop_model_path, num_threads=o.num_threads),
+                   HandLandmarkModel(1, model_path=hand_landmark_model_path, num_threads=o.num_threads))
+            for side in _HAND_POINTS
+        }
         self.face_mesh = FaceMesh(
             FaceMeshOptions(static_image_mode=True, refine_landmarks=o.refine_face_landmarks,
                             num_threads=o.num_threads),
@@ -192,6 +202,8 @@ class Holistic:
         self._hands = {side: _PartState() for side in _HAND_POINTS}
         self._face = _PartState()
         self._lock = threading.Lock()
+        # Workers for the face and right-hand branches; their threads exit with the instance.
+        self._branch_pool = ThreadPoolExecutor(2, "holistic-branch") if o.parallel_branches else None
 
     def reset(self) -> None:
         with self._lock:
@@ -209,41 +221,44 @@ class Holistic:
                 for s in (*self._hands.values(), self._face):
                     s.clear()
                 return HolisticResult(pose, _empty(n_face, size), _empty(21, size), _empty(21, size))
-            hands = self._hands_from_pose(image, size, pose)
-            face = self._face_from_pose(image, size, pose, n_face)
-            return HolisticResult(pose, face, hands["left"], hands["right"])
+            lm, vis = pose.landmarks[0], pose.visibility[0]
+            if self._branch_pool is None:
+                left = self._hand_from_pose("left", image, size, lm, vis)
+                right = self._hand_from_pose("right", image, size, lm, vis)
+                face = self._face_from_pose(image, size, pose, n_face)
+            else:
+                # The three branches share no state or model: two on workers, one here.
+                jobs = [self._branch_pool.submit(self._face_from_pose, image, size, pose, n_face),
+                        self._branch_pool.submit(self._hand_from_pose, "right", image, size, lm, vis)]
+                try:
+                    left = self._hand_from_pose("left", image, size, lm, vis)
+                finally:
+                    face, right = (j.result() for j in jobs)  # always waits; re-raises a branch's error
+            return HolisticResult(pose, face, left, right)
 
     # -- hands ----------------------------------------------------------------
 
-    def _hands_from_pose(self, image: np.ndarray, size: ImageSize, pose: PoseResult) -> dict[str, Landmarks]:
-        lm, vis = pose.landmarks[0], pose.visibility[0]
-        sides = [s for s, (wrist, _, _) in _HAND_POINTS.items() if vis[wrist] > _WRIST_VISIBILITY]
-        recrops = {}
-        if sides:
-            pts = np.stack([lm[list(_HAND_POINTS[s]), :2] for s in sides])
-            recrops = dict(zip(sides, self.recrop_model.run(image, hand_rois_from_pose(pts, size)), strict=True))
-        rois = {}
-        for side, state in self._hands.items():
-            roi = select_tracking_roi(recrops.get(side), state.roi, state.landmarks, size, HAND_TRACKING)
-            if roi is None:
-                state.clear()
-            else:
-                rois[side] = roi
-        out = {side: _empty(NUM_HAND_LANDMARKS, size) for side in self._hands}
-        if not rois:
-            return out
-        names = list(rois)
-        res = self.hand_model.run(image, np.stack([rois[s] for s in names]))
-        for k, side in enumerate(names):
-            state = self._hands[side]
-            if res.presence[k] > _HAND_PRESENCE:
-                hand = res.landmarks[k : k + 1]
-                out[side] = Landmarks(hand, res.presence[k : k + 1], rois[side][None], size)
-                state.landmarks = hand[0]
-                state.roi = hand_rects_for_next_frame(hand, size)[0]
-            else:
-                state.clear()
-        return out
+    def _hand_from_pose(self, side: str, image: np.ndarray, size: ImageSize, lm: np.ndarray,
+                        vis: np.ndarray) -> Landmarks:
+        """One hand: re-crop ROI from the pose (if its wrist is visible), tracking choice, landmarks."""
+        recrop_model, hand_model = self._hand_models[side]
+        state = self._hands[side]
+        points = _HAND_POINTS[side]
+        recrop = None
+        if vis[points[0]] > _WRIST_VISIBILITY:
+            recrop = recrop_model.run(image, hand_rois_from_pose(lm[list(points), :2][None], size))[0]
+        roi = select_tracking_roi(recrop, state.roi, state.landmarks, size, HAND_TRACKING)
+        if roi is None:
+            state.clear()
+            return _empty(NUM_HAND_LANDMARKS, size)
+        res = hand_model.run(image, roi[None])
+        if not res.presence[0] > _HAND_PRESENCE:
+            state.clear()
+            return _empty(NUM_HAND_LANDMARKS, size)
+        hand = res.landmarks[:1]
+        state.landmarks = hand[0]
+        state.roi = hand_rects_for_next_frame(hand, size)[0]
+        return Landmarks(hand, res.presence[:1], roi[None], size)
 
     # -- face -----------------------------------------------------------------
 
