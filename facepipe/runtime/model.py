@@ -42,15 +42,15 @@ class TensorSpec:
 def default_num_threads() -> int:
     """Threads per interpreter: FACEPIPE_NUM_THREADS, else 1.
 
-    One thread per interpreter is the best default for the small face/hand
-    models here (they run in 1-5 ms; thread hand-off costs more than it saves)
-    and it leaves the other cores to the pipeline's own parallelism.
-    MediaPipe's desktop build runs XNNPACK on 1 thread too (measured: its CPU
-    time equals its wall time). Results are bit-identical for any thread count;
-    on the 2-core development machine, shared with other work, 2 threads made
-    single-image latency 10-40% worse (face mesh, face landmarker, hands, pose),
-    so more threads (num_threads= on every solution's options, or this variable)
-    only pay off when cores are idle.
+    1 is the default because facepipe's own pipelines (the anonymize/analyze
+    graphs, Holistic's concurrent branches) already keep every core busy, and
+    XNNPACK threads competing with them for cores make everything slower (seen
+    at 10-40 % on a loaded 2-core machine). MediaPipe's desktop build also runs
+    XNNPACK on 1 thread (its CPU time equals its wall time). For single-image
+    latency on idle cores, more threads pay off: on an idle 2-core machine,
+    num_threads=2 took pose 16.9 -> 9.2 ms, hands 15.6 -> 8.7 ms and the face
+    landmarker 4.4 -> 2.7 ms. Results are bit-identical for any thread count.
+    Set `num_threads=` on a solution's options, or this variable.
     """
     env = os.environ.get("FACEPIPE_NUM_THREADS")
     if env:
