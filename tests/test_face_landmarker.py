@@ -312,7 +312,9 @@ def test_live_stream_drops_frames_instead_of_queueing() -> None:
     assert lm.dropped_frames > len(pushed) // 2
     assert len(got) + lm.dropped_frames == len(pushed)
     assert got == sorted(got) and set(got) <= set(pushed)
-    assert got[0] == pushed[0] and got[-1] == pushed[-1]  # the newest frame is never lost on close
+    # The newest frame is never lost on close. (The first one can be replaced before the
+    # worker thread wakes up on a busy machine: that is dropping, not a loss.)
+    assert got[-1] == pushed[-1]
     with pytest.raises(RuntimeError, match="closed"):
         lm.detect_async(image, 10_000)
 

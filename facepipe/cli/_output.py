@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import logging
@@ -17,6 +18,13 @@ from facepipe.errors import InputError
 log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "npz")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
+    """The -o/--output and -f/--format options every data-writing command shares."""
+    parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
+    parser.add_argument("-f", "--format", choices=formats, default=None,
+                        help="output format (default: from the output's extension, else json)")
 
 
 def output_format(fmt: str | None, output: Path | None) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from facepipe.cli._output import check_output, json_text, npz_bytes, output_format, write_output
+from facepipe.cli._output import add_output_arguments, check_output, json_text, npz_bytes, output_format, write_output
 from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,7 @@ _FORMATS = ("json", "npz")
 
 def _common(p: argparse.ArgumentParser, *, draw: bool = True) -> None:
     p.add_argument("input", type=Path, help="image or video file")
-    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
-    p.add_argument("-f", "--format", choices=_FORMATS, default=None,
-                   help="output format (default: from the output's extension, else json)")
+    add_output_arguments(p, _FORMATS)
     p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")
     p.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
     if draw:

@@ -21,7 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from facepipe.cli._output import FORMATS, check_output, json_text, npz_bytes, output_format, write_output
+from facepipe.cli._output import (
+    FORMATS,
+    add_output_arguments,
+    check_output,
+    json_text,
+    npz_bytes,
+    output_format,
+    write_output,
+)
 from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -38,9 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("input", type=Path, help="image file, or a folder of images")
-    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
-    p.add_argument("-f", "--format", choices=FORMATS, default=None,
-                   help="output format (default: from the output's extension, else json)")
+    add_output_arguments(p, FORMATS)
     p.add_argument("--model", choices=("short", "full"), default="short",
                    help="short: faces within ~2 m (128 px model); full: small and distant faces (192 px)")
     p.add_argument("--min-score", type=float, default=None,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from facepipe._fsutil import atomic_write
+from facepipe.cli._output import add_output_arguments
 from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=_HelpFormatter,
     )
     p.add_argument("input", type=Path, help="image or video file")
-    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
-    p.add_argument("-f", "--format", choices=_FORMATS, default=None,
-                   help="output format (default: from the output's extension, else json)")
+    add_output_arguments(p, _FORMATS)
     p.add_argument("--blendshapes", action="store_true", help="add the 52 blendshape scores")
     p.add_argument("--matrix", action="store_true",
                    help="add the facial transformation matrix and head pose (yaw/pitch/roll deg, translation cm)")

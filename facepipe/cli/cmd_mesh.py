@@ -28,7 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from facepipe.cli._output import FORMATS, check_output, json_text, npz_bytes, output_format, write_output
+from facepipe.cli._output import (
+    FORMATS,
+    add_output_arguments,
+    check_output,
+    json_text,
+    npz_bytes,
+    output_format,
+    write_output,
+)
 from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,9 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("input", type=Path, help="image or video file")
-    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: standard output)")
-    p.add_argument("-f", "--format", choices=FORMATS, default=None,
-                   help="output format (default: from the output's extension, else json)")
+    add_output_arguments(p, FORMATS)
     p.add_argument("--max-faces", type=int, default=1, help="most faces the detector adds")
     p.add_argument("--refine", action="store_true", help="478 points: add the irises (iris_landmark model)")
     p.add_argument("--min-detection-confidence", type=float, default=0.5, help="face detector score threshold")
