@@ -345,3 +345,22 @@ def test_weak_single_sightings_can_be_held_briefly():
     tr.update(weak, 30)
     step = tr.update(weak, 31)  # seen again: confirmed, backfilled now
     assert min(step.retro) == 20 and max(step.retro) == 29
+
+
+def test_video_defaults_find_the_dark_cut_off_face_of_the_hamilton_clip():
+    """Frame 215 of the hamilton clip: a dark face cut by the right border that only the sparse
+    full-range model scores (0.33); before it joined the video defaults, it leaked in 25 frames."""
+    from facepipe.io.video import VideoReader
+
+    with VideoReader(shared_file("videos/fr_short_hamilton_clip.mp4")) as reader:
+        frame = next(f.image for f in reader if f.index == 215)
+    yunet_box = np.array([584, 51, 584 + 49, 51 + 69], np.float32)  # YuNet, score 0.81
+
+    def best_cover(options: FaceFinderOptions) -> float:
+        xyxy = FaceFinder(options).detect(frame).xyxy
+        inter = np.clip(np.minimum(xyxy[:, 2:], yunet_box[2:]) - np.maximum(xyxy[:, :2], yunet_box[:2]), 0, None)
+        return float((inter.prod(axis=1) / (yunet_box[2:] - yunet_box[:2]).prod()).max(initial=0.0))
+
+    assert best_cover(FaceFinderOptions(tile_period=1)) > 0.5
+    # The case really needs the sparse model: the other two leave the face uncovered.
+    assert best_cover(FaceFinderOptions(tile_period=1, whole_models=("full_dense", "short"))) < 0.5
