@@ -2,7 +2,7 @@
 
 Run in the side venv that has the official wheel (never from facepipe itself):
 
-    /work/venvs/mp/bin/python tools/extract_connections.py
+    .venv-ref/bin/python tools/extract_connections.py
 
 Only index pairs are written (data, not code). Each set is stored in the order
 Python iterates it in the side venv: for the frozensets that order decides

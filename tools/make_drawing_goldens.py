@@ -2,7 +2,7 @@
 
 Run in the side venv that has mediapipe==0.10.21 (never import mediapipe from facepipe):
 
-    /work/venvs/mp/bin/python tools/make_drawing_goldens.py
+    .venv-ref/bin/python tools/make_drawing_goldens.py
 
 For each case it runs the official solution on a shared test image, stores the
 landmarks exactly as MediaPipe returned them (float32 values, written as the

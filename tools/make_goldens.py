@@ -3,7 +3,7 @@
 Runs ONLY in the side venv that has mediapipe==0.10.21 (never import this from
 facepipe or its tests):
 
-    /work/venvs/mp/bin/python tools/make_goldens.py --shared /work/shared \
+    .venv-ref/bin/python tools/make_goldens.py --shared ../shared \
         --out tests/goldens [--only face_detection,hands_video,...]
 
 Output layout (see tools/README.md for the full format):
