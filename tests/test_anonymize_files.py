@@ -235,3 +235,22 @@ def test_camera_recording_with_a_fake_device(tmp_path, monkeypatch):
     assert len(got) == 8
     diff = np.abs(got[0].astype(int) - bgr[..., ::-1].astype(int)).max(-1)
     assert 0.02 < (diff > 6).mean() < 0.6  # the face region, not the whole frame
+
+
+def test_inputs_sharing_an_output_name_are_not_overwritten(tmp_path):
+    """x.gif and x.png in one folder both map to x_anonymized.png: the second is refused, not
+    written over the first, and the run reports it."""
+    from PIL import Image
+
+    from facepipe.io.image import read_image, write_image
+
+    img = read_image(shared_file("faces/mp_sergey.png"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "x.png", img)
+    Image.fromarray(img).save(folder / "x.gif")
+    summary = anonymize_paths([folder], progress=False)
+    failed = [r for r in summary.reports if not r.ok]
+    assert len(summary.reports) == 2 and len(failed) == 1
+    assert "also the output of" in failed[0].error
+    assert (folder / "x_anonymized.png").is_file()

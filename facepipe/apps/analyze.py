@@ -446,10 +446,15 @@ def analyze_inputs(
     image_solutions: _Solutions | None = None  # shared by all images: loading models once
     files_bar = progress(total=len(items), desc="files", unit="file") if progress and len(items) > 1 else None
     try:
+        claimed: dict[Path, Path] = {}  # output -> the input that writes it
         for path, rel in items:
             kind = input_kind(path) or "image"
             out_dir = (out_root / rel) if out_root is not None else path.parent
             try:
+                for p in outputs_for(path, out_dir).values():
+                    first = claimed.setdefault(p.resolve(), path)
+                    if first != path:  # x.jpg and x.mp4 both write x.json: never overwrite a result
+                        raise InputError(f"{path}: its output {p} is also written for {first}; skipped")
                 if kind == "video":
                     report = analyze_video(path, out_dir, options, progress, inputs)
                 else:

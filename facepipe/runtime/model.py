@@ -164,7 +164,9 @@ def _quiet_native_stderr():
     filter it; it stays visible with debug logging. Load errors still surface as
     the Python exception raised by allocate_tensors.
     """
-    if log.isEnabledFor(logging.DEBUG):
+    # fd 2 is process-wide: with other threads running (graph workers opening models in
+    # parallel), their messages would vanish too, so the line is only hidden when alone.
+    if log.isEnabledFor(logging.DEBUG) or threading.active_count() > 1:
         yield
         return
     with _STDERR_LOCK:

@@ -8,7 +8,6 @@ rotated ROIs).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -102,7 +101,6 @@ class FaceDetector:
         self._anchors = anchor_centers(self._spec.anchors)
         ms = self.options.min_score
         self.min_score = self._spec.default_min_score if ms is None else ms
-        self._lock = threading.Lock()
         size = self._spec.size
         self._cropper = FullImageCropper(size, size, keep_aspect=True, border=BORDER_ZERO, value_range=_VALUE_RANGE)
 

@@ -205,6 +205,18 @@ class Holistic:
         # Workers for the face and right-hand branches; their threads exit with the instance.
         self._branch_pool = ThreadPoolExecutor(2, "holistic-branch") if o.parallel_branches else None
 
+    def close(self) -> None:
+        """Stop the branch worker threads (also done when the instance is collected)."""
+        if self._branch_pool is not None:
+            self._branch_pool.shutdown(wait=True)
+            self._branch_pool = None
+
+    def __enter__(self) -> Holistic:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def reset(self) -> None:
         with self._lock:
             self.pose.reset()

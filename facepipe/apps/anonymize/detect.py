@@ -312,16 +312,17 @@ class FaceFinder:
         if len(raw) == 0:
             return Detections.empty(6, (W, H))
         raw = weighted_nms(raw, o.nms_iou)
+        sx, sy = W / work.shape[1], H / work.shape[0]
+        if o.max_face is not None:
+            # Before the nesting rule: a too-big box that is dropped anyway must not also
+            # remove the real faces inside it.
+            raw = raw.take((raw.boxes[:, 2] - raw.boxes[:, 0]) * sx <= o.max_face)
         raw = raw.take(~_inside_larger(raw.boxes))
         boxes, kps = raw.boxes, raw.keypoints
         if o.scale != 1.0:
-            sx, sy = W / work.shape[1], H / work.shape[0]
             boxes = boxes * np.array([sx, sy, sx, sy], np.float32)
             kps = kps * np.array([sx, sy], np.float32)
-        dets = Detections(boxes, kps, raw.scores, (W, H))
-        if o.max_face is not None and len(dets):
-            dets = dets[dets.wh[:, 0] <= o.max_face]
-        return dets
+        return Detections(boxes, kps, raw.scores, (W, H))
 
     def _detect_work(self, img: np.ndarray, phase: int | None) -> RawDetections:
         o = self.options

@@ -356,10 +356,15 @@ def anonymize_paths(
     finder = FaceFinder(options.detect) if workers == 1 else None
     anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
     summary = RunSummary()
+    claimed: dict[Path, Path] = {}  # output -> the input that writes it
     for src, base in jobs:
         dst = _output_for(src, base, out, many)
         kind = "video" if is_video_path(src) else "image"
         try:
+            first = claimed.setdefault(dst.resolve(), src)
+            if first != src:
+                # e.g. x.gif and x.png both become x_anonymized.png: never overwrite a result.
+                raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
             if kind == "video" or (not is_image_path(src) and _probably_video(src)):
                 report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
                                               max_frames=max_frames, workers=workers)
@@ -369,6 +374,9 @@ def anonymize_paths(
         except FacepipeError as exc:
             log.error("%s", exc)
             report = FileReport(src, None, kind, ok=False, error=str(exc))
+        except Exception as exc:  # one bad file must not end a folder run
+            log.error("%s: %s: %s; no output was written", src, type(exc).__name__, exc)
+            report = FileReport(src, None, kind, ok=False, error=f"{type(exc).__name__}: {exc}")
         summary.reports.append(report)
     return summary
 

@@ -73,7 +73,7 @@ class Anonymizer:
     def __init__(self, options: AnonymizeOptions | None = None, *, detector: Detect | None = None,
                  image_detector: Detect | None = None) -> None:
         self.options = options or AnonymizeOptions()
-        self.detector: Detect = detector if detector is not None else FaceFinder(self.options.detect)
+        self._detector = detector
         self._image_detector = image_detector
         self.tracker = FaceTracker(self.options.track)
         self._redact = RegionRedactor(self.options.redact)
@@ -83,6 +83,13 @@ class Anonymizer:
     def redact(self, rgb: np.ndarray, regions: FaceRegions, *, inplace: bool = False) -> np.ndarray:
         """Apply the redaction (with face-mesh outlines for shape "hull")."""
         return self._redact(rgb, regions, inplace=inplace)
+
+    @property
+    def detector(self) -> Detect:
+        """The stream detector, built on first use (photo-only and graph runs never need it)."""
+        if self._detector is None:
+            self._detector = FaceFinder(self.options.detect)
+        return self._detector
 
     @property
     def image_detector(self) -> Detect:
