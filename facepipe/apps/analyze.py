@@ -32,7 +32,7 @@ import numpy as np
 from facepipe._fsutil import atomic_write_bytes
 from facepipe.draw.annotate import annotate
 from facepipe.errors import FacepipeError, InputError, ModelError
-from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
+from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoEncodeOptions
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 __all__ = ["AnalyzeOptions", "ItemReport", "analyze_image", "analyze_video", "analyze_inputs",
            "collect_inputs", "outputs_for", "check_available"]
 
-IMAGE_EXTENSIONS = frozenset(WRITABLE_EXTENSIONS)
 _VIDEO_OUT_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v")
 # tqdm-like: factory(total=, desc=, unit=) -> an object with update(n) and close().
 ProgressFactory = Callable[..., Any]
@@ -104,7 +103,7 @@ class ItemReport:
 
 def input_kind(path: Path) -> str | None:
     ext = path.suffix.lower()
-    if ext in IMAGE_EXTENSIONS:
+    if ext in READABLE_EXTENSIONS:
         return "image"
     if ext in VIDEO_EXTENSIONS:
         return "video"
@@ -146,7 +145,7 @@ def outputs_for(path: Path, out_dir: Path) -> dict[str, Path]:
     if input_kind(path) == "video":
         media_ext = ext if ext in _VIDEO_OUT_EXTENSIONS else ".mp4"
     else:
-        media_ext = ext if ext in IMAGE_EXTENSIONS else ".png"
+        media_ext = ext if ext in WRITABLE_EXTENSIONS else ".png"
     return {
         "media": out_dir / f"{stem}.annotated{media_ext}",
         "json": out_dir / f"{stem}.json",

@@ -31,10 +31,10 @@ from facepipe.cli._output import (
     write_output,
 )
 from facepipe.errors import InputError
+from facepipe.io.image import READABLE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 _BATCH = 16  # images per detector call when reading a folder
 
 
@@ -63,9 +63,9 @@ def _image_files(src: Path, recursive: bool) -> list[Path]:
     if src.is_file():
         return [src]
     pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in src.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(p for p in src.glob(pattern) if p.is_file() and p.suffix.lower() in READABLE_EXTENSIONS)
     if not files:
-        raise InputError(f"{src}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) in this folder")
+        raise InputError(f"{src}: no image files ({', '.join(sorted(READABLE_EXTENSIONS))}) in this folder")
     return files
 
 

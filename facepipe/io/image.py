@@ -21,11 +21,16 @@ from facepipe._fsutil import atomic_write_bytes
 from facepipe.errors import InputError, ProcessingError
 
 __all__ = [
-    "read_image", "write_image", "ensure_rgb_uint8", "check_rgb_image", "apply_exif_orientation", "WRITABLE_EXTENSIONS",
+    "read_image", "write_image", "ensure_rgb_uint8", "check_rgb_image", "apply_exif_orientation",
+    "WRITABLE_EXTENSIONS", "READABLE_EXTENSIONS",
 ]
 
 _EXIF_ORIENTATION = 0x0112
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# What folder scans treat as images (read_image reads these through OpenCV or Pillow).
+READABLE_EXTENSIONS = frozenset(
+    {*WRITABLE_EXTENSIONS, ".jp2", ".pgm", ".ppm", ".pbm", ".gif"}
+)
 
 
 # --------------------------------------------------------------------------- arrays

@@ -184,7 +184,6 @@ class Holistic:
         self.options = o = options or HolisticOptions()
         self.pose = Pose(o.pose_options(), detector_model_path=pose_detector_model_path,
                          landmark_model_path=pose_landmark_model_path)
-        # MediaPipe's holistic always uses the full hand model (its complexity input is unconnected).
         # One hand and recrop model per side, so that the two hands can run at the same time
         # (MediaPipe's graph runs its left/right hand and face branches concurrently).
         # MediaPipe's holistic always uses the full hand model (its complexity input is unconnected).

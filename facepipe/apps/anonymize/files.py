@@ -23,7 +23,7 @@ from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymiz
 from facepipe.apps.anonymize.progress import Progress
 from facepipe.errors import FacepipeError, InputError, ProcessingError
 from facepipe.graph import Graph, GraphError, Packet, Timestamp
-from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
+from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter, probe_video
 from facepipe.types import Detections
 
@@ -42,8 +42,7 @@ __all__ = [
 ]
 
 OUTPUT_SUFFIX = "_anonymized"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm",
-                              ".pbm", ".gif"})
+IMAGE_EXTENSIONS = READABLE_EXTENSIONS
 
 
 @dataclass
