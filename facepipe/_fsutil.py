@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_write_bytes"]
+__all__ = ["atomic_write", "atomic_write_bytes", "refuse_overwrite"]
 
 
 @contextlib.contextmanager
@@ -42,3 +42,13 @@ def atomic_write(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 def atomic_write_bytes(dest: str | os.PathLike[str], data: bytes) -> None:
     with atomic_write(dest) as fh:
         fh.write(data)
+
+
+def refuse_overwrite(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:
+    """InputError if `output` is one of the existing `inputs`: no command ever writes over its input."""
+    from facepipe.errors import InputError
+
+    out = Path(output).resolve()
+    for src in inputs:
+        if Path(src).exists() and Path(src).resolve() == out:
+            raise InputError(f"{output}: refusing to overwrite the input file {src}")

@@ -154,9 +154,10 @@ def outputs_for(path: Path, out_dir: Path) -> dict[str, Path]:
 
 
 def _check_not_input(outputs: dict[str, Path], inputs: set[Path]) -> None:
+    # A set lookup, not refuse_overwrite per input: a folder run checks every output against all inputs.
     for p in outputs.values():
         if p.resolve() in inputs:
-            raise InputError(f"{p}: output would overwrite an input file")
+            raise InputError(f"{p}: refusing to overwrite the input file")
 
 
 # --------------------------------------------------------------------------- solutions

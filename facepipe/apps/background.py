@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facepipe.errors import InputError
+from facepipe._fsutil import refuse_overwrite
 from facepipe.solutions.selfie_segmentation import SelfieSegmentation, SelfieSegmentationOptions
 from facepipe.stages.filters import smooth_segmentation
 
@@ -139,8 +139,7 @@ class BackgroundEditor:
         from facepipe.io.image import read_image, write_image
 
         src, dst = Path(src), Path(dst)
-        if dst.exists() and dst.resolve() == src.resolve():
-            raise InputError(f"{dst}: refusing to overwrite the input file")
+        refuse_overwrite(dst, src)
         return write_image(dst, self.process(read_image(src)))
 
     def process_video(
@@ -155,8 +154,7 @@ class BackgroundEditor:
         from facepipe.io.video import VideoReader, VideoWriter
 
         src, dst = Path(src), Path(dst)
-        if dst.exists() and dst.resolve() == src.resolve():
-            raise InputError(f"{dst}: refusing to overwrite the input file")
+        refuse_overwrite(dst, src)
         self.reset()
         n = 0
         with VideoReader(src) as reader, VideoWriter.like(reader, dst) as writer:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from facepipe._fsutil import atomic_write
+from facepipe._fsutil import atomic_write, refuse_overwrite
 from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,7 @@ def check_output(output: Path | None, inputs: list[Path], fmt: str) -> None:
         if fmt == "npz":
             raise InputError("--format npz needs an output file (-o FILE.npz)")
         return
-    for src in inputs:
-        if src.exists() and output.resolve() == src.resolve():
-            raise InputError(f"{output}: refusing to overwrite the input file")
+    refuse_overwrite(output, *inputs)
     if not output.parent.is_dir():
         raise InputError(f"{output}: output folder {output.parent} does not exist")
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from facepipe.apps.analyze import AnalyzeOptions, ItemReport, analyze_inputs, check_available, collect_inputs
+from facepipe.cli._help import HelpFormatter
 from facepipe.errors import InputError
 from facepipe.io.video import VideoEncodeOptions
 
@@ -26,15 +27,6 @@ exit status: 0 all inputs done, 1 at least one input failed (the others are stil
 """
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown in --help, except for on/off flags ("--no-charts (default: True)" misleads)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.nargs == 0 or action.default is None:
-            return action.help
-        return super()._get_help_string(action)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "analyze",
@@ -42,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the face landmarker (and optionally hands, pose or holistic) on images, videos or "
         "folders of them; write annotated copies, a JSON of all results and blendshape charts.",
         epilog=_EPILOG,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="IMAGE|VIDEO|DIR",
                    help="files or folders (searched recursively)")

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from facepipe.cli._help import HelpFormatter
+
 log = logging.getLogger("facepipe.anonymize")
 
 
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Hide every face in images, videos, folders (add -r for subfolders) or a live camera "
                     "('cam', 'cam:1' or a device number). Videos keep their frames, timestamps and audio "
                     "(copied bit for bit). Output: NAME_anonymized.EXT next to each input, unless -o is given.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, video, folder, or camera ('cam', device number)")
     p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder (several inputs/a folder)")

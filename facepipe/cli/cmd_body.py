@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from facepipe._fsutil import refuse_overwrite
+from facepipe.cli._help import HelpFormatter
 from facepipe.cli._output import add_output_arguments, check_output, json_text, npz_bytes, output_format, write_output
 from facepipe.errors import InputError
 
@@ -51,7 +53,7 @@ def _common(p: argparse.ArgumentParser, *, draw: bool = True) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    kw = dict(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    kw = dict(description=__doc__, formatter_class=HelpFormatter)
     p = subparsers.add_parser("hands", help="21 hand landmarks, handedness, world landmarks", **kw)
     _common(p)
     p.add_argument("--max-hands", type=int, default=2, help="most hands the palm detector adds")
@@ -112,8 +114,7 @@ class _Media:
         if not src.is_file():
             raise InputError(f"{src}: no such file")
         if out is not None:
-            if out.exists() and out.resolve() == src.resolve():
-                raise InputError(f"{out}: refusing to overwrite the input file")
+            refuse_overwrite(out, src)
             if not out.parent.is_dir():
                 raise InputError(f"{out}: output folder {out.parent} does not exist")
         self.src, self.out, self.max_frames = src, out, max_frames

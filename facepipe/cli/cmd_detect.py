@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facepipe.cli._help import HelpFormatter
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "detect",
         help="detect faces (boxes, 6 keypoints, scores) in an image or a folder of images",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("input", type=Path, help="image file, or a folder of images")
     add_output_arguments(p, FORMATS)

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from facepipe._fsutil import atomic_write
+from facepipe._fsutil import atomic_write, refuse_overwrite
+from facepipe.cli._help import HelpFormatter
 from facepipe.cli._output import add_output_arguments
 from facepipe.errors import InputError
 
@@ -31,21 +32,12 @@ log = logging.getLogger(__name__)
 _FORMATS = ("json", "csv")
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in --help (except where there is none to show); the description keeps its paragraphs."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "landmarks",
         help="478 face landmarks, blendshapes and head pose (Tasks FaceLandmarker) as JSON/CSV",
         description=__doc__,
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("input", type=Path, help="image or video file")
     add_output_arguments(p, _FORMATS)
@@ -77,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     src: Path = args.input
     if not src.exists():
         raise InputError(f"{src}: no such file")
-    if args.output is not None and args.output.resolve() == src.resolve():
-        raise InputError(f"{args.output}: refusing to overwrite the input file")
+    if args.output is not None:
+        refuse_overwrite(args.output, src)
     if args.num_faces < 1:
         raise InputError(f"--num-faces must be >= 1, got {args.num_faces}")
     video = is_video_file(src)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from facepipe.cli._help import HelpFormatter
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mesh",
         help="468/478-point face mesh (legacy MediaPipe FaceMesh) of an image or a video",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("input", type=Path, help="image or video file")
     add_output_arguments(p, FORMATS)

@@ -6,29 +6,21 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 
+from facepipe.cli._help import HelpFormatter
 from facepipe.errors import ModelError
 from facepipe.runtime.pull import DEFAULT_TIMEOUT_S, Fetcher, SourceUnavailableError
 from facepipe.runtime.store import ModelStore
 
-
-class _FMT(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown in --help, and epilogs keep their line breaks."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if not action.option_strings and action.default is None:
-            return action.help  # "(default: None)" on a positional says nothing
-        return super()._get_help_string(action)
-
-
 _PULL_EPILOG = """\
 exit status:
-  NAME...  0 when every named model is present and verified afterwards, else 1.
-  --all    0 when every model that can be obtained without the open internet
-           (from the mediapipe wheel on the package index, or from a .task
-           bundle that is present) is present and nothing downloaded failed its
-           sha256 check; models whose only source is a plain URL that could not
-           be reached are listed as skipped. With --strict any missing model
-           gives 1.
+  NAME...  0 when every named model is present and verified
+           afterwards, else 1.
+  --all    0 when every model that can be had without the open
+           internet (from the mediapipe wheel on the package index,
+           or from a .task bundle that is present) is present and
+           nothing downloaded failed its sha256 check; models whose
+           only source is an unreachable URL are listed as skipped.
+           With --strict any missing model gives 1.
 """
 
 
@@ -48,12 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list, pull, verify and import model files",
         description="Manage model files. Search order: FACEPIPE_MODEL_PATH dirs, then the cache\n"
         "(FACEPIPE_CACHE, else $XDG_CACHE_HOME/facepipe/models). Every file is sha256-verified before use.",
-        formatter_class=_FMT,
+        formatter_class=HelpFormatter,
     )
     sub = p.add_subparsers(dest="models_command", metavar="ACTION")
     sub.required = True
 
-    q = sub.add_parser("list", help="every registered model and its status", formatter_class=_FMT)
+    q = sub.add_parser("list", help="every registered model and its status", formatter_class=HelpFormatter)
     q.set_defaults(func=_cmd_list)
 
     q = sub.add_parser(
@@ -62,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Fetch models from their sources (official URL, the pinned mediapipe wheel via pip,\n"
         "or a .task bundle) into the cache, verifying each sha256.",
         epilog=_PULL_EPILOG,
-        formatter_class=_FMT,
+        formatter_class=HelpFormatter,
     )
     q.add_argument("names", nargs="*", metavar="NAME", help="models to pull")
     q.add_argument("--all", action="store_true", help="pull every registered model")
@@ -71,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="network timeout in seconds")
     q.set_defaults(func=_cmd_pull, _parser=q)
 
-    q = sub.add_parser("verify", help="hash every model file present", formatter_class=_FMT)
+    q = sub.add_parser("verify", help="hash every model file present", formatter_class=HelpFormatter)
     q.add_argument("names", nargs="*", metavar="NAME", help="only these models (none: all)")
     q.set_defaults(func=_cmd_verify)
 
@@ -81,14 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Copy FILE into the cache if its sha256 matches a registered model; or, with --custom,\n"
         "register it as an unverified user model called NAME (its hash is recorded now and checked\n"
         "on every use, but nobody vouches for where it came from).",
-        formatter_class=_FMT,
+        formatter_class=HelpFormatter,
     )
     q.add_argument("file", metavar="FILE")
     q.add_argument("--name", help="the model FILE must be (registered) or will be called (--custom)")
     q.add_argument("--custom", action="store_true", help="register an unregistered file as a user model")
     q.set_defaults(func=_cmd_import, _parser=q)
 
-    q = sub.add_parser("path", help="print the verified path of a model", formatter_class=_FMT)
+    q = sub.add_parser("path", help="print the verified path of a model", formatter_class=HelpFormatter)
     q.add_argument("name", metavar="NAME")
     q.add_argument(
         "--allow-download",

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from facepipe._version import __version__
+from facepipe.cli._help import HelpFormatter
 from facepipe.errors import FacepipeError
 
 log = logging.getLogger("facepipe")
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facepipe",
         description="MediaPipe-class face, hand and body perception on the official models.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"facepipe {__version__}")
     verbosity = parser.add_mutually_exclusive_group()

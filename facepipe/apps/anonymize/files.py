@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facepipe._fsutil import refuse_overwrite
 from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymizer
@@ -146,7 +147,7 @@ def _output_for(src: Path, base: Path | None, output: Path | None, many: bool) -
 def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonymizer: Anonymizer) -> FileReport:
     report = FileReport(src, dst, "image")
     t0 = time.perf_counter()
-    _check_not_input(src, dst)
+    refuse_overwrite(dst, src)
     rgb = read_image(src)
     result = anonymizer.process_image(rgb)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,7 @@ def anonymize_video_file(src: Path, dst: Path, options: AnonymizeOptions, *, det
     detector: replaces the FaceFinder (a FaceFinder runs one frame at a time: pass None to let
     the graph detect several frames at once, each with a FaceFinder of its own).
     """
-    _check_not_input(src, dst)
+    refuse_overwrite(dst, src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     if workers == 1:
@@ -321,11 +322,6 @@ def _detected_ahead(reader: VideoReader, detect: Detect, max_frames: int | None,
     finally:
         stop.set()
         worker.join()
-
-
-def _check_not_input(src: Path, dst: Path) -> None:
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise InputError(f"{src}: the output would overwrite the input; choose another output name")
 
 
 def anonymize_paths(
