@@ -48,6 +48,7 @@ from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.face_geometry import FaceGeometryEstimator, HeadPose, head_pose
 from facepipe.stages.filters import LandmarksSmoother
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
+from facepipe.stages.libm32 import sigmoidf
 from facepipe.stages.projection import matrix_z_scale
 from facepipe.stages.rects import rects_from_detections, rects_from_landmarks, transform_rects
 from facepipe.stages.tracking import associate_rects
@@ -385,7 +386,7 @@ class FaceLandmarker:
             return raw.reshape(n, NUM_LANDMARKS, 3).copy(), logits.reshape(-1).astype(np.float32)
 
         raw, logits = self._landmarks_model.run_filled(n, fill, read)
-        presence = 1.0 / (1.0 + np.exp(-logits))
+        presence = sigmoidf(logits)
         keep = np.flatnonzero(presence > self.options.min_face_presence_confidence)
         pts = raw[keep] / np.float32(_INPUT_SIZE)
         # Per-face ROI matrices (MediaPipe's LandmarkProjection with IMAGE_DIMENSIONS uses the same matrix).

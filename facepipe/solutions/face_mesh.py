@@ -38,6 +38,7 @@ from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects,
 from facepipe.stages.detection_decode import RawDetections
 from facepipe.stages.filters import LandmarksSmoother
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
+from facepipe.stages.libm32 import sigmoidf
 from facepipe.stages.projection import project_landmarks
 from facepipe.stages.rects import rects_from_detections, rects_from_landmarks, transform_rects
 from facepipe.types import Detections, ImageSize, Landmarks
@@ -282,7 +283,7 @@ class FaceMesh:
 
         def read(outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raw, flag = outs
-            presence = (1.0 / (1.0 + np.exp(-flag.reshape(-1).astype(np.float32)))).astype(np.float32)
+            presence = sigmoidf(flag.reshape(-1))
             keep = presence > np.float32(self.options.min_tracking_confidence)
             # x / 192 as MediaPipe divides (x * (1 / 192) differs in the last bit, which tracking feeds back)
             return raw.reshape(total, 468, 3)[keep] / np.float32(s), presence, keep  # [keep] copies
