@@ -7,19 +7,11 @@ the first time a name is not found.
     VideoDecoderCalculator / VideoEncoderCalculator   video files (facepipe.io.video)
     FaceDetectorCalculator                            BlazeFace (facepipe.solutions.face_detection)
     FaceMeshCalculator / FaceLandmarkerCalculator     face landmarks (facepipe.solutions)
-    FaceFinderCalculator, FaceTrackerCalculator,
-    BackfillCalculator, RedactCalculator              the anonymizer's stages (facepipe.apps.anonymize)
+    (the anonymizer's FaceFinder/FaceTracker/Backfill/Redact calculators live with the app,
+    in facepipe.apps.anonymize.graph, and are loaded by name the same way)
     FlowLimiterCalculator                             (in facepipe.graph)
 """
 
-from facepipe.calculators.anonymize import (
-    BackfillCalculator,
-    BackfillOptions,
-    FaceFinderCalculator,
-    FaceTrackerCalculator,
-    RedactCalculator,
-    anonymize_video_config,
-)
 from facepipe.calculators.detection import FaceDetectorCalculator
 from facepipe.calculators.landmarks import FaceLandmarkerCalculator, FaceMeshCalculator
 from facepipe.calculators.video import (
@@ -31,18 +23,12 @@ from facepipe.calculators.video import (
 )
 
 __all__ = [
-    "BackfillCalculator",
-    "BackfillOptions",
     "FaceDetectorCalculator",
-    "FaceFinderCalculator",
     "FaceLandmarkerCalculator",
     "FaceMeshCalculator",
-    "FaceTrackerCalculator",
-    "RedactCalculator",
     "VideoDecoderCalculator",
     "VideoDecoderOptions",
     "VideoEncoderCalculator",
     "VideoEncoderOptions",
     "VideoSource",
-    "anonymize_video_config",
 ]

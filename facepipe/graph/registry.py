@@ -28,7 +28,7 @@ C = TypeVar("C", bound=type)
 # Packages imported the first time a name is not found, so that the built-in calculators
 # are available by name without an explicit import (they depend on higher layers than the
 # graph core, hence loaded by name, not imported here).
-DEFAULT_AUTOLOAD = ("facepipe.calculators",)
+DEFAULT_AUTOLOAD = ("facepipe.calculators", "facepipe.apps.anonymize.graph")
 
 
 class CalculatorRegistry:

@@ -185,7 +185,7 @@ def _progress_total(frame_count: int | None, max_frames: int | None) -> int | No
 
 def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
                            progress: bool, max_frames: int | None, workers: int) -> FileReport:
-    from facepipe.calculators.anonymize import anonymize_video_config  # imports this package
+    from facepipe.apps.anonymize.graph import anonymize_video_config
 
     report = FileReport(src, dst, "video")
     t0 = time.perf_counter()
