@@ -292,15 +292,29 @@ class FaceMesh:
         all_rois = np.concatenate([np.asarray(r, np.float32).reshape(-1, 5) for r in rois])
         return project_landmarks(pts, all_rois[keep]), presence, keep
 
+    # Stages for pipelines that choose their own ROIs (Holistic, the anonymizer's face outlines).
+
+    @property
+    def detector(self) -> FaceDetector:
+        """The short-range face detector this FaceMesh uses."""
+        return self._detector
+
+    def landmarks_in_rois(self, image: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """468-point meshes in given (M,5) ROIs of one image, no detection or tracking: the kept
+        faces' (K,468,3) meshes, the (M,) presence of every ROI and the (M,) keep mask."""
+        return self._landmarks([image], [np.asarray(rois, np.float32).reshape(-1, 5)])
+
+    def refine_eyes(self, image: np.ndarray, meshes: np.ndarray) -> np.ndarray:
+        """(K,478,3) with the iris model's eyes and irises when refine_landmarks is on, else `meshes`."""
+        return self._iris.refine(image, meshes) if self._iris is not None and len(meshes) else meshes
+
     def _infer(self, image: np.ndarray, size: ImageSize, plan: TrackPlan) -> tuple[FaceMeshResult, TrackedObjects]:
         n_pts = self.options.num_landmarks
         mesh, presence, keep = self._landmarks([image], [plan.rois])
         # Next-frame ROIs from the 468-point mesh (as the iris-tracking graph does; the eye
         # refinement stays inside the face box, so the attention graph's 478-point box is practically the same).
         next_rois = landmark_rois(mesh, size)
-        out = mesh
-        if self._iris is not None and len(mesh):
-            out = self._iris.refine(image, mesh)
+        out = self.refine_eyes(image, mesh)
         ids = plan.track_ids[keep]
         if self.options.smooth_landmarks and self._tracker.tracking:
             out = self._smooth(out, ids, plan.timestamp_ms, size)

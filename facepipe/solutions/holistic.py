@@ -278,7 +278,7 @@ class Holistic:
                                      start=PoseLandmark.RIGHT_EYE, end=PoseLandmark.LEFT_EYE, target_deg=0.0)
         rough = transform_rects(rough, size, scale_x=3.0, scale_y=3.0, square_long=True)
         # facepipe's face detector inside the ROI, normalized (no pixel round trip, as in MediaPipe)
-        dets = self.face_mesh._detector.detect_normalized(image, rough[0])
+        dets = self.face_mesh.detector.detect_normalized(image, rough[0])
         if len(dets) == 0:
             return None
         rect = rects_from_keypoints(dets.keypoints[:1], size, start=0, end=1, target_deg=0.0)
@@ -291,12 +291,11 @@ class Holistic:
         if roi is None:
             state.clear()
             return _empty(n_face, size)
-        mesh, presence, keep = self.face_mesh._landmarks([image], [roi[None]])
+        mesh, presence, keep = self.face_mesh.landmarks_in_rois(image, roi[None])
         if not keep[0]:
             state.clear()
             return _empty(n_face, size)
         state.landmarks = mesh[0]
         state.roi = landmark_rois(mesh, size)[0]
-        if self.face_mesh._iris is not None:
-            mesh = self.face_mesh._iris.refine(image, mesh)
+        mesh = self.face_mesh.refine_eyes(image, mesh)
         return Landmarks(mesh, presence[:1], roi[None], size)

@@ -37,8 +37,8 @@ class FaceHulls:
         sel = regions[big]
         dets = Detections(sel.xyxy, sel.keypoints, sel.scores, (W, H))
         rois = detection_rois(dets)
-        # FaceMesh's landmark stage on given ROIs (its public process() runs its own detector).
-        mesh, _presence, keep = self._mesh._landmarks([rgb], [rois])
+        # The landmark stage on our ROIs (process() would run its own detector).
+        mesh, _presence, keep = self._mesh.landmarks_in_rois(rgb, rois)
         px = mesh[:, :, :2] * np.array([W, H], np.float32)
         for j, i in enumerate(big[keep]):
             out[int(i)] = px[j]
