@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -105,6 +105,14 @@ class FaceFinderOptions:
         always get all tiles. Measured: period 4 doubles the frame rate of 720p and 1080p
         videos against period 1; the 640x360 hamilton clip (6 tiles) left 56 faces visible
         with period 4 against 28 with 3, hence the minimum.
+    mirror_tile_models: tile models (regular or crowd) also run on each tile flipped left-right;
+        BlazeFace is not symmetric, so the mirror image of a weak face is a second chance.
+    crowd_max_zoom: the most the crowd-only tiles are enlarged (the models' own `max_zoom` holds
+        for the other tiles): crowd gating discards the textures that enlarged tiles respond to.
+    crowd_body_depth: drop crowd-only detections centred on the body of a confident face, down
+        to this many face heights below its chin (0: off). Measured on the group photos: bodies
+        are where the crowd tiles' false positives sit (1.9x fewer regions off YuNet's faces at
+        5, no face lost).
     num_threads: LiteRT threads per model.
     """
 
@@ -134,6 +142,9 @@ class FaceFinderOptions:
     crowd_tile_radius: float = 6.0
     tile_period: int = 4
     min_tiles_per_frame: int = 8
+    mirror_tile_models: tuple[str, ...] = ()
+    crowd_max_zoom: float = 1.0
+    crowd_body_depth: float = 0.0
     num_threads: int | None = None
 
     @classmethod
@@ -143,13 +154,22 @@ class FaceFinderOptions:
         threshold; weak detections must be confirmed by a second view (model or scale) or
         by confident faces of their size nearby.
 
-        The short-range model also runs on the tiles, counted only in crowds (see
-        `crowd_tile_models`). Measured (benchmarks/leak_test.py criterion, shared photos): 10
-        leaks of 557 YuNet faces on the 12 group photos, all in the two extreme crowds (without
-        the crowd tiles: 52; video settings: 183); on the 16 single-face photos of
-        testdata/faces, 5 regions away from the face (without: 4, `for_crowds`: 82)."""
+        The short-range model also runs on the tiles, mirrored too and enlarged up to 2x,
+        counted only in crowds (see `crowd_tile_models`); detections smaller than the model's
+        reliable size in the zoomed-out view are dropped (`zoom_min_face`: on still photos the
+        tiles see those faces better, and there they were blobs on blurred backgrounds).
+        Measured (benchmarks/leak_test.py criterion, shared photos): 0 leaks of 557 YuNet faces
+        on the 12 group photos (crowd tiles neither mirrored nor enlarged: 9; without crowd
+        tiles: 52; video settings: 183); on the 16 single-face photos of testdata/faces, 4
+        regions away from the face. The price is precision in groups: BlazeFace scores many
+        real crowd faces as low as body and background textures next to them, so group photos
+        get blobs off the faces too (counted as regions of >= 40 px off every YuNet face at score
+        0.3: 343 on the 12 group photos, against 223 with the crowd tiles at full size and not
+        mirrored, 638 without `crowd_body_depth`)."""
         base = {"min_score": 0.25, "min_face": 7.0, "min_face_relative": 1 / 320, "tile_period": 1,
-                "min_views": 2, "crowd_tile_models": ("short",), "whole_models": ("full_dense", "short")}
+                "min_views": 2, "crowd_tile_models": ("short",), "whole_models": ("full_dense", "short"),
+                "crowd_max_zoom": 2.0, "mirror_tile_models": ("short",), "zoom_min_face": 1.0,
+                "crowd_body_depth": 5.0}
         return cls(**{**base, **changes})
 
     @classmethod
@@ -269,7 +289,10 @@ class FaceFinder:
             if min_face and o.min_face_relative:
                 min_face = max(min_face, o.min_face_relative * max(width, height) / o.scale)
             min_face *= o.scale
-            self._plan_cache[key] = plan_tiles(width, height, min_face, MODEL_RANGES[model], o.level_overlap)
+            rng = MODEL_RANGES[model]
+            if model in self._crowd_only():
+                rng = replace(rng, max_zoom=o.crowd_max_zoom)
+            self._plan_cache[key] = plan_tiles(width, height, min_face, rng, o.level_overlap)
         return self._plan_cache[key]
 
     def _all_tile_models(self) -> tuple[str, ...]:
@@ -341,9 +364,14 @@ class FaceFinder:
         for model in o.tile_models:
             self._run_tiles(img, model, phase, parts, view_ids)
         n_regular = len(parts)
-        if o.min_face:
+        if o.min_face and self._crowd_only():
+            # Crowd-only detections count only near `crowd_faces` confident faces, so the
+            # tiles without that many anchors in reach are not worth running (a portrait:
+            # none of them).
+            anchors = _confident_faces(parts, o.confident, o.nms_iou)
             for model in self._crowd_only():
-                self._run_tiles(img, model, phase, parts, view_ids, min_score=o.crowd_tile_score)
+                self._run_tiles(img, model, phase, parts, view_ids, min_score=o.crowd_tile_score,
+                                only_near=(anchors, o.crowd_faces, o.crowd_tile_radius))
         if not parts:
             return RawDetections(np.zeros((0, 4), np.float32), np.zeros((0, 6, 2), np.float32),
                                  np.zeros(0, np.float32))
@@ -356,12 +384,15 @@ class FaceFinder:
         return raw.take(self._plausible(img, raw, views_of, models_of, crowd_only))
 
     def _run_tiles(self, img: np.ndarray, model: str, phase: int | None, parts: list[RawDetections],
-                   view_ids: list[tuple[int, str]], min_score: float | None = None) -> None:
+                   view_ids: list[tuple[int, str]], min_score: float | None = None,
+                   only_near: tuple[np.ndarray, int, float] | None = None) -> None:
         o = self.options
         tiles = self.tiles_for(img.shape[1], img.shape[0], model)
         period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame) if phase is not None else 1
         if period > 1:
             tiles = tiles[phase % period :: period]
+        if only_near is not None:
+            tiles = _tiles_near(tiles, *only_near)
         if not tiles:
             return
         views = []
@@ -401,6 +432,8 @@ class FaceFinder:
             anchors = keep & ~crowd_only & (raw.scores >= o.confident)
             keep &= ~crowd_only
             keep |= crowd_only & _in_crowd(raw, anchors, o.crowd_faces, o.crowd_tile_radius, o.nms_iou)
+            if o.crowd_body_depth > 0:
+                keep &= ~(crowd_only & _on_body(raw.boxes, raw.boxes[anchors], o.crowd_body_depth))
         for i in np.flatnonzero(big & keep):
             if len(np.unique(views_of[overlap[i]])) >= 2:
                 continue
@@ -448,25 +481,45 @@ class FaceFinder:
         # One call per view: batching these models is no faster on CPU (measured: 24 tiles
         # 2.9 ms/tile looped vs 4.7-5.3 batched), and LiteRT folds a resized batch into
         # the anchor axis of their outputs.
+        mirrored = (False, True) if tiles is not None and name in self.options.mirror_tile_models else (False,)
         for i, (img, x0, y0, s) in enumerate(views):
-            det = detector.detect(img)
-            if len(det) == 0:
-                continue
-            boxes = det.xyxy * s + np.array([x0, y0, x0, y0], np.float32)
-            kps = det.keypoints * s + np.array([x0, y0], np.float32)
-            if tiles is not None:
-                keep = _off_inner_edges(boxes, tiles[i])
-                boxes, kps, scores = boxes[keep], kps[keep], det.scores[keep]
-            else:
-                scores = det.scores
-            if min_side > 0:
-                big = (boxes[:, 2:] - boxes[:, :2]).max(1) >= min_side
-                boxes, kps, scores = boxes[big], kps[big], scores[big]
-            if len(scores):
-                parts.append(RawDetections(boxes, kps, scores))
-                # A view is one framing of one model: each whole-frame view, and each tile level.
-                vid = len(view_ids) + 1 if tiles is None else -(hash((name, round(tiles[i].k, 4))) & 0xFFFFFFF) - 1
-                view_ids.append((vid, name))
+            for mirror in mirrored:
+                self._run_view(detector, name, img, mirror, x0, y0, s, parts, view_ids,
+                               tiles[i] if tiles is not None else None, min_side)
+
+    def _run_view(self, detector: FaceDetector, name: str, img: np.ndarray, mirror: bool, x0: float, y0: float,
+                  s: float, parts: list[RawDetections], view_ids: list[tuple[int, str]], tile: Tile | None,
+                  min_side: float) -> None:
+        """Detections of one view (mirrored: the view flipped left-right, boxes flipped back) in
+        frame pixels, appended to `parts` with their view id."""
+        det = detector.detect(np.ascontiguousarray(img[:, ::-1]) if mirror else img)
+        if len(det) == 0:
+            return
+        boxes, kps = det.xyxy, det.keypoints
+        if mirror:
+            w = img.shape[1]
+            boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+            kps = kps[:, _MIRRORED_KEYPOINTS] * np.array([-1, 1], np.float32) + np.array([w, 0], np.float32)
+        boxes = boxes * s + np.array([x0, y0, x0, y0], np.float32)
+        kps = kps * s + np.array([x0, y0], np.float32)
+        if tile is not None:
+            keep = _off_inner_edges(boxes, tile)
+            boxes, kps, scores = boxes[keep], kps[keep], det.scores[keep]
+        else:
+            scores = det.scores
+        if min_side > 0:
+            big = (boxes[:, 2:] - boxes[:, :2]).max(1) >= min_side
+            boxes, kps, scores = boxes[big], kps[big], scores[big]
+        if len(scores):
+            parts.append(RawDetections(boxes, kps, scores))
+            # A view is one framing of one model: each whole-frame view, and each tile level
+            # (mirrored or not).
+            vid = len(view_ids) + 1 if tile is None else -(hash((name, round(tile.k, 4), mirror)) & 0xFFFFFFF) - 1
+            view_ids.append((vid, name))
+
+
+# BlazeFace keypoints: right eye, left eye, nose, mouth, right ear, left ear; a mirror swaps sides.
+_MIRRORED_KEYPOINTS = [1, 0, 2, 3, 5, 4]
 
 
 def _zoomed_out(img: np.ndarray, factor: float, tensor: int) -> tuple[np.ndarray, float, float, float]:
@@ -499,6 +552,49 @@ def _near_similar(boxes: np.ndarray, sure: np.ndarray, radius: float) -> np.ndar
     dist = np.linalg.norm(c[:, None] - s_c[None], axis=-1)
     ratio = s_side[None, :] / np.maximum(side[:, None], 1e-6)
     return ((dist <= radius * side[:, None]) & (ratio >= 0.5) & (ratio <= 2.0) & (dist > 0)).any(1)
+
+
+def _confident_faces(parts: Sequence[RawDetections], confident: float, nms_iou: float) -> np.ndarray:
+    """(N,4) boxes of the distinct faces scoring >= `confident` in `parts` (views merged)."""
+    boxes = [p.boxes[p.scores >= confident] for p in parts]
+    scores = [p.scores[p.scores >= confident] for p in parts]
+    kps = [p.keypoints[p.scores >= confident] for p in parts]
+    if not parts or not sum(len(b) for b in boxes):
+        return np.zeros((0, 4), np.float32)
+    merged = RawDetections(np.concatenate(boxes), np.concatenate(kps), np.concatenate(scores))
+    return weighted_nms(merged, nms_iou).boxes
+
+
+def _tiles_near(tiles: Sequence[Tile], anchors: np.ndarray, min_faces: int, radius: float) -> list[Tile]:
+    """The tiles where a detection could have `min_faces` anchors in reach (see `_in_crowd`): an
+    anchor of side a counts for detections of side >= a/2 within `radius` of their side, so
+    within 2·radius·a of the tile."""
+    if len(anchors) < min_faces or not tiles:
+        return []
+    c = (anchors[:, :2] + anchors[:, 2:]) / 2
+    reach = 2 * radius * (anchors[:, 2:] - anchors[:, :2]).max(1)
+    t = np.array([[tl.x0, tl.y0, tl.x1, tl.y1] for tl in tiles], np.float32)
+    dx = np.maximum(np.maximum(t[:, None, 0] - c[None, :, 0], c[None, :, 0] - t[:, None, 2]), 0)
+    dy = np.maximum(np.maximum(t[:, None, 1] - c[None, :, 1], c[None, :, 1] - t[:, None, 3]), 0)
+    near = np.hypot(dx, dy) <= reach[None, :]
+    return [tl for tl, n in zip(tiles, near.sum(1), strict=True) if n >= min_faces]
+
+
+def _on_body(boxes: np.ndarray, faces: np.ndarray, depth: float, width: float = 1.0,
+             ratio: float = 0.7) -> np.ndarray:
+    """Mask of boxes centred on the body of one of `faces`: within `width` face widths of its
+    centre line, at most `depth` face heights below its chin, and not much bigger than it
+    (`ratio`: a face in the row in front of it is usually bigger)."""
+    if len(faces) == 0 or len(boxes) == 0:
+        return np.zeros(len(boxes), bool)
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2
+    side = (boxes[:, 2:] - boxes[:, :2]).max(1)
+    fw, fh = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    dx = np.abs(c[:, None, 0] - (faces[None, :, 0] + faces[None, :, 2]) / 2)
+    below = c[:, None, 1] - faces[None, :, 3]
+    on = ((dx <= width * fw[None]) & (below > 0) & (below <= depth * fh[None])
+          & (np.maximum(fw, fh)[None] >= ratio * side[:, None]))
+    return on.any(1)
 
 
 def _in_crowd(raw: RawDetections, anchors: np.ndarray, min_faces: int, radius: float, nms_iou: float) -> np.ndarray:
