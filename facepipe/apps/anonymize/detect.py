@@ -106,7 +106,8 @@ class FaceFinderOptions:
         videos against period 1; the 640x360 hamilton clip (6 tiles) left 56 faces visible
         with period 4 against 28 with 3, hence the minimum.
     mirror_tile_models: tile models (regular or crowd) also run on each tile flipped left-right;
-        BlazeFace is not symmetric, so the mirror image of a weak face is a second chance.
+        BlazeFace is not symmetric, so the mirror image of a weak face is a second chance. A
+        mirrored tile level is a view of its own (for `min_views`).
     crowd_max_zoom: the most the crowd-only tiles are enlarged (the models' own `max_zoom` holds
         for the other tiles): crowd gating discards the textures that enlarged tiles respond to.
     crowd_body_depth: drop crowd-only detections centred on the body of a confident face, down
