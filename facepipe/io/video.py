@@ -35,6 +35,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from facepipe.errors import InputError, ProcessingError
@@ -618,7 +619,14 @@ class VideoWriter:
             pts = int(at)
         if self._last_pts is not None and pts <= self._last_pts:
             raise ValueError(f"{self.path}: pts {pts} is not after the previous frame's {self._last_pts}")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        if self._stream.pix_fmt == "yuv420p":
+            # OpenCV's BT.601 conversion (what swscale does for rgb24 -> yuv420p, within 1 level
+            # of luma) runs without the GIL and several times faster; other threads of a
+            # pipeline keep working meanwhile.
+            yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
         if isinstance(at, Frame) and at.duration:
