@@ -12,10 +12,9 @@ into it. `FaceFinder` therefore runs the detectors on
 Each level's tiles overlap by the largest face that level is responsible for
 (faces bigger than that are found whole at the coarser level), and a
 detection touching an inner tile edge is dropped because its face lies whole
-in the neighbouring tile. Tiles are shrunk with area averaging before the
+in the neighbouring tile. Tiles shrunk 2x or more are area-averaged before the
 detector sees them (its own bilinear warp would alias 5-10x reductions), and
-the results of all
-levels and models are merged with weighted NMS.
+the results of all levels and models are merged with weighted NMS.
 """
 
 from __future__ import annotations
@@ -400,8 +399,7 @@ class FaceFinder:
         for t in tiles:
             crop = img[t.y0 : t.y1, t.x0 : t.x1]
             w, h = max(1, round((t.x1 - t.x0) * t.k)), max(1, round((t.y1 - t.y0) * t.k))
-            interp = cv2.INTER_AREA if t.k < 1 else cv2.INTER_LINEAR
-            views.append((cv2.resize(crop, (w, h), interpolation=interp), t.x0, t.y0, (t.x1 - t.x0) / w))
+            views.append((_resized(crop, w, h), t.x0, t.y0, (t.x1 - t.x0) / w))
         self._run(model, views, parts, view_ids, tiles, min_score=min_score)
 
     def _plausible(self, img: np.ndarray, raw: RawDetections, views_of: np.ndarray,
@@ -529,13 +527,27 @@ def _zoomed_out(img: np.ndarray, factor: float, tensor: int) -> tuple[np.ndarray
     side = max(W, H) * factor
     k = tensor / side
     w, h = max(1, round(W * k)), max(1, round(H * k))
-    small = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    small = _resized(img, w, h)
     canvas = np.zeros((tensor, tensor, 3), np.uint8)
     ox, oy = (tensor - w) // 2, (tensor - h) // 2
     canvas[oy : oy + h, ox : ox + w] = small
     s = W / w
     # Canvas pixel (u, v) -> frame pixel ((u - ox) * s, (v - oy) * s).
     return canvas, -ox * s, -oy * s, s
+
+
+def _resized(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    """`img` at w x h for a detector view. Enlarged or shrunk less than 2x: bilinear. Shrunk
+    more: area averaging (bilinear would alias), halving first while at least twice the
+    target, as OpenCV's exact-halving path is several times faster than a general area
+    resize (1080p to 96 px: 0.3 ms instead of 1.1 ms). Measured on the 14 shared videos:
+    bilinear instead of area for the 274 -> 192 px tiles of 720p/1080p costs no leak and
+    makes the finder 9 % faster."""
+    while img.shape[1] >= 2 * w and img.shape[0] >= 2 * h and img.shape[1] % 2 == 0 and img.shape[0] % 2 == 0:
+        img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    if img.shape[1] < 2 * w and img.shape[0] < 2 * h:
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def _family(model: str) -> str:
