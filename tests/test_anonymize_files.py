@@ -254,3 +254,21 @@ def test_inputs_sharing_an_output_name_are_not_overwritten(tmp_path):
     assert len(summary.reports) == 2 and len(failed) == 1
     assert "also the output of" in failed[0].error
     assert (folder / "x_anonymized.png").is_file()
+
+
+def test_crowd_flag_changes_streams_not_photos():
+    """--crowd switches videos/cameras to the crowd preset; photos keep their own defaults,
+    which already run the crowd tiles (and beat the crowd preset on the shared photos)."""
+    import argparse
+
+    from facepipe.apps.anonymize.detect import FaceFinderOptions
+    from facepipe.cli.cmd_anonymize import build_options, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    plain = build_options(parser.parse_args(["anonymize", "x.mp4"]))
+    crowd = build_options(parser.parse_args(["anonymize", "x.mp4", "--crowd", "--thresh", "0.3"]))
+    assert plain.detect == FaceFinderOptions()
+    assert crowd.detect == FaceFinderOptions.for_crowds(tile_period=4, min_score=0.3)
+    assert plain.image_detect == FaceFinderOptions.for_images()
+    assert crowd.image_detect == FaceFinderOptions.for_images(min_score=0.3)

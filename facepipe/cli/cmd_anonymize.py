@@ -66,12 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     g = p.add_argument_group("detection")
     g.add_argument("--thresh", type=float, default=None,
-                   help="detection score threshold (default 0.3 videos, 0.25 photos, 0.2 --crowd: recall first)")
+                   help="detection score threshold (default 0.3 videos, 0.25 photos, 0.2 videos with --crowd:"
+                        " recall first)")
     g.add_argument("--min-face", type=float, default=None,
                    help="smallest face width in pixels to search for by tiling (0 = no tiling;"
                         " default 20 for videos, 7 or 1/320 of the long side for photos)")
     g.add_argument("--crowd", action="store_true",
-                   help="dense crowds: more models and a lower threshold (finds more faces, more false positives)")
+                   help="videos and cameras in dense crowds: the short-range model on every tile and a lower"
+                        " threshold (more faces, more false positives); photos get crowd tiles by default")
     g.add_argument("--max-face", type=_positive_float, default=None, help="ignore detections wider than this (px)")
     g.add_argument("--scale", type=_positive_float, default=1.0,
                    help="detect on frames resized by this factor (redaction stays at full resolution)")
@@ -134,7 +136,7 @@ def build_options(args: argparse.Namespace):
         return AnonymizeOptions(
             detect=replace(FaceFinderOptions.for_crowds(tile_period=4) if args.crowd else FaceFinderOptions(),
                            **stream_changes),
-            image_detect=(FaceFinderOptions.for_crowds if args.crowd else FaceFinderOptions.for_images)(**changes),
+            image_detect=FaceFinderOptions.for_images(**changes),
             track=track,
             redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=mask_scale, blur=args.blur,
                                  mosaic=args.mosaic, color=args.color, replacement=replacement,
