@@ -112,7 +112,8 @@ class FaceFinderOptions:
     crowd_body_depth: drop crowd-only detections centred on the body of a confident face, down
         to this many face heights below its chin (0: off). Measured on the group photos: bodies
         are where the crowd tiles' false positives sit (1.9x fewer regions off YuNet's faces at
-        5, no face lost).
+        5, no face lost). Assumes upright people (a photo on its side gets no such filtering
+        benefit, only the unfiltered crowd tiles).
     num_threads: LiteRT threads per model.
     """
 
@@ -164,8 +165,8 @@ class FaceFinderOptions:
         regions away from the face. The price is precision in groups: BlazeFace scores many
         real crowd faces as low as body and background textures next to them, so group photos
         get blobs off the faces too (counted as regions of >= 40 px off every YuNet face at score
-        0.3: 343 on the 12 group photos, against 223 with the crowd tiles at full size and not
-        mirrored, 638 without `crowd_body_depth`)."""
+        0.3: 333 on the 12 group photos, against 222 with the crowd tiles at full size and not
+        mirrored, 623 without `crowd_body_depth`)."""
         base = {"min_score": 0.25, "min_face": 7.0, "min_face_relative": 1 / 320, "tile_period": 1,
                 "min_views": 2, "crowd_tile_models": ("short",), "whole_models": ("full_dense", "short"),
                 "crowd_max_zoom": 2.0, "mirror_tile_models": ("short",), "zoom_min_face": 1.0,
