@@ -374,8 +374,23 @@ def test_body_zone_and_crowd_tile_selection():
         [90, 160, 190, 260],    # much bigger than the face: someone in front
         [100, 40, 140, 90],     # above the face
     ], np.float32)
-    np.testing.assert_array_equal(_on_body(boxes, face, 5.0), [True, False, False, False, False])
-    assert not _on_body(boxes, face[:0], 5.0).any()
+    # BlazeFace keypoints: right eye, left eye, nose, mouth, ears; upright: mouth below the eyes.
+    kps = np.array([[[110, 115], [130, 115], [120, 125], [120, 140], [100, 118], [140, 118]]], np.float32)
+    np.testing.assert_array_equal(_on_body(boxes, face, kps, 5.0), [True, False, False, False, False])
+    assert not _on_body(boxes, face[:0], kps[:0], 5.0).any()
+    # The same scene turned 90 degrees clockwise (x, y) -> (H - y, x): "below" turns with the face.
+    def turn(p):
+        return np.stack([600 - p[..., 1], p[..., 0]], -1)
+
+    def turn_boxes(b):
+        corners = np.stack([turn(b[:, :2]), turn(b[:, 2:])], 1)
+        return np.concatenate([corners.min(1), corners.max(1)], 1)
+
+    np.testing.assert_array_equal(_on_body(turn_boxes(boxes), turn_boxes(face), turn(kps), 5.0),
+                                  [True, False, False, False, False])
+    # Keypoints of an upright face at the turned face's place: the chest is beside it, not below.
+    shift = (turn_boxes(face)[0, :2] + turn_boxes(face)[0, 2:]) / 2 - (face[0, :2] + face[0, 2:]) / 2
+    assert not _on_body(turn_boxes(boxes), turn_boxes(face), kps + shift, 5.0)[0]
     tiles = [Tile(0, 0, 100, 100, 1.0), Tile(1000, 1000, 1100, 1100, 1.0)]
     anchors = np.array([[110, 110, 130, 130], [140, 110, 160, 130], [170, 110, 190, 130]], np.float32)
     assert _tiles_near(tiles, anchors, 3, 6.0) == tiles[:1]
