@@ -212,3 +212,22 @@ def test_writer_refuses_to_overwrite_its_input(tmp_path):
     make_clip(src)
     with VideoReader(src) as r, pytest.raises(InputError, match="overwrite the input"):
         VideoWriter.like(r, src)
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv444p"])
+def test_written_colours_come_back(tmp_path, pix_fmt):
+    """Flat colour patches (any memory layout, e.g. a flipped view) decode to the colours written,
+    whichever conversion the writer uses for the pixel format (OpenCV for yuv420p, swscale else)."""
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [20, 20, 20], [200, 120, 60]],
+                       np.uint8)
+    img = np.repeat(np.repeat(colours[None], 64, 0), 32, 1)  # 64 x 192, six 32-px columns
+    dst = tmp_path / f"c_{pix_fmt}.mkv"
+    opts = VideoEncodeOptions(crf=0, pix_fmt=pix_fmt)
+    with VideoWriter(dst, width=192, height=64, fps=10, options=opts) as w:
+        w.write(img[:, ::-1])  # a view with a negative stride
+        w.write(img)
+    with VideoReader(dst) as r:
+        frames = [f.image for f in r]
+    for got, want in zip(frames, (img[:, ::-1], img), strict=True):
+        centre = (slice(16, 48), np.arange(6) * 32 + 16)
+        assert np.abs(got[centre].astype(int) - want[centre]).max() <= 3

@@ -623,7 +623,7 @@ class VideoWriter:
             # OpenCV's BT.601 conversion (what swscale does for rgb24 -> yuv420p, within 1 level
             # of luma) runs without the GIL and several times faster; other threads of a
             # pipeline keep working meanwhile.
-            yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+            yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
