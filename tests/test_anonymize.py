@@ -365,6 +365,13 @@ def test_mirrored_view_maps_back_onto_the_face():
     assert np.abs(k0 - k1).max() < 0.08 * side
 
 
+@pytest.mark.parametrize("bad", [{"mirror_tile_models": ("tiny",)}, {"crowd_max_zoom": 0.0},
+                                 {"crowd_body_depth": -1.0}])
+def test_finder_options_are_checked(bad):
+    with pytest.raises(ValueError):
+        FaceFinderOptions(**bad)
+
+
 def test_body_zone_and_crowd_tile_selection():
     face = np.array([[100, 100, 140, 150]], np.float32)  # 40 x 50 px
     boxes = np.array([

@@ -184,7 +184,8 @@ class FaceFinderOptions:
                                  **changes})
 
     def __post_init__(self) -> None:
-        for m in (*self.tile_models, *self.whole_models, *self.zoom_models, *self.crowd_tile_models):
+        for m in (*self.tile_models, *self.whole_models, *self.zoom_models, *self.crowd_tile_models,
+                  *self.mirror_tile_models):
             if m not in MODEL_RANGES:
                 raise ValueError(f"unknown face detector model {m!r}; choose from {sorted(MODEL_RANGES)}")
         if not 0.0 < self.min_score <= 1.0:
@@ -202,6 +203,9 @@ class FaceFinderOptions:
         if not 0.0 < self.crowd_tile_score <= 1.0 or self.crowd_faces < 1:
             raise ValueError(f"crowd_tile_score must be in (0, 1] and crowd_faces >= 1, got {self.crowd_tile_score},"
                              f" {self.crowd_faces}")
+        if self.crowd_max_zoom <= 0 or self.crowd_body_depth < 0:
+            raise ValueError(f"crowd_max_zoom must be > 0 and crowd_body_depth >= 0, got {self.crowd_max_zoom},"
+                             f" {self.crowd_body_depth}")
         if self.tile_period < 1 or self.min_tiles_per_frame < 1:
             raise ValueError(f"tile_period and min_tiles_per_frame must be >= 1, got {self.tile_period},"
                              f" {self.min_tiles_per_frame}")
