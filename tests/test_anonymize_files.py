@@ -272,3 +272,18 @@ def test_crowd_flag_changes_streams_not_photos():
     assert crowd.detect == FaceFinderOptions.for_crowds(tile_period=4, min_score=0.3)
     assert plain.image_detect == FaceFinderOptions.for_images()
     assert crowd.image_detect == FaceFinderOptions.for_images(min_score=0.3)
+
+
+def test_confirm_and_hold_flags_reach_the_tracker():
+    import argparse
+
+    from facepipe.apps.anonymize.track import TrackerOptions
+    from facepipe.cli.cmd_anonymize import build_options, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert build_options(parser.parse_args(["anonymize", "x.mp4"])).track == TrackerOptions()
+    opts = build_options(parser.parse_args(["anonymize", "x.mp4", "--confirm", "0.5", "--hold", "9"]))
+    assert opts.track == TrackerOptions(confirm_score=0.5, hold=9)
+    for bad in (["--confirm", "2"], ["--hold", "-1"]):  # a clear error, not a traceback
+        assert main(["-q", "anonymize", "x.mp4", *bad]) == 1
