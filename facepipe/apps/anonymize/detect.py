@@ -76,9 +76,12 @@ class FaceFinderOptions:
     zoom_out: also run the `zoom_models` on the frame padded to this many times its size,
         for faces that fill the frame (1 disables).
     zoom_min_face: drop zoomed-out detections narrower than this fraction of the model's
-        reliable size. Off by default: measured on the shared videos, 1.0 halves the redacted
-        area of facenet_pedestrians (38 % -> 18 %) but leaves 60 faces of the hamilton clip
-        visible instead of 28 (its weak small detections there are real, dark faces).
+        reliable size (the tiles and the plain views see such faces better; in the zoomed-out
+        view they are mostly blobs on blurred backgrounds). Measured on the 14 shared videos
+        (leak criterion of benchmarks/leak_test.py, frames redacted in memory): no face left
+        visible at 1.0 or 0, and 29.8 % of the frame changed at 1.0 against 32.9 % (the squats
+        clip: 5 % against 23 %). An earlier measurement, before the sparse full-range model
+        joined the whole-frame views, had found dark faces of the hamilton clip only here.
     nms_iou: IoU above which detections of one face from different tiles/models merge.
     level_overlap: factor by which the face-size ranges of neighbouring pyramid levels overlap
         (larger: more levels, each face seen at more scales; slower).
@@ -128,7 +131,7 @@ class FaceFinderOptions:
     scale: float = 1.0
     zoom_out: float = 2.0
     zoom_models: tuple[str, ...] = ("full_dense", "short")
-    zoom_min_face: float = 0.0
+    zoom_min_face: float = 1.0
     nms_iou: float = 0.3
     level_overlap: float = 1.3
     min_views: int = 1
@@ -155,9 +158,7 @@ class FaceFinderOptions:
         by confident faces of their size nearby.
 
         The short-range model also runs on the tiles, mirrored too and enlarged up to 2x,
-        counted only in crowds (see `crowd_tile_models`); detections smaller than the model's
-        reliable size in the zoomed-out view are dropped (`zoom_min_face`: on still photos the
-        tiles see those faces better, and there they were blobs on blurred backgrounds).
+        counted only in crowds (see `crowd_tile_models`).
         Measured (benchmarks/leak_test.py criterion, shared photos): 0 leaks of 557 YuNet faces
         on the 12 group photos (crowd tiles neither mirrored nor enlarged: 9; without crowd
         tiles: 52; video settings: 183); on the 16 single-face photos of testdata/faces, 4
@@ -168,8 +169,7 @@ class FaceFinderOptions:
         mirrored, 623 without `crowd_body_depth`)."""
         base = {"min_score": 0.25, "min_face": 7.0, "min_face_relative": 1 / 320, "tile_period": 1,
                 "min_views": 2, "crowd_tile_models": ("short",), "whole_models": ("full_dense", "short"),
-                "crowd_max_zoom": 2.0, "mirror_tile_models": ("short",), "zoom_min_face": 1.0,
-                "crowd_body_depth": 5.0}
+                "crowd_max_zoom": 2.0, "mirror_tile_models": ("short",), "crowd_body_depth": 5.0}
         return cls(**{**base, **changes})
 
     @classmethod
