@@ -10,7 +10,6 @@ from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModel
 from facepipe.stages.anchors import PALM
 from facepipe.stages.detection_decode import RawDetections
 from facepipe.stages.rects import rects_from_detections, transform_rects
-from facepipe.types import Detections
 
 __all__ = ["PalmDetector", "PalmDetectorOptions", "PalmKeypoint", "hand_rects_from_palms"]
 
@@ -45,25 +44,13 @@ class PalmDetectorOptions:
             raise ValueError(f"min_score must be in [0,1], got {self.min_score}")
 
 
-class PalmDetector:
+class PalmDetector(LetterboxSsdDetector):
     """Palm detections (7 keypoints) in RGB uint8 images."""
 
     def __init__(self, options: PalmDetectorOptions | None = None, *, model_path: str | None = None) -> None:
         self.options = options or PalmDetectorOptions()
-        self._det = LetterboxSsdDetector(
-            _SPECS[self.options.model_complexity], self.options.min_score,
-            model_path=model_path, num_threads=self.options.num_threads,
-        )
-
-    @property
-    def model(self):
-        return self._det.model
-
-    def detect_normalized(self, image: np.ndarray) -> RawDetections:
-        return self._det.detect_normalized(image)
-
-    def detect(self, image: np.ndarray) -> Detections:
-        return self._det.detect(image)
+        super().__init__(_SPECS[self.options.model_complexity], self.options.min_score,
+                         model_path=model_path, num_threads=self.options.num_threads)
 
 
 def hand_rects_from_palms(palms: RawDetections, image_size: tuple[int, int]) -> np.ndarray:

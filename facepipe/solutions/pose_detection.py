@@ -10,7 +10,6 @@ from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModel
 from facepipe.stages.anchors import POSE
 from facepipe.stages.detection_decode import RawDetections
 from facepipe.stages.rects import rects_from_alignment_points, transform_rects
-from facepipe.types import Detections
 
 __all__ = ["PoseDetector", "PoseDetectorOptions", "PoseKeypoint", "pose_rects_from_detections"]
 
@@ -39,23 +38,12 @@ class PoseDetectorOptions:
             raise ValueError(f"min_score must be in [0,1], got {self.min_score}")
 
 
-class PoseDetector:
+class PoseDetector(LetterboxSsdDetector):
     """Person detections (face box + 4 body keypoints), best first."""
 
     def __init__(self, options: PoseDetectorOptions | None = None, *, model_path: str | None = None) -> None:
         self.options = options or PoseDetectorOptions()
-        self._det = LetterboxSsdDetector(_SPEC, self.options.min_score, model_path=model_path,
-                                         num_threads=self.options.num_threads)
-
-    @property
-    def model(self):
-        return self._det.model
-
-    def detect_normalized(self, image: np.ndarray) -> RawDetections:
-        return self._det.detect_normalized(image)
-
-    def detect(self, image: np.ndarray) -> Detections:
-        return self._det.detect(image)
+        super().__init__(_SPEC, self.options.min_score, model_path=model_path, num_threads=self.options.num_threads)
 
 
 def pose_rects_from_detections(dets: RawDetections, image_size: tuple[int, int]) -> np.ndarray:
