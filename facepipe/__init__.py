@@ -13,11 +13,14 @@ from facepipe._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {
-    "Detections": "facepipe.types",
-    "Landmarks": "facepipe.types",
+    "Detections": "facepipe.results",
+    "box_iou": "facepipe.results",
+    "Landmarks": "facepipe.results",
     "FacepipeError": "facepipe.errors",
     "InputError": "facepipe.errors",
     "ModelError": "facepipe.errors",
+    "ProcessingError": "facepipe.errors",
+    "ModelLoadError": "facepipe.runtime.model",
     "read_image": "facepipe.io.image",
     "write_image": "facepipe.io.image",
     "resolve_model": "facepipe.runtime.store",
@@ -43,6 +46,14 @@ _EXPORTS = {
     "HolisticResult": "facepipe.solutions.holistic",
     "SelfieSegmentation": "facepipe.solutions.selfie_segmentation",
     "SelfieSegmentationOptions": "facepipe.solutions.selfie_segmentation",
+    "SegmentationResult": "facepipe.solutions.selfie_segmentation",
+    "annotate": "facepipe.draw.annotate",
+    "Anonymizer": "facepipe.apps.anonymize",
+    "AnonymizeOptions": "facepipe.apps.anonymize",
+    "RedactOptions": "facepipe.apps.anonymize",
+    "FaceFinder": "facepipe.apps.anonymize",
+    "FaceFinderOptions": "facepipe.apps.anonymize",
+    "anonymize_paths": "facepipe.apps.anonymize",
 }
 
 __all__ = ["__version__", *_EXPORTS]

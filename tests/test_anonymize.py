@@ -22,7 +22,7 @@ from facepipe.apps.anonymize.redact import RedactOptions, Redactor, _not_covered
 from facepipe.apps.anonymize.regions import FaceRegions, Source
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.io.image import read_image
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 
 def regions(*boxes) -> FaceRegions:
@@ -357,7 +357,7 @@ def test_mirrored_view_maps_back_onto_the_face():
         parts, ids = [], []
         finder._run_view(detector, "short", view, mirror, 10.0, 20.0, 1 / k, parts, ids, None, 0.0)
         best = int(np.argmax(parts[0].scores))
-        out[mirror] = parts[0].boxes[best], parts[0].keypoints[best]
+        out[mirror] = parts[0].xyxy[best], parts[0].keypoints[best]
     (b0, k0), (b1, k1) = out[False], out[True]
     side = (b0[2:] - b0[:2]).max()
     assert np.abs(b0 - b1).max() < 0.08 * side

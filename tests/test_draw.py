@@ -13,7 +13,7 @@ from goldens_util import golden_inputs, load_golden
 from facepipe.draw import connections as conn
 from facepipe.draw import drawing as dr
 from facepipe.draw import styles as st
-from facepipe.types import Detections, Landmarks
+from facepipe.results import Detections, Landmarks
 
 DRAWING_GOLDENS = Path(__file__).resolve().parent / "goldens" / "drawing" / "cases.json"
 

@@ -13,8 +13,8 @@ from goldens_util import golden_inputs, load_golden
 
 from facepipe.draw import AnnotatedImage, annotate, show
 from facepipe.draw import drawing as dr
+from facepipe.results import Detections, Landmarks
 from facepipe.solutions.hands import HandsResult
-from facepipe.types import Detections, Landmarks
 
 DRAWING_GOLDENS = Path(__file__).resolve().parent / "goldens" / "drawing" / "cases.json"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from facepipe.draw import drawing as dr
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 DIR = Path(__file__).resolve().parent / "goldens" / "drawing"
 MAX_DIFF_FRACTION = 1e-3  # target is 0; the issue allows "< 0.1 %" of pixels

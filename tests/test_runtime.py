@@ -139,3 +139,13 @@ def test_wrong_input_shape_and_unsupported_files_are_clear(tmp_path):
         Model(tmp_path / "absent.tflite")
     with pytest.raises(ModelLoadError, match="unsupported model type"):
         Model(model_path("face_landmarker"))  # a .task bundle is not a model
+
+
+def test_model_load_error_is_a_user_facing_error(tmp_path):
+    """The CLI prints FacepipeErrors as one line: a model that cannot be loaded is one of them."""
+    from facepipe.errors import FacepipeError, ModelError
+
+    with pytest.raises(ModelError) as info:
+        Model(tmp_path / "absent.tflite")
+    assert isinstance(info.value, FacepipeError) and isinstance(info.value, RuntimeError)
+    assert str(tmp_path / "absent.tflite") in str(info.value)

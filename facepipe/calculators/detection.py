@@ -10,7 +10,7 @@ __all__ = ["FaceDetectorCalculator"]
 
 @register_calculator
 class FaceDetectorCalculator(Calculator):
-    """IMAGE (RGB uint8) -> DETECTIONS (facepipe.types.Detections, image pixels).
+    """IMAGE (RGB uint8) -> DETECTIONS (facepipe.results.Detections, image pixels).
 
     Optional ROI: a normalized (x_center, y_center, width, height, rotation) region to search in.
     Options: FaceDetectorOptions (model, min_score, nms_iou, num_threads). Stateless: run it with

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from facepipe.draw import drawing as dr
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 __all__ = ["annotate", "AnnotatedImage", "show"]
 

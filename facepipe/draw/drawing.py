@@ -31,7 +31,7 @@ import numpy as np
 
 from facepipe.draw import styles as st
 from facepipe.draw.styles import ConnectionStyle, DrawingSpec, LandmarkStyle
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 __all__ = [
     "ColorOrder", "draw_landmarks", "draw_detections", "draw_face_mesh", "draw_hands", "draw_pose",

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from facepipe.errors import ModelError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Model", "TensorSpec", "ModelLoadError", "default_num_threads"]
@@ -28,8 +30,10 @@ Fill = Callable[[list[np.ndarray]], Any]
 Read = Callable[[list[np.ndarray]], R]
 
 
-class ModelLoadError(RuntimeError):
-    """A model file exists but cannot be loaded by its runtime."""
+class ModelLoadError(ModelError, RuntimeError):
+    """A model file cannot be loaded by its runtime (missing file, unknown format, runtime not
+    installed). A `FacepipeError`, so the CLI reports it in one line; still a RuntimeError for
+    code that caught it as one."""
 
 
 @dataclass(frozen=True)

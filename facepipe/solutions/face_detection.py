@@ -15,6 +15,7 @@ from functools import partial
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
+from facepipe.results import Detections
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.stages.anchors import FACE_FULL_RANGE, FACE_SHORT_RANGE, AnchorSpec, anchor_centers
@@ -27,7 +28,6 @@ from facepipe.stages.image_to_tensor import (
     warp_to_tensor,
 )
 from facepipe.stages.projection import box_corners, project_points_matrix
-from facepipe.types import Detections
 
 __all__ = ["FaceDetector", "FaceDetectorOptions", "FaceKeypoint", "FACE_KEYPOINT_NAMES"]
 
@@ -115,7 +115,8 @@ class FaceDetector:
 
     def _postprocess(self, boxes: np.ndarray, scores: np.ndarray, geo: CropGeometry, size: tuple[int, int]
                      ) -> Detections:
-        return _to_image(self._normalized(boxes, scores, geo), size)
+        raw = self._normalized(boxes, scores, geo)
+        return Detections.from_normalized(raw.boxes, raw.keypoints, raw.scores, size)
 
     def _normalized(self, boxes: np.ndarray, scores: np.ndarray, geo: CropGeometry) -> RawDetections:
         raw = decode_detections(
@@ -173,12 +174,3 @@ def _project(raw: RawDetections, crop: CropGeometry) -> RawDetections:
     pts = project_points_matrix(np.concatenate([corners, raw.keypoints], axis=1), crop.matrix)
     boxes = np.concatenate([pts[:, :4].min(1), pts[:, :4].max(1)], axis=1)
     return RawDetections(boxes, pts[:, 4:], raw.scores)
-
-
-def _to_image(raw: RawDetections, size: tuple[int, int]) -> Detections:
-    """Image-normalized detections -> pixel `Detections`."""
-    W, H = size
-    if len(raw) == 0:
-        return Detections.empty(raw.keypoints.shape[1], size)
-    scale = np.array([W, H], np.float32)
-    return Detections(raw.boxes * np.tile(scale, 2), raw.keypoints * scale, raw.scores, size)

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
+from facepipe.results import Landmarks, as_f32
 from facepipe.runtime.model import Model
 from facepipe.solutions.blendshapes import BLENDSHAPE_NAMES, BlendshapeModel
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
@@ -52,7 +53,6 @@ from facepipe.stages.libm32 import sigmoidf
 from facepipe.stages.projection import matrix_z_scale
 from facepipe.stages.rects import rects_from_detections, rects_from_landmarks, transform_rects
 from facepipe.stages.tracking import associate_rects
-from facepipe.types import Landmarks, as_f32
 
 log = logging.getLogger(__name__)
 

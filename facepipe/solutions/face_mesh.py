@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from facepipe.io.image import ensure_rgb_uint8
+from facepipe.results import Detections, ImageSize, Landmarks
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
@@ -41,7 +42,6 @@ from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, war
 from facepipe.stages.libm32 import sigmoidf
 from facepipe.stages.projection import project_landmarks
 from facepipe.stages.rects import rects_from_detections, rects_from_landmarks, transform_rects
-from facepipe.types import Detections, ImageSize, Landmarks
 
 __all__ = [
     "FaceMesh",
@@ -142,10 +142,8 @@ class FaceMeshResult(Landmarks):
 
 def detection_rois(detections: Detections, max_num: int | None = None) -> np.ndarray:
     """Face-mesh ROIs of pixel face detections (reference 3.2); see `normalized_detection_rois`."""
-    W, H = detections.image_size
-    scale = np.array([W, H], np.float32)
-    raw = RawDetections(detections.xyxy / np.tile(scale, 2), detections.keypoints / scale, detections.scores)
-    return normalized_detection_rois(raw, (W, H), max_num)
+    raw = RawDetections(detections.normalized_xyxy(), detections.normalized_keypoints(), detections.scores)
+    return normalized_detection_rois(raw, detections.image_size, max_num)
 
 
 def normalized_detection_rois(dets: RawDetections, image_size: ImageSize, max_num: int | None = None) -> np.ndarray:

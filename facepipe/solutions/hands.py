@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
+from facepipe.results import ImageSize, Landmarks, as_f32
 from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.solutions.palm_detection import PalmDetector, PalmDetectorOptions, hand_rects_from_palms
 from facepipe.stages.filters import LandmarksSmoother
-from facepipe.types import ImageSize, Landmarks, as_f32
 
 __all__ = ["Hands", "HandsOptions", "HandsResult", "HandLandmark", "HANDEDNESS_LABELS"]
 

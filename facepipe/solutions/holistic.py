@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
+from facepipe.results import ImageSize, Landmarks
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions, landmark_rois
@@ -42,7 +43,6 @@ from facepipe.stages.rects import (
     transform_rects,
 )
 from facepipe.stages.roi_tracking import FACE_TRACKING, HAND_TRACKING, select_tracking_roi
-from facepipe.types import ImageSize, Landmarks
 
 __all__ = ["Holistic", "HolisticOptions", "HolisticResult", "HandRecropModel", "hand_rois_from_pose"]
 

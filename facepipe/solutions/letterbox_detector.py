@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
+from facepipe.results import Detections
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.stages.anchors import AnchorSpec, anchor_centers
 from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
 from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
 from facepipe.stages.projection import remove_letterbox_detections
-from facepipe.types import Detections
 
-__all__ = ["SsdModelSpec", "LetterboxSsdDetector", "raw_to_detections"]
+__all__ = ["SsdModelSpec", "LetterboxSsdDetector"]
 
 
 
@@ -35,15 +35,6 @@ class SsdModelSpec:
     anchors: AnchorSpec
     num_keypoints: int
     value_range: tuple[float, float]
-
-
-def raw_to_detections(raw: RawDetections, image_size: tuple[int, int]) -> Detections:
-    """Image-normalized raw detections -> pixel `Detections`."""
-    W, H = image_size
-    if len(raw) == 0:
-        return Detections.empty(raw.keypoints.shape[1], image_size)
-    scale = np.array([W, H], np.float32)
-    return Detections(raw.boxes * np.tile(scale, 2), raw.keypoints * scale, raw.scores, image_size)
 
 
 class LetterboxSsdDetector:
@@ -92,4 +83,5 @@ class LetterboxSsdDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         """Detections in pixels of `image`."""
-        return raw_to_detections(self.detect_normalized(image), (image.shape[1], image.shape[0]))
+        raw = self.detect_normalized(image)
+        return Detections.from_normalized(raw.boxes, raw.keypoints, raw.scores, (image.shape[1], image.shape[0]))

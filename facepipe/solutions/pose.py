@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
+from facepipe.results import ImageSize, Landmarks, as_f32
 from facepipe.runtime.model import Model
 from facepipe.runtime.store import resolve_model
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
@@ -31,7 +32,6 @@ from facepipe.stages.image_to_tensor import BORDER_REPLICATE, CropGeometry, crop
 from facepipe.stages.libm32 import sigmoidf
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points, rotate_world_landmarks
 from facepipe.stages.rects import rects_from_alignment_points, transform_rects
-from facepipe.types import ImageSize, Landmarks, as_f32
 
 __all__ = [
     "Pose",

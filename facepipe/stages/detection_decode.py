@@ -1,4 +1,4 @@
-"""SSD raw tensors -> scored boxes and keypoints (TensorsToDetections), and weighted NMS.
+"""SSD raw tensors -> scored boxes and keypoints (TensorsToDetections), and their weighted NMS.
 
 Float32 in the C++ calculators' operation order (raw / scale, libm-exact sigmoid,
 running sums): detections start the tracking ROIs, and holistic re-detects the
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facepipe.stages.libm32 import sigmoidf
+from facepipe.stages.nms import iou_matrix, weighted_nms_arrays
 
 __all__ = ["RawDetections", "decode_detections", "weighted_nms", "iou_matrix"]
 
@@ -82,62 +83,9 @@ def decode_detections(
     return RawDetections(boxes[valid], kp[valid], scores[keep][valid])
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Axis-aligned IoU between xyxy boxes a (N,4) and b (M,4); 0 where they don't intersect."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = rb - lt
-    touching = (wh >= 0).all(-1)
-    inter = np.where(touching, wh[..., 0] * wh[..., 1], 0.0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    denom = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(touching & (denom > 0), inter / denom, 0.0)
-    return iou
-
-
-def _running_sum(values: np.ndarray) -> np.ndarray:
-    """Sum over axis 0 one element at a time, in float32 (a C++ `+=` loop; numpy's sum is pairwise)."""
-    return np.add.accumulate(values, axis=0)[-1]
-
-
 def weighted_nms(dets: RawDetections, iou_threshold: float = 0.3) -> RawDetections:
-    """MediaPipe's WEIGHTED non-max suppression.
-
-    Clusters around the highest-scoring remaining detection (IoU > threshold);
-    the output keeps the head's score and the score-weighted mean of the
-    cluster's box corners and keypoints. The IoU matrix is computed once.
-    MediaPipe keeps boxes as xmin, ymin, width, height: its right edge is
-    xmin + width (not always xmax again), and its sums run in score order.
-    """
-    n = len(dets)
-    if n == 0:
+    """MediaPipe's WEIGHTED non-max suppression of raw detections (see `nms.weighted_nms_arrays`)."""
+    if len(dets) == 0:
         return dets
-    order = np.argsort(-dets.scores, kind="stable")
-    xywh, kps, scores = dets.xywh[order], dets.keypoints[order], dets.scores[order]
-    boxes = np.asarray(dets.boxes, np.float32)[order]
-    lo = xywh[:, :2]
-    hi = lo + xywh[:, 2:]  # xmin + width, ymin + height
-    iou = iou_matrix(np.concatenate([lo, hi], 1), np.concatenate([lo, hi], 1))
-    remaining = np.ones(n, bool)
-    out_b, out_k, out_s = [], [], []
-    for head in range(n):
-        if not remaining[head]:
-            continue
-        cluster = remaining & (iou[head] > iou_threshold)
-        out_s.append(scores[head])
-        if not cluster[head]:
-            # A degenerate (zero-area) head overlaps nothing, not even itself: MediaPipe emits it
-            # unchanged and stops, because that round removed no detection.
-            out_b.append(boxes[head])
-            out_k.append(kps[head])
-            break
-        w = scores[cluster]
-        total = _running_sum(w)
-        lo_mean = _running_sum(lo[cluster] * w[:, None]) / total
-        hi_mean = _running_sum(hi[cluster] * w[:, None]) / total
-        out_b.append(np.concatenate([lo_mean, hi_mean]))
-        out_k.append(_running_sum(kps[cluster] * w[:, None, None]) / total)
-        remaining &= ~cluster
-    return RawDetections(np.asarray(out_b, np.float32), np.asarray(out_k, np.float32), np.asarray(out_s, np.float32))
+    heads, boxes, kps = weighted_nms_arrays(dets.xywh, dets.boxes, dets.keypoints, dets.scores, iou_threshold)
+    return RawDetections(boxes, kps, np.asarray(dets.scores[heads], np.float32))

@@ -244,6 +244,6 @@ def rect_corners_xyxy(rects: np.ndarray) -> np.ndarray:
 
 def rect_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N,M) axis-aligned IoU of rects, as MediaPipe's AssociationNormRect uses."""
-    from facepipe.stages.detection_decode import iou_matrix
+    from facepipe.stages.nms import iou_matrix
 
     return iou_matrix(rect_corners_xyxy(a), rect_corners_xyxy(b))

@@ -27,9 +27,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from facepipe.results import Detections, box_iou
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
-from facepipe.stages.detection_decode import RawDetections, iou_matrix, weighted_nms
-from facepipe.types import Detections
 
 __all__ = ["FaceFinder", "FaceFinderOptions", "ModelRange", "MODEL_RANGES", "Tile", "plan_tiles"]
 
@@ -341,23 +340,21 @@ class FaceFinder:
             raw = self._detect_work(work, phase)
         if len(raw) == 0:
             return Detections.empty(6, (W, H))
-        raw = weighted_nms(raw, o.nms_iou)
+        raw = raw.with_nms(o.nms_iou)
         sx, sy = W / work.shape[1], H / work.shape[0]
         if o.max_face is not None:
             # Before the nesting rule: a too-big box that is dropped anyway must not also
             # remove the real faces inside it.
-            raw = raw.take((raw.boxes[:, 2] - raw.boxes[:, 0]) * sx <= o.max_face)
-        raw = raw.take(~_inside_larger(raw.boxes))
-        boxes, kps = raw.boxes, raw.keypoints
+            raw = raw[(raw.xyxy[:, 2] - raw.xyxy[:, 0]) * sx <= o.max_face]
+        raw = raw[~_inside_larger(raw.xyxy)]
         if o.scale != 1.0:
-            boxes = boxes * np.array([sx, sy, sx, sy], np.float32)
-            kps = kps * np.array([sx, sy], np.float32)
-        return Detections(boxes, kps, raw.scores, (W, H))
+            raw = raw.mapped((sx, sy), image_size=(W, H))
+        return raw
 
-    def _detect_work(self, img: np.ndarray, phase: int | None) -> RawDetections:
+    def _detect_work(self, img: np.ndarray, phase: int | None) -> Detections:
         o = self.options
         H, W = img.shape[:2]
-        parts: list[RawDetections] = []
+        parts: list[Detections] = []
         view_ids: list[tuple[int, str]] = []  # per part: which view (id, model) produced it
         # Whole frame, and zoomed out for faces that fill it.
         for name in o.whole_models:
@@ -380,17 +377,14 @@ class FaceFinder:
                 self._run_tiles(img, model, phase, parts, view_ids, min_score=o.crowd_tile_score,
                                 only_near=(anchors, o.crowd_faces, o.crowd_tile_radius))
         if not parts:
-            return RawDetections(np.zeros((0, 4), np.float32), np.zeros((0, 6, 2), np.float32),
-                                 np.zeros(0, np.float32))
-        raw = RawDetections(np.concatenate([p.boxes for p in parts]),
-                            np.concatenate([p.keypoints for p in parts]),
-                            np.concatenate([p.scores for p in parts]))
+            return Detections.empty(6, (W, H))
+        raw = Detections.merge(parts, image_size=(W, H))
         views_of = np.concatenate([np.full(len(p), v[0]) for p, v in zip(parts, view_ids)])
         models_of = [v[1] for p, v in zip(parts, view_ids) for _ in range(len(p))]
         crowd_only = np.concatenate([np.full(len(p), i >= n_regular) for i, p in enumerate(parts)])
-        return raw.take(self._plausible(img, raw, views_of, models_of, crowd_only))
+        return raw[self._plausible(img, raw, views_of, models_of, crowd_only)]
 
-    def _run_tiles(self, img: np.ndarray, model: str, phase: int | None, parts: list[RawDetections],
+    def _run_tiles(self, img: np.ndarray, model: str, phase: int | None, parts: list[Detections],
                    view_ids: list[tuple[int, str]], min_score: float | None = None,
                    only_near: tuple[np.ndarray, int, float] | None = None) -> None:
         o = self.options
@@ -409,7 +403,7 @@ class FaceFinder:
             views.append((_resized(crop, w, h), t.x0, t.y0, (t.x1 - t.x0) / w))
         self._run(model, views, parts, view_ids, tiles, min_score=min_score)
 
-    def _plausible(self, img: np.ndarray, raw: RawDetections, views_of: np.ndarray,
+    def _plausible(self, img: np.ndarray, raw: Detections, views_of: np.ndarray,
                    models_of: list[str], crowd_only: np.ndarray) -> np.ndarray:
         """Mask of detections to keep: large ones seen by a single view only, with a modest
         score, must be found again in a crop centred on them.
@@ -421,30 +415,30 @@ class FaceFinder:
         o = self.options
         H, W = img.shape[:2]
         keep = np.ones(len(raw), bool)
-        side = (raw.boxes[:, 2:] - raw.boxes[:, :2]).max(1)
+        side = raw.wh.max(1)
         big = (side >= o.verify_size * min(W, H)) & (raw.scores < o.verify_below)
         need_views = o.min_views > 1 and len(raw) > 0
         if not big.any() and not need_views and not crowd_only.any():
             return keep
         # Crowd-only detections lend no support: their false positives cluster on the same texture.
-        overlap = (iou_matrix(raw.boxes, raw.boxes) > 0.3) & ~crowd_only[None, :]
+        overlap = (box_iou(raw.xyxy, raw.xyxy) > 0.3) & ~crowd_only[None, :]
         if need_views:
             # Detections scoring below `confident` must be seen by `min_views` views (models or
             # scales): chance texture responses rarely repeat across them, faces do.
             support = np.array([len(np.unique(views_of[overlap[i]])) for i in range(len(raw))])
             sure = (raw.scores >= o.confident) & ~crowd_only
-            keep &= (support >= o.min_views) | sure | _near_similar(raw.boxes, sure, o.crowd_radius)
+            keep &= (support >= o.min_views) | sure | _near_similar(raw.xyxy, sure, o.crowd_radius)
         if crowd_only.any():
             anchors = keep & ~crowd_only & (raw.scores >= o.confident)
             keep &= ~crowd_only
             keep |= crowd_only & _in_crowd(raw, anchors, o.crowd_faces, o.crowd_tile_radius, o.nms_iou)
             if o.crowd_body_depth > 0:
-                keep &= ~(crowd_only & _on_body(raw.boxes, raw.boxes[anchors], raw.keypoints[anchors],
+                keep &= ~(crowd_only & _on_body(raw.xyxy, raw.xyxy[anchors], raw.keypoints[anchors],
                                                 o.crowd_body_depth))
         for i in np.flatnonzero(big & keep):
             if len(np.unique(views_of[overlap[i]])) >= 2:
                 continue
-            keep[i] = self._found_in_crop(img, raw.boxes[i], models_of[i])
+            keep[i] = self._found_in_crop(img, raw.xyxy[i], models_of[i])
         return keep
 
     def _found_in_crop(self, img: np.ndarray, box: np.ndarray, found_by: str) -> bool:
@@ -468,7 +462,7 @@ class FaceFinder:
             det = self._detector(name).detect(small)
             if len(det):
                 boxes = det.xyxy / k + np.array([x0, y0, x0, y0], np.float32)
-                if (iou_matrix(box[None], boxes) > 0.3).any():
+                if (box_iou(box[None], boxes) > 0.3).any():
                     return True
         return False
 
@@ -481,7 +475,7 @@ class FaceFinder:
                                                                     num_threads=o.num_threads))
         return self._detectors[key]
 
-    def _run(self, name: str, views: Sequence[tuple[np.ndarray, float, float, float]], parts: list[RawDetections],
+    def _run(self, name: str, views: Sequence[tuple[np.ndarray, float, float, float]], parts: list[Detections],
              view_ids: list[tuple[int, str]], tiles: Sequence[Tile] | None, min_side: float = 0.0,
              min_score: float | None = None) -> None:
         detector = self._detector(name, min_score)
@@ -495,7 +489,7 @@ class FaceFinder:
                                tiles[i] if tiles is not None else None, min_side)
 
     def _run_view(self, detector: FaceDetector, name: str, img: np.ndarray, mirror: bool, x0: float, y0: float,
-                  s: float, parts: list[RawDetections], view_ids: list[tuple[int, str]], tile: Tile | None,
+                  s: float, parts: list[Detections], view_ids: list[tuple[int, str]], tile: Tile | None,
                   min_side: float) -> None:
         """Detections of one view (mirrored: the view flipped left-right, boxes flipped back) in
         frame pixels, appended to `parts` with their view id."""
@@ -518,7 +512,7 @@ class FaceFinder:
             big = (boxes[:, 2:] - boxes[:, :2]).max(1) >= min_side
             boxes, kps, scores = boxes[big], kps[big], scores[big]
         if len(scores):
-            parts.append(RawDetections(boxes, kps, scores))
+            parts.append(Detections(boxes, kps, scores))  # frame pixels; the frame size is set on merging
             # A view is one framing of one model: each whole-frame view, and each tile level
             # (mirrored or not).
             vid = len(view_ids) + 1 if tile is None else -(hash((name, round(tile.k, 4), mirror)) & 0xFFFFFFF) - 1
@@ -575,15 +569,10 @@ def _near_similar(boxes: np.ndarray, sure: np.ndarray, radius: float) -> np.ndar
     return ((dist <= radius * side[:, None]) & (ratio >= 0.5) & (ratio <= 2.0) & (dist > 0)).any(1)
 
 
-def _confident_faces(parts: Sequence[RawDetections], confident: float, nms_iou: float) -> np.ndarray:
+def _confident_faces(parts: Sequence[Detections], confident: float, nms_iou: float) -> np.ndarray:
     """(N,4) boxes of the distinct faces scoring >= `confident` in `parts` (views merged)."""
-    boxes = [p.boxes[p.scores >= confident] for p in parts]
-    scores = [p.scores[p.scores >= confident] for p in parts]
-    kps = [p.keypoints[p.scores >= confident] for p in parts]
-    if not parts or not sum(len(b) for b in boxes):
-        return np.zeros((0, 4), np.float32)
-    merged = RawDetections(np.concatenate(boxes), np.concatenate(kps), np.concatenate(scores))
-    return weighted_nms(merged, nms_iou).boxes
+    merged = Detections.merge(parts)
+    return merged[merged.scores >= confident].with_nms(nms_iou).xyxy
 
 
 def _tiles_near(tiles: Sequence[Tile], anchors: np.ndarray, min_faces: int, radius: float) -> list[Tile]:
@@ -623,15 +612,15 @@ def _on_body(boxes: np.ndarray, faces: np.ndarray, face_kps: np.ndarray, depth: 
     return on.any(1)
 
 
-def _in_crowd(raw: RawDetections, anchors: np.ndarray, min_faces: int, radius: float, nms_iou: float) -> np.ndarray:
+def _in_crowd(raw: Detections, anchors: np.ndarray, min_faces: int, radius: float, nms_iou: float) -> np.ndarray:
     """Mask of detections with at least `min_faces` distinct `anchors` faces (merged, as one face
     is found by several views) of 0.5-2x their size within `radius` of their size, not on them."""
     if anchors.sum() < min_faces:
         return np.zeros(len(raw), bool)
-    faces = weighted_nms(raw.take(anchors), nms_iou).boxes
+    faces = raw[anchors].with_nms(nms_iou).xyxy
     f_side = (faces[:, 2:] - faces[:, :2]).max(1)
-    side = (raw.boxes[:, 2:] - raw.boxes[:, :2]).max(1)
-    c = (raw.boxes[:, :2] + raw.boxes[:, 2:]) / 2
+    side = raw.wh.max(1)
+    c = (raw.xyxy[:, :2] + raw.xyxy[:, 2:]) / 2
     dist = np.linalg.norm(c[:, None] - ((faces[:, :2] + faces[:, 2:]) / 2)[None], axis=-1)
     ratio = f_side[None, :] / np.maximum(side[:, None], 1e-6)
     near = (dist <= radius * side[:, None]) & (dist > 0.5 * side[:, None]) & (ratio >= 0.5) & (ratio <= 2.0)

@@ -26,7 +26,7 @@ from facepipe.errors import FacepipeError, InputError, ProcessingError
 from facepipe.graph import Graph, GraphError, Packet, Timestamp
 from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter, probe_video
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 log = logging.getLogger("facepipe.anonymize")
 

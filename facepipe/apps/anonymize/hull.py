@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from facepipe.apps.anonymize.regions import FaceRegions
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 __all__ = ["FaceHulls"]
 

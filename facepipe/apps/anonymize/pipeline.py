@@ -24,7 +24,7 @@ from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import FaceRegions
 from facepipe.apps.anonymize.track import FaceTracker, TrackStep
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 __all__ = ["Anonymizer", "BackfillBuffer", "FrameResult", "OfflineAnonymizer", "RegionRedactor"]
 

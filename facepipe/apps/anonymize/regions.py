@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facepipe.types import Detections, ImageSize, _Indexable, as_f32
+from facepipe.results import Detections, ImageSize, _Indexable, as_f32
 
 __all__ = ["FaceRegions", "Source"]
 

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facepipe.apps.anonymize.regions import FaceRegions, Source
-from facepipe.stages.detection_decode import iou_matrix
-from facepipe.types import Detections
+from facepipe.results import Detections, box_iou
 
 __all__ = ["FaceTracker", "TrackerOptions", "TrackStep"]
 
@@ -143,7 +142,7 @@ class FaceTracker:
         if len(dets) == 0 or len(preds) == 0:
             return []
         o = self.options
-        iou = iou_matrix(dets.xyxy, preds)
+        iou = box_iou(dets.xyxy, preds)
         dc = (dets.xyxy[:, None, :2] + dets.xyxy[:, None, 2:]) / 2
         pc = (preds[None, :, :2] + preds[None, :, 2:]) / 2
         dist = np.linalg.norm(dc - pc, axis=-1)
