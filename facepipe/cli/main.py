@@ -28,6 +28,7 @@ COMMANDS = (
     "facepipe.cli.cmd_landmarks",
     "facepipe.cli.cmd_body",
     "facepipe.cli.cmd_models",
+    "facepipe.cli.cmd_search",
 )
 
 
