@@ -54,7 +54,9 @@ print(json.dumps(legacy_cases_ms({"hands": mp.solutions.hands.Hands, "pose": mp.
 
 
 def _make(solution: str, kwargs: dict, threads: int | None = None):
-    kwargs = {**kwargs, "num_threads": threads}
+    from facepipe.runtime.options import RuntimeOptions
+
+    kwargs = {**kwargs, "runtime": RuntimeOptions(num_threads=threads)}
     if solution == "hands":
         from facepipe.solutions.hands import Hands, HandsOptions
 

@@ -59,26 +59,28 @@ def measure_facepipe(testdata: Path, frames_n: int, repeats: int, warmup: int,
                      threads: int | None = None) -> dict[str, tuple[list[float], list[float]]]:
     """label -> (per-image ms, per-image floor ms); per-frame ms and one floor for the tracking case."""
     from facepipe.io.image import read_image
+    from facepipe.runtime.options import RuntimeOptions
     from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
     from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
 
     out = {}
+    runtime = RuntimeOptions(num_threads=threads)
     for label, sol, kw, src in CASES:
         if isinstance(src, str):
             frames = harness.video_frames(testdata / src, frames_n)
-            harness.warm_up(FaceMesh(FaceMeshOptions(**kw, num_threads=threads)), frames, warmup)
-            tracker = FaceMesh(FaceMeshOptions(**kw, num_threads=threads))
+            harness.warm_up(FaceMesh(FaceMeshOptions(**kw, runtime=runtime)), frames, warmup)
+            tracker = FaceMesh(FaceMeshOptions(**kw, runtime=runtime))
             track_ms = harness.per_frame_ms(tracker, frames)
             floor = harness.median_ms(_floor_fn([tracker._model], 1, landmarks_only=True), repeats, warmup)
             out[label] = (track_ms, [floor])
             continue
         if sol == "face_detection":
             runner = FaceDetector(FaceDetectorOptions(model="short" if kw["model_selection"] == 0 else "full",
-                                                      num_threads=threads))
+                                                      runtime=runtime))
             call = runner.detect
             models = [runner._model]
         else:
-            runner = FaceMesh(FaceMeshOptions(**kw, num_threads=threads))
+            runner = FaceMesh(FaceMeshOptions(**kw, runtime=runtime))
             call = runner.process
             models = [runner._detector._model, runner._model] + ([runner._iris._model] if runner._iris else [])
         ours, floors = [], []

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = harness.parse_benchmark_args(parser, argv)
     from facepipe.io.image import read_image
     from facepipe.runtime.model import Model
+    from facepipe.runtime.options import RuntimeOptions
     from facepipe.runtime.store import resolve_model
     from facepipe.solutions.blendshapes import blendshape_input
     from facepipe.solutions.face_landmarker import FaceLandmarker, FaceLandmarkerOptions
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         ref = harness.run_reference(args.reference_python, _REFERENCE_SCRIPT, config)
 
     lm = FaceLandmarker(FaceLandmarkerOptions(num_faces=args.num_faces, output_face_blendshapes=True,
-                                              output_facial_transformation_matrixes=True, num_threads=args.threads))
+                                              output_facial_transformation_matrixes=True,
+                                              runtime=RuntimeOptions(num_threads=args.threads)))
     det = Model(resolve_model("blaze_face_short_range"), num_threads=args.threads)
     mesh = Model(resolve_model("face_landmarks_detector"), num_threads=args.threads)
     bs = Model(resolve_model("face_blendshapes"), num_threads=args.threads)

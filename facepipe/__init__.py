@@ -24,6 +24,7 @@ _EXPORTS = {
     "read_image": "facepipe.io.image",
     "write_image": "facepipe.io.image",
     "resolve_model": "facepipe.runtime.store",
+    "RuntimeOptions": "facepipe.runtime.options",
     "FaceDetector": "facepipe.solutions.face_detection",
     "FaceDetectorOptions": "facepipe.solutions.face_detection",
     "FaceKeypoint": "facepipe.solutions.face_detection",

@@ -52,3 +52,10 @@ def testdata() -> Path:
     if not TESTDATA.is_dir():
         pytest.skip(f"no shared test data at {TESTDATA}")
     return TESTDATA
+
+
+def runtime_with(*names: str):
+    """RuntimeOptions naming the verified files of these registered models (skip when absent)."""
+    from facepipe.runtime.options import RuntimeOptions
+
+    return RuntimeOptions(model_paths={n: model_path(n) for n in names if n})

@@ -473,3 +473,16 @@ def test_video_defaults_find_the_dark_cut_off_face_of_the_hamilton_clip():
     assert best_cover(FaceFinderOptions(tile_period=1)) > 0.5
     # The case really needs the sparse model: the other two leave the face uncovered.
     assert best_cover(FaceFinderOptions(tile_period=1, whole_models=("full_dense", "short"))) < 0.5
+
+
+def test_mask_scale_default_follows_the_shape():
+    """The per-shape default lives in RedactOptions (the CLI used to choose it): 1.5 around
+    ellipses and boxes, 1.1 around the hull, which follows the face; given values win."""
+    from dataclasses import replace
+
+    assert RedactOptions().effective_mask_scale == 1.5
+    assert RedactOptions(shape="hull").effective_mask_scale == 1.1
+    assert replace(RedactOptions(), shape="hull").effective_mask_scale == 1.1
+    assert RedactOptions(shape="hull", mask_scale=2.0).effective_mask_scale == 2.0
+    with pytest.raises(ValueError, match=r"mask_scale must be in \[0.5, 5\]"):
+        RedactOptions(mask_scale=9.0)

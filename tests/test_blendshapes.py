@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import model_path, runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden
 
@@ -85,12 +85,8 @@ def test_model_stage_matches_mediapipe_on_its_own_landmarks(blendshape_model) ->
 
 @pytest.fixture(scope="module")
 def landmarker() -> FaceLandmarker:
-    return FaceLandmarker(
-        FaceLandmarkerOptions(output_face_blendshapes=True),
-        landmarks_model_path=model_path("face_landmarks_detector"),
-        detector_model_path=model_path("blaze_face_short_range"),
-        blendshapes_model_path=model_path("face_blendshapes"),
-    )
+    runtime = runtime_with("face_landmarks_detector", "blaze_face_short_range", "face_blendshapes")
+    return FaceLandmarker(FaceLandmarkerOptions(output_face_blendshapes=True, runtime=runtime))
 
 
 def _scores(lm: FaceLandmarker, rel: str) -> dict[str, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden, set_info
 
@@ -21,7 +21,7 @@ _SCORE_TOLERANCE = 0.01
 
 @pytest.fixture(scope="module")
 def detectors() -> dict[str, FaceDetector]:
-    return {name: FaceDetector(FaceDetectorOptions(model=m), model_path=model_path(file))
+    return {name: FaceDetector(FaceDetectorOptions(model=m, runtime=runtime_with(file)))
             for name, (m, file) in _MODELS.items()}
 
 

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import model_path, runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden, set_info
 
@@ -28,13 +28,9 @@ def geometry() -> FaceGeometryEstimator:
 
 
 def _make(geometry: FaceGeometryEstimator | None = None, **kw) -> FaceLandmarker:
-    return FaceLandmarker(
-        FaceLandmarkerOptions(**kw),
-        landmarks_model_path=model_path("face_landmarks_detector"),
-        detector_model_path=model_path("blaze_face_short_range"),
-        blendshapes_model_path=model_path("face_blendshapes") if kw.get("output_face_blendshapes") else None,
-        geometry=geometry,
-    )
+    runtime = runtime_with("face_landmarks_detector", "blaze_face_short_range",
+                           "face_blendshapes" if kw.get("output_face_blendshapes") else "")
+    return FaceLandmarker(FaceLandmarkerOptions(**kw, runtime=runtime), geometry=geometry)
 
 
 def _landmark_error_iod(ref: np.ndarray, got: np.ndarray, size: tuple[int, int]) -> float:

@@ -7,7 +7,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden, set_info
 
@@ -18,12 +18,8 @@ from facepipe.solutions.iris import LEFT_EYE_INDICES, LEFT_IRIS_INDICES, RIGHT_E
 
 def _mesh(**kw) -> FaceMesh:
     refine = kw.get("refine_landmarks", False)
-    return FaceMesh(
-        FaceMeshOptions(**kw),
-        landmark_model_path=model_path("face_landmark"),
-        detector_model_path=model_path("face_detection_short_range"),
-        iris_model_path=model_path("iris_landmark") if refine else None,
-    )
+    runtime = runtime_with("face_landmark", "face_detection_short_range", "iris_landmark" if refine else "")
+    return FaceMesh(FaceMeshOptions(**kw, runtime=runtime))
 
 
 def _iod(px: np.ndarray) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import model_path, runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden, set_info
 
@@ -15,11 +15,7 @@ from facepipe.solutions.hands import HANDEDNESS_LABELS, Hands, HandsOptions, Han
 def _hands(**kw) -> Hands:
     complexity = kw.get("model_complexity", 1)
     suffix = "full" if complexity == 1 else "lite"
-    return Hands(
-        HandsOptions(**kw),
-        palm_model_path=model_path(f"palm_detection_{suffix}"),
-        landmark_model_path=model_path(f"hand_landmark_{suffix}"),
-    )
+    return Hands(HandsOptions(**kw, runtime=runtime_with(f"palm_detection_{suffix}", f"hand_landmark_{suffix}")))
 
 
 def _hand_size(px: np.ndarray) -> float:

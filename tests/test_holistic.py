@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import model_path, runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden
 
@@ -16,16 +16,10 @@ _PARTS = ("pose", "face", "left_hand", "right_hand")
 
 
 def _holistic(**kw) -> Holistic:
-    return Holistic(
-        HolisticOptions(**kw),
-        pose_detector_model_path=model_path("pose_detection"),
-        pose_landmark_model_path=model_path("pose_landmark_full"),
-        hand_landmark_model_path=model_path("hand_landmark_full"),
-        hand_recrop_model_path=model_path("hand_recrop"),
-        face_detector_model_path=model_path("face_detection_short_range"),
-        face_landmark_model_path=model_path("face_landmark"),
-        iris_model_path=model_path("iris_landmark") if kw.get("refine_face_landmarks") else None,
-    )
+    runtime = runtime_with("pose_detection", "pose_landmark_full", "hand_landmark_full", "hand_recrop",
+                           "face_detection_short_range", "face_landmark",
+                           "iris_landmark" if kw.get("refine_face_landmarks") else "")
+    return Holistic(HolisticOptions(**kw, runtime=runtime))
 
 
 def _err_frac(ref: np.ndarray, got: np.ndarray, size: tuple[int, int]) -> float:
@@ -106,7 +100,7 @@ def test_refined_face_has_irises() -> None:
     # Same mesh, then facepipe's iris refinement (it also moves the eye contours).
     from facepipe.solutions.iris import IrisRefiner
 
-    expected = IrisRefiner(model_path=model_path("iris_landmark")).refine(image, plain.face.landmarks)
+    expected = IrisRefiner(runtime=runtime_with("iris_landmark")).refine(image, plain.face.landmarks)
     np.testing.assert_allclose(refined.face.landmarks, expected, atol=1e-6)
     assert (refined.face.landmarks[0, :468] == plain.face.landmarks[0]).all(1).sum() > 300
     # The iris centres sit between the eye corners.

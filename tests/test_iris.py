@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import runtime_with
 from conftest import testdata_file as data_file
 
 from facepipe.io.image import read_image
@@ -24,14 +24,13 @@ _EYE_POINTS = np.r_[LEFT_EYE_INDICES, RIGHT_EYE_INDICES]
 
 @pytest.fixture(scope="module")
 def refiner() -> IrisRefiner:
-    return IrisRefiner(model_path=model_path("iris_landmark"))
+    return IrisRefiner(runtime=runtime_with("iris_landmark"))
 
 
 @pytest.fixture(scope="module")
 def mesh468() -> FaceMesh:
-    return FaceMesh(FaceMeshOptions(static_image_mode=True, max_num_faces=3),
-                    landmark_model_path=model_path("face_landmark"),
-                    detector_model_path=model_path("face_detection_short_range"))
+    return FaceMesh(FaceMeshOptions(static_image_mode=True, max_num_faces=3,
+                                    runtime=runtime_with("face_landmark", "face_detection_short_range")))
 
 
 def _iod(px: np.ndarray) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import model_path, runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden, set_info
 
@@ -17,11 +17,8 @@ _LANDMARK_MODELS = {0: "pose_landmark_lite", 1: "pose_landmark_full"}
 
 
 def _pose(**kw) -> Pose:
-    return Pose(
-        PoseOptions(**kw),
-        detector_model_path=model_path("pose_detection"),
-        landmark_model_path=model_path(_LANDMARK_MODELS[kw.get("model_complexity", 1)]),
-    )
+    runtime = runtime_with("pose_detection", _LANDMARK_MODELS[kw.get("model_complexity", 1)])
+    return Pose(PoseOptions(**kw, runtime=runtime))
 
 
 def _torso(px: np.ndarray) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import model_path
+from conftest import model_path, runtime_with
 from conftest import testdata_file as data_file
 from goldens_util import golden_inputs, load_golden
 
@@ -17,11 +17,11 @@ _MODELS = {0: "selfie_segmentation", 1: "selfie_segmentation_landscape"}
 
 
 def _segmenter(selection: int) -> SelfieSegmentation:
-    return SelfieSegmentation(SelfieSegmentationOptions(selection), model_path=model_path(_MODELS[selection]))
+    return SelfieSegmentation(SelfieSegmentationOptions(selection, runtime=runtime_with(_MODELS[selection])))
 
 
 def _editor(**kw) -> BackgroundEditor:
-    return BackgroundEditor(BackgroundOptions(**kw), model_path=model_path(_MODELS[kw.get("model_selection", 0)]))
+    return BackgroundEditor(BackgroundOptions(**kw, runtime=runtime_with(_MODELS[kw.get("model_selection", 0)])))
 
 
 @pytest.mark.parametrize("selection,set_name", [(0, "selfie_segmentation"), (1, "selfie_segmentation_landscape")])

@@ -34,6 +34,7 @@ from facepipe.draw.annotate import annotate
 from facepipe.errors import FacepipeError, InputError, ModelError
 from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoEncodeOptions
+from facepipe.runtime.options import RuntimeOptions
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class AnalyzeOptions:
     workers: threads for a video (None: all cores): it runs as a graph that decodes, analyzes, draws
         and encodes different frames at once; 1 does one frame after another without the graph.
         The results are the same.
+    runtime: threads, model files, delegate of every solution it runs (`RuntimeOptions`).
     """
 
     num_faces: int = 4
@@ -75,6 +77,7 @@ class AnalyzeOptions:
     json_decimals: int = 5
     video: VideoEncodeOptions = field(default_factory=VideoEncodeOptions)
     workers: int | None = None
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
         if self.num_faces < 1:
@@ -172,18 +175,21 @@ class _Solutions:
         self.face = FaceLandmarker(FaceLandmarkerOptions(
             num_faces=options.num_faces, output_face_blendshapes=True,
             output_facial_transformation_matrixes=options.head_pose,
-            running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE))
+            running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE, runtime=options.runtime))
         self.hands = self.pose = self.holistic = None
         if options.hands and not options.holistic:
             from facepipe.solutions.hands import Hands, HandsOptions
 
             self.hands = Hands(HandsOptions(static_image_mode=not video,
-                                            flip_handedness=not options.mirrored))
+                                            flip_handedness=not options.mirrored, runtime=options.runtime))
         if options.pose and not options.holistic:
-            self.pose = _optional_solution("pose", "Pose", "PoseOptions", static_image_mode=not video)
+            from facepipe.solutions.pose import Pose, PoseOptions
+
+            self.pose = Pose(PoseOptions(static_image_mode=not video, runtime=options.runtime))
         if options.holistic:
-            self.holistic = _optional_solution("holistic", "Holistic", "HolisticOptions",
-                                               static_image_mode=not video)
+            from facepipe.solutions.holistic import Holistic, HolisticOptions
+
+            self.holistic = Holistic(HolisticOptions(static_image_mode=not video, runtime=options.runtime))
 
     def run(self, image: np.ndarray, timestamp_ms: int | None) -> dict[str, Any]:
         results: dict[str, Any] = {}
@@ -217,17 +223,6 @@ def check_available(options: AnalyzeOptions) -> None:
         except ImportError as exc:
             raise FacepipeError(f"--{module} needs facepipe.solutions.{module}, which is not available in "
                                 f"this installation ({exc})") from exc
-
-
-def _optional_solution(module: str, cls: str, options_cls: str, **options: Any) -> Any:
-    import importlib
-
-    try:
-        mod = importlib.import_module(f"facepipe.solutions.{module}")
-        return getattr(mod, cls)(getattr(mod, options_cls)(**options))
-    except (ImportError, AttributeError, TypeError) as exc:
-        raise FacepipeError(f"--{module} needs facepipe.solutions.{module}.{cls}, which is not available "
-                            f"in this installation ({exc})") from exc
 
 
 # --------------------------------------------------------------------------- JSON

@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from facepipe._fsutil import refuse_overwrite
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.selfie_segmentation import SelfieSegmentation, SelfieSegmentationOptions
 from facepipe.stages.filters import smooth_segmentation
 
@@ -54,9 +55,12 @@ class BackgroundOptions:
     threshold: float | None = None
     model_selection: int = 0
     temporal_smoothing: float = 0.7
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if self.mode not in BACKGROUND_MODES:
             raise ValueError(f"mode must be one of {BACKGROUND_MODES}, got {self.mode!r}")
         if self.mode == "image":
@@ -98,7 +102,7 @@ class BackgroundEditor:
 
     def __init__(self, options: BackgroundOptions | None = None, *, model_path: str | None = None) -> None:
         self.options = o = options or BackgroundOptions()
-        self.segmenter = SelfieSegmentation(SelfieSegmentationOptions(o.model_selection, o.num_threads),
+        self.segmenter = SelfieSegmentation(SelfieSegmentationOptions(o.model_selection, runtime=o.runtime),
                                             model_path=model_path)
         self._prev_mask: np.ndarray | None = None
         self._bg_cache: tuple[tuple[int, int], np.ndarray] | None = None

@@ -135,14 +135,13 @@ def build_options(args: argparse.Namespace):
             raise InputError("--method image needs --replace-with IMAGE")
         replacement = _read_replacement(args.replace_with, read_image)
     track_changes = {k: v for k, v in (("hold", args.hold), ("confirm_score", args.confirm)) if v is not None}
-    mask_scale = args.mask_scale if args.mask_scale is not None else (1.1 if args.shape == "hull" else 1.5)
     try:
         return AnonymizeOptions(
             detect=replace(FaceFinderOptions.for_crowds(tile_period=4) if args.crowd else FaceFinderOptions(),
                            **stream_changes),
             image_detect=FaceFinderOptions.for_images(**changes),
             track=TrackerOptions(**track_changes),
-            redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=mask_scale, blur=args.blur,
+            redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=args.mask_scale, blur=args.blur,
                                  mosaic=args.mosaic, color=args.color, replacement=replacement,
                                  draw_boxes=args.draw_boxes, draw_scores=args.draw_scores),
             video=VideoEncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from facepipe.runtime.model import Model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 
 __all__ = [
     "ARKIT_NAMES",
@@ -105,12 +106,12 @@ class BlendshapeModel:
     (~0.3 ms each) instead of as one batch.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, num_threads: int | None = None) -> None:
-        if path is None:
-            from facepipe.runtime.store import resolve_model
-
-            path = resolve_model("face_blendshapes")
-        self._model = Model(path, num_threads=num_threads)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, runtime: RuntimeOptions | None = None,
+                 num_threads: int | None = None) -> None:
+        """path: the model file (default: the registered face_blendshapes, or runtime.model_paths')."""
+        runtime = fold_legacy_options("BlendshapeModel", runtime or RuntimeOptions(), num_threads, _stacklevel=3)
+        self._model = Model(path, num_threads=runtime.num_threads) if path is not None else runtime.load(
+            "face_blendshapes")
 
     def __call__(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """(N,52) float32 scores, model order (see BLENDSHAPE_NAMES)."""

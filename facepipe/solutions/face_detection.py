@@ -9,15 +9,14 @@ rotated ROIs).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import Detections
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.stages.anchors import FACE_FULL_RANGE, FACE_SHORT_RANGE, AnchorSpec, anchor_centers
 from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
 from facepipe.stages.image_to_tensor import (
@@ -75,14 +74,18 @@ class FaceDetectorOptions:
     min_score: detections scoring below are dropped (MediaPipe's min_detection_confidence);
         None means the model's MediaPipe default (0.5 short range, 0.6 full range).
     nms_iou: weighted-NMS clustering threshold.
+    runtime: threads, model files, delegate (`RuntimeOptions`).
     """
 
     model: str = "short"
     min_score: float | None = None
     nms_iou: float = 0.3
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if self.model not in _MODELS:
             raise ValueError(f"unknown face detector model {self.model!r}; choose one of {sorted(_MODELS)}")
         if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:
@@ -96,8 +99,9 @@ class FaceDetector:
     def __init__(self, options: FaceDetectorOptions | None = None, *, model_path: str | None = None) -> None:
         self.options = options or FaceDetectorOptions()
         self._spec = _MODELS[self.options.model]
-        path = model_path or resolve_model(self._spec.model_name)
-        self._model = Model(path, num_threads=self.options.num_threads)
+        runtime = fold_legacy_options("FaceDetector", self.options.runtime, _stacklevel=3,
+                                      **{self._spec.model_name: model_path})
+        self._model = runtime.load(self._spec.model_name)
         self._anchors = anchor_centers(self._spec.anchors)
         ms = self.options.min_score
         self.min_score = self._spec.default_min_score if ms is None else ms

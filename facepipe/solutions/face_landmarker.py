@@ -43,7 +43,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import Landmarks, as_f32
-from facepipe.runtime.model import Model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.blendshapes import BLENDSHAPE_NAMES, BlendshapeModel
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.face_geometry import FaceGeometryEstimator, HeadPose, head_pose
@@ -94,7 +94,7 @@ class FaceLandmarkerOptions:
         worker thread.
     smooth_landmarks: None = as Tasks (on in VIDEO/LIVE_STREAM when num_faces == 1); False = off; True needs
         num_faces == 1 (Tasks rejects smoothing several faces).
-    num_threads: interpreter threads per model (None: FACEPIPE_NUM_THREADS or 1).
+    runtime: threads, model files, delegate (`RuntimeOptions`), for all three models.
     """
 
     num_faces: int = 1
@@ -106,9 +106,12 @@ class FaceLandmarkerOptions:
     running_mode: RunningMode | str = RunningMode.IMAGE
     result_callback: ResultCallback | None = field(default=None, compare=False)
     smooth_landmarks: bool | None = None
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         try:
             mode = RunningMode(self.running_mode) if isinstance(self.running_mode, str) else self.running_mode
         except ValueError:
@@ -241,20 +244,16 @@ class FaceLandmarker:
     ) -> None:
         self.options = options or FaceLandmarkerOptions()
         o = self.options
+        runtime = fold_legacy_options("FaceLandmarker", o.runtime, _stacklevel=3,
+                                      face_landmarks_detector=landmarks_model_path,
+                                      face_blendshapes=blendshapes_model_path,
+                                      blaze_face_short_range=detector_model_path)
         self._detector = FaceDetector(
-            FaceDetectorOptions(model="short_tasks", min_score=o.min_face_detection_confidence,
-                                num_threads=o.num_threads),
-            model_path=None if detector_model_path is None else str(detector_model_path),
+            FaceDetectorOptions(model="short_tasks", min_score=o.min_face_detection_confidence, runtime=runtime)
         )
-        if landmarks_model_path is None:
-            from facepipe.runtime.store import resolve_model
-
-            landmarks_model_path = resolve_model("face_landmarks_detector")
-        self._landmarks_model = Model(landmarks_model_path, num_threads=o.num_threads)
+        self._landmarks_model = runtime.load("face_landmarks_detector")
         # Optional outputs cost nothing when off: their models are never loaded.
-        self._blendshapes = (
-            BlendshapeModel(blendshapes_model_path, num_threads=o.num_threads) if o.output_face_blendshapes else None
-        )
+        self._blendshapes = BlendshapeModel(runtime=runtime) if o.output_face_blendshapes else None
         self._geometry = geometry or (FaceGeometryEstimator() if o.output_facial_transformation_matrixes else None)
         self._lock = threading.RLock()  # serializes frames (tracking state, interpreters)
         self._ts_lock = threading.Lock()  # timestamps only, so detect_async never waits for a frame

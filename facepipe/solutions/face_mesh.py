@@ -31,8 +31,7 @@ import numpy as np
 
 from facepipe.io.image import ensure_rgb_uint8
 from facepipe.results import Detections, ImageSize, Landmarks
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.iris import IrisRefiner
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
@@ -74,7 +73,7 @@ class FaceMeshOptions:
         applied to every landmark inference, as MediaPipe does.
     smooth_landmarks: One-Euro smoothing in video mode (legacy face mesh: none).
     smoothing_min_cutoff / smoothing_beta / smoothing_derivate_cutoff: its parameters.
-    num_threads: interpreter threads per model (None: facepipe's default).
+    runtime: threads, model files, delegate (`RuntimeOptions`), for the detector, mesh and iris models.
     """
 
     static_image_mode: bool = False
@@ -86,9 +85,12 @@ class FaceMeshOptions:
     smoothing_min_cutoff: float = 0.05
     smoothing_beta: float = 80.0
     smoothing_derivate_cutoff: float = 1.0
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if int(self.max_num_faces) != self.max_num_faces or self.max_num_faces < 1:
             raise ValueError(f"max_num_faces must be an integer >= 1, got {self.max_num_faces!r}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):
@@ -184,14 +186,13 @@ class FaceMesh:
         detector_model_path: str | None = None,
     ) -> None:
         self.options = opts = options or FaceMeshOptions()
+        runtime = fold_legacy_options("FaceMesh", opts.runtime, _stacklevel=3, face_landmark=landmark_model_path,
+                                      iris_landmark=iris_model_path, face_detection_short_range=detector_model_path)
         self._detector = FaceDetector(
-            FaceDetectorOptions(model="short", min_score=opts.min_detection_confidence, num_threads=opts.num_threads),
-            model_path=detector_model_path,
+            FaceDetectorOptions(model="short", min_score=opts.min_detection_confidence, runtime=runtime)
         )
-        self._model = Model(landmark_model_path or resolve_model("face_landmark"), num_threads=opts.num_threads)
-        self._iris = (
-            IrisRefiner(model_path=iris_model_path, num_threads=opts.num_threads) if opts.refine_landmarks else None
-        )
+        self._model = runtime.load("face_landmark")
+        self._iris = IrisRefiner(runtime=runtime) if opts.refine_landmarks else None
         self._tracker = LandmarkTracker(opts.max_num_faces, tracking=not opts.static_image_mode)
         self._smoothers: dict[int, LandmarksSmoother] = {}
         self._lock = threading.Lock()

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crop_geometry, warp_to_tensor
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points, rotate_world_landmarks
 from facepipe.stages.rects import hand_rects_from_landmarks, transform_rects
@@ -41,12 +40,14 @@ class HandLandmarkOutput:
 class HandLandmarkModel:
     """hand_landmark_lite/full on a batch of ROIs of one image."""
 
-    def __init__(self, model_complexity: int = 1, *, model_path: str | None = None,
-                 num_threads: int | None = None) -> None:
+    def __init__(self, model_complexity: int = 1, *, runtime: RuntimeOptions | None = None,
+                 model_path: str | None = None, num_threads: int | None = None) -> None:
         if model_complexity not in _MODEL_NAMES:
             raise ValueError(f"hand model_complexity must be 0 or 1, got {model_complexity}")
-        path = model_path or resolve_model(_MODEL_NAMES[model_complexity])
-        self.model = Model(path, num_threads=num_threads)
+        name = _MODEL_NAMES[model_complexity]
+        runtime = fold_legacy_options("HandLandmarkModel", runtime or RuntimeOptions(), num_threads, _stacklevel=3,
+                                      **{name: model_path})
+        self.model = runtime.load(name)
 
     def run(self, image: np.ndarray, rois: np.ndarray) -> HandLandmarkOutput:
         rois = np.asarray(rois, np.float32).reshape(-1, 5)

@@ -25,6 +25,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import ImageSize, Landmarks, as_f32
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.solutions.palm_detection import PalmDetector, PalmDetectorOptions, hand_rects_from_palms
@@ -127,6 +128,7 @@ class HandsOptions:
     min_tracking_confidence: hand presence threshold (strictly greater passes).
     flip_handedness: swap Left/Right, for un-mirrored input (MediaPipe assumes a mirrored selfie image).
     smooth_landmarks: One-Euro smoothing per tracked hand in tracking mode (not in MediaPipe's legacy Hands).
+    runtime: threads, model files, delegate (`RuntimeOptions`), for the palm and landmark models.
     """
 
     static_image_mode: bool = False
@@ -136,9 +138,12 @@ class HandsOptions:
     min_tracking_confidence: float = 0.5
     flip_handedness: bool = False
     smooth_landmarks: bool = False
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if self.max_num_hands < 1:
             raise ValueError(f"max_num_hands must be >= 1, got {self.max_num_hands}")
         if self.model_complexity not in (0, 1):
@@ -153,6 +158,9 @@ class HandsOptions:
 # image landmarks in pixels scaled by the hand size, world landmarks in metres.
 _SMOOTH_IMAGE = dict(min_cutoff=0.05, beta=80.0, derivate_cutoff=1.0)
 _SMOOTH_WORLD = dict(min_cutoff=0.1, beta=40.0, derivate_cutoff=1.0)
+
+
+_SIZES = ("lite", "full")  # model file sizes by model_complexity
 
 
 class Hands:
@@ -170,12 +178,13 @@ class Hands:
         landmark_model_path: str | None = None,
     ) -> None:
         self.options = o = options or HandsOptions()
+        runtime = fold_legacy_options("Hands", o.runtime, _stacklevel=3,
+                                      **{f"palm_detection_{_SIZES[o.model_complexity]}": palm_model_path,
+                                         f"hand_landmark_{_SIZES[o.model_complexity]}": landmark_model_path})
         self.palm_detector = PalmDetector(
-            PalmDetectorOptions(o.model_complexity, o.min_detection_confidence, o.num_threads),
-            model_path=palm_model_path,
+            PalmDetectorOptions(o.model_complexity, o.min_detection_confidence, runtime=runtime)
         )
-        self.landmark_model = HandLandmarkModel(o.model_complexity, model_path=landmark_model_path,
-                                                num_threads=o.num_threads)
+        self.landmark_model = HandLandmarkModel(o.model_complexity, runtime=runtime)
         self._tracker = LandmarkTracker(o.max_num_hands, tracking=not o.static_image_mode)
         self._smoothers: dict[int, tuple[LandmarksSmoother, LandmarksSmoother]] = {}
         self._lock = threading.Lock()

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import ImageSize, Landmarks
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions, landmark_rois
 from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
-from facepipe.solutions.pose import Pose, PoseLandmark, PoseOptions, PoseResult
+from facepipe.solutions.pose import POSE_LANDMARK_MODELS, Pose, PoseLandmark, PoseOptions, PoseResult
 from facepipe.stages.image_to_tensor import BORDER_REPLICATE, crops_to_tensor
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points
 from facepipe.stages.rects import (
@@ -95,31 +95,44 @@ class HolisticResult:
         }
 
 
-@dataclass(frozen=True)
-class HolisticOptions:
-    """MediaPipe's Holistic options. The confidences apply to the pose only (face and hand
-    thresholds are fixed at 0.5, as in MediaPipe). See PoseOptions for the pose ones."""
+_POSE_FIELDS = frozenset(f.name for f in fields(PoseOptions))
 
-    static_image_mode: bool = False
-    model_complexity: int = 1
-    smooth_landmarks: bool = True
-    enable_segmentation: bool = False
-    smooth_segmentation: bool = False
-    refine_face_landmarks: bool = False
-    min_detection_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    num_threads: int | None = None
-    # Run the face branch on a second thread while the hands run, as MediaPipe's graph
-    # runs its branches concurrently (the models release the GIL). Same results either way.
-    parallel_branches: bool = True
+
+@dataclass(frozen=True, init=False)
+class HolisticOptions:
+    """MediaPipe's Holistic options: the pose's (`PoseOptions`, which it is built on) plus its own.
+
+    pose: the pose options; their confidences apply to the pose only (face and hand thresholds
+        are fixed at 0.5, as in MediaPipe) and their `runtime` to every model of the pipeline.
+        Each PoseOptions field can also be given and read directly, as MediaPipe's flat
+        arguments: HolisticOptions(static_image_mode=True).model_complexity.
+    refine_face_landmarks: 478 face points (irises) instead of 468.
+    parallel_branches: run the face branch on a second thread while the hands run, as
+        MediaPipe's graph runs its branches concurrently (the models release the GIL). Same
+        results either way.
+    """
+
+    pose: PoseOptions
+    refine_face_landmarks: bool
+    parallel_branches: bool
+
+    def __init__(self, pose: PoseOptions | None = None, *, refine_face_landmarks: bool = False,
+                 parallel_branches: bool = True, **pose_fields: Any) -> None:
+        unknown = sorted(set(pose_fields) - _POSE_FIELDS)
+        if unknown:
+            raise TypeError(f"HolisticOptions got unexpected arguments {', '.join(unknown)}")
+        pose = PoseOptions(**pose_fields) if pose is None else replace(pose, **pose_fields)
+        object.__setattr__(self, "pose", pose)
+        object.__setattr__(self, "refine_face_landmarks", refine_face_landmarks)
+        object.__setattr__(self, "parallel_branches", parallel_branches)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _POSE_FIELDS:  # only reached for names the instance does not hold itself
+            return getattr(self.pose, name)
+        raise AttributeError(f"'HolisticOptions' object has no attribute {name!r}")
 
     def pose_options(self) -> PoseOptions:
-        return PoseOptions(
-            static_image_mode=self.static_image_mode, model_complexity=self.model_complexity,
-            smooth_landmarks=self.smooth_landmarks, enable_segmentation=self.enable_segmentation,
-            smooth_segmentation=self.smooth_segmentation, min_detection_confidence=self.min_detection_confidence,
-            min_tracking_confidence=self.min_tracking_confidence, num_threads=self.num_threads,
-        )
+        return self.pose
 
 
 def hand_rois_from_pose(points: np.ndarray, image_size: ImageSize) -> np.ndarray:
@@ -134,8 +147,11 @@ def hand_rois_from_pose(points: np.ndarray, image_size: ImageSize) -> np.ndarray
 class HandRecropModel:
     """hand_recrop.tflite: refines a rough hand ROI into the hand landmark model's ROI."""
 
-    def __init__(self, *, model_path: str | None = None, num_threads: int | None = None) -> None:
-        self.model = Model(model_path or resolve_model("hand_recrop"), num_threads=num_threads)
+    def __init__(self, *, runtime: RuntimeOptions | None = None, model_path: str | None = None,
+                 num_threads: int | None = None) -> None:
+        runtime = fold_legacy_options("HandRecropModel", runtime or RuntimeOptions(), num_threads, _stacklevel=3,
+                                      hand_recrop=model_path)
+        self.model = runtime.load("hand_recrop")
 
     def run(self, image: np.ndarray, rois: np.ndarray) -> np.ndarray:
         """(N,5) re-crop ROIs for (N,5) rough ROIs."""
@@ -182,21 +198,23 @@ class Holistic:
         iris_model_path: str | None = None,
     ) -> None:
         self.options = o = options or HolisticOptions()
-        self.pose = Pose(o.pose_options(), detector_model_path=pose_detector_model_path,
-                         landmark_model_path=pose_landmark_model_path)
+        runtime = fold_legacy_options(
+            "Holistic", o.pose.runtime, _stacklevel=3, pose_detection=pose_detector_model_path,
+            **{POSE_LANDMARK_MODELS[o.pose.model_complexity]: pose_landmark_model_path},
+            hand_landmark_full=hand_landmark_model_path, hand_recrop=hand_recrop_model_path,
+            face_detection_short_range=face_detector_model_path, face_landmark=face_landmark_model_path,
+            iris_landmark=iris_model_path,
+        )
+        self.pose = Pose(replace(o.pose, runtime=runtime))
         # One hand and recrop model per side, so that the two hands can run at the same time
         # (MediaPipe's graph runs its left/right hand and face branches concurrently).
         # MediaPipe's holistic always uses the full hand model (its complexity input is unconnected).
         self._hand_models = {
-            side: (HandRecropModel(model_path=hand_recrop_model_path, num_threads=o.num_threads),
-                   HandLandmarkModel(1, model_path=hand_landmark_model_path, num_threads=o.num_threads))
+            side: (HandRecropModel(runtime=runtime), HandLandmarkModel(1, runtime=runtime))
             for side in _HAND_POINTS
         }
         self.face_mesh = FaceMesh(
-            FaceMeshOptions(static_image_mode=True, refine_landmarks=o.refine_face_landmarks,
-                            num_threads=o.num_threads),
-            landmark_model_path=face_landmark_model_path, iris_model_path=iris_model_path,
-            detector_model_path=face_detector_model_path,
+            FaceMeshOptions(static_image_mode=True, refine_landmarks=o.refine_face_landmarks, runtime=runtime)
         )
         self._hands = {side: _PartState() for side in _HAND_POINTS}
         self._face = _PartState()

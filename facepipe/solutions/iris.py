@@ -19,8 +19,7 @@ from functools import partial
 import cv2
 import numpy as np
 
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.stages.projection import project_landmarks, remove_letterbox_points
 from facepipe.stages.rects import rects_from_landmarks, transform_rects
 
@@ -161,8 +160,11 @@ class IrisRefiner:
     each model call is guarded by the Model's lock and nothing else is shared.
     """
 
-    def __init__(self, *, model_path: str | None = None, num_threads: int | None = None) -> None:
-        self._model = Model(model_path or resolve_model("iris_landmark"), num_threads=num_threads)
+    def __init__(self, *, runtime: RuntimeOptions | None = None, model_path: str | None = None,
+                 num_threads: int | None = None) -> None:
+        runtime = fold_legacy_options("IrisRefiner", runtime or RuntimeOptions(), num_threads, _stacklevel=3,
+                                      iris_landmark=model_path)
+        self._model = runtime.load("iris_landmark")
 
     def refine(self, image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
         """(N,478,3) refined landmarks for an RGB uint8 image and its (N,468,3) normalized meshes."""

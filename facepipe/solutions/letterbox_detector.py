@@ -15,8 +15,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import Detections
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions
 from facepipe.stages.anchors import AnchorSpec, anchor_centers
 from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
 from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
@@ -46,15 +45,14 @@ class LetterboxSsdDetector:
         min_score: float,
         *,
         nms_iou: float = 0.3,
-        model_path: str | None = None,
-        num_threads: int | None = None,
+        runtime: RuntimeOptions | None = None,
     ) -> None:
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be in [0,1], got {min_score}")
         self.spec = spec
         self.min_score = float(min_score)
         self.nms_iou = nms_iou
-        self.model = Model(model_path or resolve_model(spec.model_name), num_threads=num_threads)
+        self.model = (runtime or RuntimeOptions()).load(spec.model_name)
         self._anchors = anchor_centers(spec.anchors)
         # Whole-image letterbox: geometry and sampling maps cached per image size.
         self._cropper = FullImageCropper(spec.size, spec.size, keep_aspect=True, border=BORDER_ZERO,

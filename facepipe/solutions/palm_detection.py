@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModelSpec
 from facepipe.stages.anchors import PALM
 from facepipe.stages.detection_decode import RawDetections
@@ -35,9 +36,12 @@ class PalmDetectorOptions:
 
     model_complexity: int = 1
     min_score: float = 0.5
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if self.model_complexity not in _SPECS:
             raise ValueError(f"palm model_complexity must be 0 or 1, got {self.model_complexity}")
         if not 0.0 <= self.min_score <= 1.0:
@@ -48,9 +52,10 @@ class PalmDetector(LetterboxSsdDetector):
     """Palm detections (7 keypoints) in RGB uint8 images."""
 
     def __init__(self, options: PalmDetectorOptions | None = None, *, model_path: str | None = None) -> None:
-        self.options = options or PalmDetectorOptions()
-        super().__init__(_SPECS[self.options.model_complexity], self.options.min_score,
-                         model_path=model_path, num_threads=self.options.num_threads)
+        o = self.options = options or PalmDetectorOptions()
+        spec = _SPECS[o.model_complexity]
+        runtime = fold_legacy_options("PalmDetector", o.runtime, _stacklevel=3, **{spec.model_name: model_path})
+        super().__init__(spec, o.min_score, runtime=runtime)
 
 
 def hand_rects_from_palms(palms: RawDetections, image_size: tuple[int, int]) -> np.ndarray:

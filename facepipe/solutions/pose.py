@@ -22,8 +22,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import ImageSize, Landmarks, as_f32
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.solutions.pose_detection import PoseDetector, PoseDetectorOptions, pose_rects_from_detections
 from facepipe.stages.filters import LandmarksSmoother, VisibilitySmoother, roi_object_scale, smooth_segmentation
@@ -48,7 +47,8 @@ NUM_POSE_LANDMARKS = 33
 _NUM_MODEL_POINTS = 39  # 33 landmarks, 2 auxiliary (ROI alignment), 4 unused by MediaPipe
 _AUX = slice(33, 35)
 _INPUT = 256
-_MODEL_NAMES = {0: "pose_landmark_lite", 1: "pose_landmark_full", 2: "pose_landmark_heavy"}
+POSE_LANDMARK_MODELS = {0: "pose_landmark_lite", 1: "pose_landmark_full", 2: "pose_landmark_heavy"}
+_MODEL_NAMES = POSE_LANDMARK_MODELS
 
 POSE_LANDMARK_NAMES = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
@@ -196,12 +196,14 @@ class PoseLandmarkOutput:
 class PoseLandmarkModel:
     """pose_landmark_lite/full/heavy on one ROI."""
 
-    def __init__(self, model_complexity: int = 1, *, model_path: str | None = None,
-                 num_threads: int | None = None) -> None:
+    def __init__(self, model_complexity: int = 1, *, runtime: RuntimeOptions | None = None,
+                 model_path: str | None = None, num_threads: int | None = None) -> None:
         if model_complexity not in _MODEL_NAMES:
             raise ValueError(f"pose model_complexity must be 0, 1 or 2, got {model_complexity}")
-        path = model_path or resolve_model(_MODEL_NAMES[model_complexity])
-        self.model = Model(path, num_threads=num_threads)
+        name = _MODEL_NAMES[model_complexity]
+        runtime = fold_legacy_options("PoseLandmarkModel", runtime or RuntimeOptions(), num_threads, _stacklevel=3,
+                                      **{name: model_path})
+        self.model = runtime.load(name)
 
     def run(self, image: np.ndarray, roi: np.ndarray, *, mask: bool = True) -> PoseLandmarkOutput:
         """Landmarks of the person in `roi`; `mask=False` skips the segmentation output."""
@@ -261,6 +263,7 @@ class PoseOptions:
         (measured: its filtered and unfiltered mask streams are identical), and the default
         output matches MediaPipe's.
     min_detection_confidence: person detector threshold; min_tracking_confidence: pose flag threshold.
+    runtime: threads, model files, delegate (`RuntimeOptions`), for the detector and landmark models.
     """
 
     static_image_mode: bool = False
@@ -270,9 +273,12 @@ class PoseOptions:
     smooth_segmentation: bool = False
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if self.model_complexity not in _MODEL_NAMES:
             raise ValueError(f"model_complexity must be 0, 1 or 2, got {self.model_complexity}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):
@@ -314,10 +320,10 @@ class Pose:
         landmark_model_path: str | None = None,
     ) -> None:
         self.options = o = options or PoseOptions()
-        self.detector = PoseDetector(PoseDetectorOptions(o.min_detection_confidence, o.num_threads),
-                                     model_path=detector_model_path)
-        self.landmark_model = PoseLandmarkModel(o.model_complexity, model_path=landmark_model_path,
-                                                num_threads=o.num_threads)
+        runtime = fold_legacy_options("Pose", o.runtime, _stacklevel=3, pose_detection=detector_model_path,
+                                      **{_MODEL_NAMES[o.model_complexity]: landmark_model_path})
+        self.detector = PoseDetector(PoseDetectorOptions(o.min_detection_confidence, runtime=runtime))
+        self.landmark_model = PoseLandmarkModel(o.model_complexity, runtime=runtime)
         self._tracker = LandmarkTracker(1, tracking=not o.static_image_mode)
         self._filters = _PoseFilters()
         self._lock = threading.Lock()

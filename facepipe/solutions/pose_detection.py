@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModelSpec
 from facepipe.stages.anchors import POSE
 from facepipe.stages.detection_decode import RawDetections
@@ -31,9 +32,12 @@ class PoseDetectorOptions:
     """min_score: MediaPipe's min_detection_confidence."""
 
     min_score: float = 0.5
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be in [0,1], got {self.min_score}")
 
@@ -42,8 +46,9 @@ class PoseDetector(LetterboxSsdDetector):
     """Person detections (face box + 4 body keypoints), best first."""
 
     def __init__(self, options: PoseDetectorOptions | None = None, *, model_path: str | None = None) -> None:
-        self.options = options or PoseDetectorOptions()
-        super().__init__(_SPEC, self.options.min_score, model_path=model_path, num_threads=self.options.num_threads)
+        o = self.options = options or PoseDetectorOptions()
+        runtime = fold_legacy_options("PoseDetector", o.runtime, _stacklevel=3, **{_SPEC.model_name: model_path})
+        super().__init__(_SPEC, o.min_score, runtime=runtime)
 
 
 def pose_rects_from_detections(dets: RawDetections, image_size: tuple[int, int]) -> np.ndarray:

@@ -7,14 +7,13 @@ bilinear interpolation. No temporal smoothing, as in MediaPipe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
-from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
 
 __all__ = ["SelfieSegmentation", "SelfieSegmentationOptions", "SegmentationResult"]
@@ -43,12 +42,17 @@ class SegmentationResult:
 
 @dataclass(frozen=True)
 class SelfieSegmentationOptions:
-    """model_selection: 0 = general model (256x256), 1 = landscape model (256 wide x 144 high, faster)."""
+    """model_selection: 0 = general model (256x256), 1 = landscape model (256 wide x 144 high, faster).
+    runtime: threads, model files, delegate (`RuntimeOptions`).
+    """
 
     model_selection: int = 0
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         if self.model_selection not in _MODELS:
             raise ValueError(f"model_selection must be 0 or 1, got {self.model_selection}")
 
@@ -59,7 +63,8 @@ class SelfieSegmentation:
     def __init__(self, options: SelfieSegmentationOptions | None = None, *, model_path: str | None = None) -> None:
         self.options = options or SelfieSegmentationOptions()
         name, self._w, self._h = _MODELS[self.options.model_selection]
-        self.model = Model(model_path or resolve_model(name), num_threads=self.options.num_threads)
+        runtime = fold_legacy_options("SelfieSegmentation", self.options.runtime, _stacklevel=3, **{name: model_path})
+        self.model = runtime.load(name)
         self._cropper = FullImageCropper(self._w, self._h, keep_aspect=False, border=BORDER_ZERO,
                                          value_range=(0.0, 1.0))
 

@@ -22,12 +22,13 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from facepipe.results import Detections, box_iou
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 
 __all__ = ["FaceFinder", "FaceFinderOptions", "ModelRange", "MODEL_RANGES", "Tile", "plan_tiles"]
@@ -115,7 +116,8 @@ class FaceFinderOptions:
         to this many face heights below its chin (0: off). Measured on the group photos: bodies
         are where the crowd tiles' false positives sit (1.9x fewer regions off YuNet's faces at
         5, no face lost). "Below" follows each face's eyes-to-mouth direction.
-    num_threads: LiteRT threads per model.
+    runtime: threads, model files, delegate of every detector model (`RuntimeOptions`);
+        num_threads is its deprecated alias.
     """
 
     tile_models: tuple[str, ...] = ("full_dense",)
@@ -147,7 +149,8 @@ class FaceFinderOptions:
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
-    num_threads: int | None = None
+    num_threads: int | None = None  # deprecated: runtime.num_threads
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     @classmethod
     def for_images(cls, **changes) -> FaceFinderOptions:
@@ -183,6 +186,8 @@ class FaceFinderOptions:
                                  **changes})
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
+        object.__setattr__(self, "num_threads", None)
         for m in (*self.tile_models, *self.whole_models, *self.zoom_models, *self.crowd_tile_models,
                   *self.mirror_tile_models):
             if m not in MODEL_RANGES:
@@ -276,7 +281,7 @@ class FaceFinder:
         o = self.options
         names = dict.fromkeys((*o.whole_models, *o.tile_models) if o.min_face else o.whole_models)
         self._detectors = {
-            m: FaceDetector(FaceDetectorOptions(model=m, min_score=o.min_score, num_threads=o.num_threads))
+            m: FaceDetector(FaceDetectorOptions(model=m, min_score=o.min_score, runtime=o.runtime))
             for m in names
         }
         self._lock = threading.Lock()
@@ -471,8 +476,7 @@ class FaceFinder:
         score = o.min_score if min_score is None else min_score
         key = name if score == o.min_score else f"{name}@{score}"
         if key not in self._detectors:
-            self._detectors[key] = FaceDetector(FaceDetectorOptions(model=name, min_score=score,
-                                                                    num_threads=o.num_threads))
+            self._detectors[key] = FaceDetector(FaceDetectorOptions(model=name, min_score=score, runtime=o.runtime))
         return self._detectors[key]
 
     def _run(self, name: str, views: Sequence[tuple[np.ndarray, float, float, float]], parts: list[Detections],

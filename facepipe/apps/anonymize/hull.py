@@ -12,6 +12,7 @@ import numpy as np
 
 from facepipe.apps.anonymize.regions import FaceRegions
 from facepipe.results import Detections
+from facepipe.runtime.options import RuntimeOptions
 
 __all__ = ["FaceHulls"]
 
@@ -19,12 +20,13 @@ __all__ = ["FaceHulls"]
 class FaceHulls:
     """Callable (rgb, regions) -> per region (468,2) landmark pixels or None."""
 
-    def __init__(self, *, min_side: float = 24.0, min_presence: float = 0.5, num_threads: int | None = None) -> None:
+    def __init__(self, *, min_side: float = 24.0, min_presence: float = 0.5,
+                 runtime: RuntimeOptions | None = None) -> None:
         from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
 
         self.min_side = min_side
         self._mesh = FaceMesh(FaceMeshOptions(static_image_mode=True, min_tracking_confidence=min_presence,
-                                              num_threads=num_threads))
+                                              runtime=runtime or RuntimeOptions()))
 
     def __call__(self, rgb: np.ndarray, regions: FaceRegions) -> list[np.ndarray | None]:
         from facepipe.solutions.face_mesh import detection_rois

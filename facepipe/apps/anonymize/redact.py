@@ -38,11 +38,18 @@ _SOURCE_COLOURS = {
 }
 
 
+# The box scale of each shape: ellipses and boxes must cover hair, ears and chin around the
+# detector's box; the hull follows the face outline itself and only needs a margin.
+DEFAULT_MASK_SCALES = {"ellipse": 1.5, "box": 1.5, "hull": 1.1}
+
+
 @dataclass(frozen=True)
 class RedactOptions:
     """method: "blur", "mosaic", "solid", "image" or "none" (outlines only, for tuning).
     shape: "ellipse", "box", or "hull" (convex hull of face landmarks; needs `polygons`).
-    mask_scale: the shape is the face box scaled by this about its centre (covers hair, ears, chin).
+    mask_scale: the shape is the face box scaled by this about its centre (covers hair, ears, chin);
+        None: the shape's default (`DEFAULT_MASK_SCALES`: 1.5 for ellipse and box, 1.1 for the hull,
+        which follows the face itself). `effective_mask_scale` is the one in use.
     blur: blur strength: a Gaussian of sigma 0.5 x blur x the face size (three box passes).
     mosaic: mosaic block size as a fraction of the face size.
     color: RGB fill for "solid".
@@ -52,7 +59,7 @@ class RedactOptions:
 
     method: str = "blur"
     shape: str = "ellipse"
-    mask_scale: float = 1.5
+    mask_scale: float | None = None
     blur: float = 1.0
     mosaic: float = 0.15
     color: tuple[int, int, int] = (0, 0, 0)
@@ -65,7 +72,7 @@ class RedactOptions:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.shape not in SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}; choose one of {', '.join(SHAPES)}")
-        if not 0.5 <= self.mask_scale <= 5.0:
+        if not 0.5 <= self.effective_mask_scale <= 5.0:
             raise ValueError(f"mask_scale must be in [0.5, 5], got {self.mask_scale}")
         if not 0.0 < self.blur <= 4.0:
             raise ValueError(f"blur must be in (0, 4], got {self.blur}")
@@ -79,6 +86,11 @@ class RedactOptions:
                 raise ValueError("method 'image' needs a replacement image")
             if r.dtype != np.uint8 or r.ndim != 3 or r.shape[2] not in (3, 4) or 0 in r.shape[:2]:
                 raise ValueError(f"replacement must be an RGB/RGBA uint8 image, got {r.dtype} {r.shape}")
+
+    @property
+    def effective_mask_scale(self) -> float:
+        """`mask_scale`, or the shape's default when it is None."""
+        return DEFAULT_MASK_SCALES[self.shape] if self.mask_scale is None else float(self.mask_scale)
 
 
 def mask_boxes(xyxy: np.ndarray, mask_scale: float) -> np.ndarray:
@@ -114,14 +126,14 @@ class Redactor:
         if o.shape == "hull" and polygons is None:
             raise ValueError("shape 'hull' needs face landmarks (polygons) for each region")
         H, W = out.shape[:2]
-        boxes = mask_boxes(regions.xyxy, o.mask_scale)
+        boxes = mask_boxes(regions.xyxy, o.effective_mask_scale)
         sizes = regions.wh.max(1)
         if o.method != "none":
             hull = o.shape == "hull" and polygons is not None
             for i in range(len(regions)) if hull else _not_covered(boxes):
                 poly = None
                 if o.shape == "hull" and polygons is not None and polygons[i] is not None and len(polygons[i]) >= 3:
-                    poly = _scaled_hull(np.asarray(polygons[i], np.float32)[:, :2], o.mask_scale)
+                    poly = _scaled_hull(np.asarray(polygons[i], np.float32)[:, :2], o.effective_mask_scale)
                 self._redact_one(out, boxes[i], float(sizes[i]), poly, W, H)
         if o.draw_boxes or o.draw_scores:
             self._draw(out, regions, boxes)
