@@ -15,6 +15,7 @@ from facepipe.apps.expression_search.descriptor import Descriptor, DescriptorSpe
 from facepipe.apps.expression_search.index import ExpressionIndex, FileRecord
 from facepipe.errors import FacepipeError
 from facepipe.io.image import READABLE_EXTENSIONS, read_image
+from facepipe.runtime.options import RuntimeOptions
 from facepipe.solutions.face_landmarker import FaceLandmarker, FaceLandmarkerOptions, FaceLandmarkerResult
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class EmbedOptions:
         return FaceLandmarkerOptions(
             num_faces=self.max_num_faces, min_face_detection_confidence=self.min_detection_confidence,
             output_face_blendshapes=True, output_facial_transformation_matrixes=True,
-            running_mode=running_mode, num_threads=self.num_threads)
+            running_mode=running_mode, runtime=RuntimeOptions(num_threads=self.num_threads))
 
 
 def face_vectors(descriptor: Descriptor, image: np.ndarray, faces: FaceLandmarkerResult,

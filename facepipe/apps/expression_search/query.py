@@ -55,7 +55,8 @@ def search_config(options: QueryOptions | None = None) -> GraphConfig:
     config = parse_config(text, "yaml", source="search.yaml")
     settings: dict[str, dict[str, Any]] = {
         "landmarker": {"num_faces": o.max_num_faces, "min_face_detection_confidence": o.min_detection_confidence,
-                       "running_mode": "video" if o.video else "image", "num_threads": o.num_threads},
+                       "running_mode": "video" if o.video else "image",
+                       "runtime": {"num_threads": o.num_threads}},
         "embedding": {"descriptor": o.descriptor.name, "onnx": o.descriptor.onnx, "sha256": o.descriptor.sha256},
         "closest": {"k": o.k},
         "preview": {"enabled": o.preview},
