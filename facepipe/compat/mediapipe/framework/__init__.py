@@ -1,0 +1,3 @@
+"""mediapipe.framework: only the result message types (framework.formats.*_pb2), without protobuf."""
+
+from facepipe.compat.mediapipe.framework import formats  # noqa: F401

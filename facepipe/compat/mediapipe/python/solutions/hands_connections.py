@@ -1,0 +1,11 @@
+"""MediaPipe's hand connection sets (mediapipe.python.solutions.hands_connections)."""
+
+from facepipe.compat.mediapipe.python.solutions._common import edge_set
+
+HAND_PALM_CONNECTIONS = edge_set("HAND_PALM_CONNECTIONS")
+HAND_THUMB_CONNECTIONS = edge_set("HAND_THUMB_CONNECTIONS")
+HAND_INDEX_FINGER_CONNECTIONS = edge_set("HAND_INDEX_FINGER_CONNECTIONS")
+HAND_MIDDLE_FINGER_CONNECTIONS = edge_set("HAND_MIDDLE_FINGER_CONNECTIONS")
+HAND_RING_FINGER_CONNECTIONS = edge_set("HAND_RING_FINGER_CONNECTIONS")
+HAND_PINKY_FINGER_CONNECTIONS = edge_set("HAND_PINKY_FINGER_CONNECTIONS")
+HAND_CONNECTIONS = edge_set("HAND_CONNECTIONS")
