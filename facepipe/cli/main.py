@@ -27,6 +27,7 @@ COMMANDS = (
     "facepipe.cli.cmd_mesh",
     "facepipe.cli.cmd_landmarks",
     "facepipe.cli.cmd_body",
+    "facepipe.cli.cmd_stream",
     "facepipe.cli.cmd_models",
     "facepipe.cli.cmd_search",
 )
