@@ -41,7 +41,9 @@ ts = []
 with vision.FaceLandmarker.create_from_options(opts) as lm:
     for i, f in enumerate(frames):
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=f)
-        t0 = time.perf_counter(); lm.detect_for_video(image, int(i * 1000 / 30)); ts.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        lm.detect_for_video(image, int(i * 1000 / 30))
+        ts.append((time.perf_counter() - t0) * 1000)
 print(json.dumps({"ms": ts}))
 """
 
