@@ -53,6 +53,16 @@ class ModelFiles:
     def member(self, name: str) -> str | None:
         return self.files.get(name)
 
+    def runtime(self, members: dict[str, str], single: str) -> Any:
+        """facepipe RuntimeOptions using these files: `members` maps registered model name -> bundle
+        member; a lone .tflite stands for the registered model `single`. Unnamed models come from the store."""
+        from facepipe import RuntimeOptions
+
+        paths = {name: self.files[m] for name, m in members.items() if m in self.files}
+        if self.single is not None:
+            paths[single] = self.single
+        return RuntimeOptions(model_paths=paths)
+
 
 class _LiveStream:
     """Runs frames on a worker thread and hands results to the user's callback; a frame still

@@ -42,8 +42,8 @@ class FaceDetector(VisionTask):
 
         min_score = 0.5 if options.min_detection_confidence is None else options.min_detection_confidence
         nms = 0.3 if options.min_suppression_threshold is None else options.min_suppression_threshold
-        return _FaceDetector(_Options(model="short_tasks", min_score=min_score, nms_iou=nms),
-                             model_path=models.single)
+        return _FaceDetector(_Options(model="short_tasks", min_score=min_score, nms_iou=nms,
+                                      runtime=models.runtime({}, "blaze_face_short_range")))
 
     def _run(self, image, timestamp_ms: int | None) -> DetectionResult:  # noqa: ANN001
         rgb = pixels(image)

@@ -74,11 +74,11 @@ class FaceLandmarker(VisionTask):
                      min_face_presence_confidence=options.min_face_presence_confidence,
                      min_tracking_confidence=options.min_tracking_confidence,
                      output_face_blendshapes=self._want_blendshapes,
-                     output_facial_transformation_matrixes=self._want_matrices, running_mode=mode),
-            landmarks_model_path=models.member("face_landmarks_detector.tflite") or models.single,
-            blendshapes_model_path=models.member("face_blendshapes.tflite"),
-            detector_model_path=models.member("face_detector.tflite"),
-        )
+                     output_facial_transformation_matrixes=self._want_matrices, running_mode=mode,
+                     runtime=models.runtime({"face_landmarks_detector": "face_landmarks_detector.tflite",
+                                             "face_blendshapes": "face_blendshapes.tflite",
+                                             "blaze_face_short_range": "face_detector.tflite"},
+                                            "face_landmarks_detector")))
 
     def _run(self, image, timestamp_ms: int | None) -> FaceLandmarkerResult:  # noqa: ANN001
         rgb = pixels(image)

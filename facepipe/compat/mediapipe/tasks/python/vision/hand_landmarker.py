@@ -53,9 +53,10 @@ class HandLandmarker(VisionTask):
         return Hands(HandsOptions(static_image_mode=options.running_mode is RunningMode.IMAGE,
                                   max_num_hands=options.num_hands, model_complexity=1,
                                   min_detection_confidence=options.min_hand_detection_confidence,
-                                  min_tracking_confidence=options.min_hand_presence_confidence),
-                     palm_model_path=models.member("hand_detector.tflite"),
-                     landmark_model_path=models.member("hand_landmarks_detector.tflite") or models.single)
+                                  min_tracking_confidence=options.min_hand_presence_confidence,
+                                  runtime=models.runtime({"palm_detection_full": "hand_detector.tflite",
+                                                          "hand_landmark_full": "hand_landmarks_detector.tflite"},
+                                                         "hand_landmark_full")))
 
     def _run(self, image, timestamp_ms: int | None) -> HandLandmarkerResult:  # noqa: ANN001
         res = self._impl.process(pixels(image), timestamp_ms)

@@ -56,9 +56,10 @@ class PoseLandmarker(VisionTask):
         return Pose(PoseOptions(static_image_mode=options.running_mode is RunningMode.IMAGE, model_complexity=1,
                                 enable_segmentation=self._masks,
                                 min_detection_confidence=options.min_pose_detection_confidence,
-                                min_tracking_confidence=options.min_pose_presence_confidence),
-                    detector_model_path=models.member("pose_detector.tflite"),
-                    landmark_model_path=models.member("pose_landmarks_detector.tflite") or models.single)
+                                min_tracking_confidence=options.min_pose_presence_confidence,
+                                runtime=models.runtime({"pose_detection": "pose_detector.tflite",
+                                                        "pose_landmark_full": "pose_landmarks_detector.tflite"},
+                                                       "pose_landmark_full")))
 
     def _run(self, image, timestamp_ms: int | None) -> PoseLandmarkerResult:  # noqa: ANN001
         res = self._impl.process(pixels(image), timestamp_ms)
