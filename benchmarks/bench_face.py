@@ -5,15 +5,15 @@ Cases (same images and frames for both sides, per-call wall time after warm-up):
 * detect short / full: FaceDetection(model_selection=0/1) vs FaceDetector("short"/"full");
 * mesh static, 1 face: FaceMesh(static_image_mode=True, max_num_faces=1) on single-face photos;
 * mesh static, 3 faces: the same with max_num_faces=3 on photos of three people;
-* mesh static refined: refine_landmarks=True (MediaPipe: attention mesh; facepipe: 468 mesh + iris model);
+* mesh static refined: refine_landmarks=True (both: the attention mesh; facepipe runs its custom ops in numpy);
 * mesh tracking: FaceMesh(static_image_mode=False) over the first frames of a video, per frame.
 
 Each image's time is the median of --repeats calls; a case's time is the median over its images
 (over frames for tracking). The reference runs in a separate interpreter that has mediapipe
 (`--reference-python` or FACEPIPE_REFERENCE_PYTHON). "floor" is the time of the raw model
 invocations facepipe's pipeline makes for that case (detector, landmark model with all faces in one
-batch, iris model once per eye), inputs copied in from prepared tensors, outputs left in place: what
-is above it is pre/post-processing.
+batch; for the attention mesh its LiteRT sub-models), inputs copied in from prepared tensors, outputs
+left in place: what is above it is pre/post-processing (and the attention mesh's numpy operators).
 
     python benchmarks/bench_face.py --reference-python /path/to/mp-venv/bin/python
 
@@ -82,7 +82,8 @@ def measure_facepipe(testdata: Path, frames_n: int, repeats: int, warmup: int,
         else:
             runner = FaceMesh(FaceMeshOptions(**kw, runtime=runtime))
             call = runner.process
-            models = [runner._detector._model, runner._model] + ([runner._iris._model] if runner._iris else [])
+            landmark_models = runner._attention.segment_models if runner._attention else [runner._model]
+            models = [runner._detector._model, *landmark_models]
         ours, floors = [], []
         for rgb in (read_image(testdata / rel) for rel in src):
             ours.append(harness.median_ms(partial(call, rgb), repeats, warmup))
@@ -93,16 +94,15 @@ def measure_facepipe(testdata: Path, frames_n: int, repeats: int, warmup: int,
 
 
 def _floor_fn(models: list, faces: int, landmarks_only: bool = False) -> Callable[[], None]:
-    """The raw invocations one pipeline call makes: detector, landmarks for all faces, iris per eye."""
+    """The raw invocations one pipeline call makes: detector, then the landmark model(s) for all faces."""
     rng = np.random.default_rng(0)
     calls = []
     for i, m in enumerate(models):
-        shape = m.inputs[0].shape[1:]
-        # models: [detector, landmarks, iris] (or just [landmarks]): 1 image, all faces in one batch,
-        # then one call per eye (the iris model cannot batch).
-        role = "landmarks" if landmarks_only else ("detector", "landmarks", "iris")[i]
-        batches = {"detector": [1], "landmarks": [faces], "iris": [1] * (2 * faces)}[role]
-        calls += [(m, [rng.uniform(0, 1, (b, *shape)).astype(np.float32)]) for b in batches if b]
+        # models: [detector, landmark model or the attention mesh's sub-models] (or just [landmarks]):
+        # the detector on 1 image, every landmark model on all faces in one batch.
+        batch = 1 if i == 0 and not landmarks_only else faces
+        if batch:
+            calls.append((m, [rng.uniform(0, 1, (batch, *spec.shape[1:])).astype(np.float32) for spec in m.inputs]))
     return harness.replay(calls)
 
 

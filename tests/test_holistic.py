@@ -17,8 +17,8 @@ _PARTS = ("pose", "face", "left_hand", "right_hand")
 
 def _holistic(**kw) -> Holistic:
     runtime = runtime_with("pose_detection", "pose_landmark_full", "hand_landmark_full", "hand_recrop",
-                           "face_detection_short_range", "face_landmark",
-                           "iris_landmark" if kw.get("refine_face_landmarks") else "")
+                           "face_detection_short_range",
+                           "face_landmark_with_attention" if kw.get("refine_face_landmarks") else "face_landmark")
     return Holistic(HolisticOptions(**kw, runtime=runtime))
 
 
@@ -97,12 +97,17 @@ def test_refined_face_has_irises() -> None:
     plain = _holistic(static_image_mode=True).process(image)
     refined = _holistic(static_image_mode=True, refine_face_landmarks=True).process(image)
     assert refined.face.landmarks.shape == (1, 478, 3)
-    # Same mesh, then facepipe's iris refinement (it also moves the eye contours).
-    from facepipe.solutions.iris import IrisRefiner
+    # MediaPipe's refined holistic face is the attention mesh in the face ROI: FaceMesh's refined model there.
+    from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
 
-    expected = IrisRefiner(runtime=runtime_with("iris_landmark")).refine(image, plain.face.landmarks)
-    np.testing.assert_allclose(refined.face.landmarks, expected, atol=1e-6)
-    assert (refined.face.landmarks[0, :468] == plain.face.landmarks[0]).all(1).sum() > 300
+    mesh = FaceMesh(FaceMeshOptions(static_image_mode=True, refine_landmarks=True,
+                                    runtime=runtime_with("face_landmark_with_attention", "face_detection_short_range")))
+    expected, _, keep = mesh.landmarks_in_rois(image, refined.face.rois)
+    assert keep.all()
+    np.testing.assert_array_equal(refined.face.landmarks, expected)
+    # Another model than the plain mesh, on the same face: close, not equal.
+    size = (image.shape[1], image.shape[0])
+    assert _err_frac(plain.face.landmarks[0], refined.face.landmarks[0, :468], size) < 0.02
     # The iris centres sit between the eye corners.
     left_iris, right_iris = refined.face.landmarks[0, 468, :2], refined.face.landmarks[0, 473, :2]
     corners = plain.face.landmarks[0, [33, 133, 362, 263], :2]

@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="image or video file")
     add_output_arguments(p, FORMATS)
     p.add_argument("--max-faces", type=int, default=1, help="most faces the detector adds")
-    p.add_argument("--refine", action="store_true", help="478 points: add the irises (iris_landmark model)")
+    p.add_argument("--refine", action="store_true", help="478 points: refined lips, eyes and irises (attention mesh)")
     p.add_argument("--min-detection-confidence", type=float, default=0.5, help="face detector score threshold")
     p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="landmark presence threshold")
     p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")

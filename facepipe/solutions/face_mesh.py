@@ -8,10 +8,10 @@ face_landmark.tflite in one batched call; faces whose presence is not above
 `min_tracking_confidence` are dropped; survivors give the next frame's ROIs
 (all landmarks' box, rotation 33->263, x1.5, square).
 
-`refine_landmarks=True` adds the irises (478 points) with iris_landmark.tflite
-(see `facepipe.solutions.iris`), not MediaPipe's attention mesh, which needs
-custom ops LiteRT lacks: expect eye/iris points to differ from MediaPipe's
-refined mesh by a few percent of the inter-ocular distance.
+`refine_landmarks=True` runs MediaPipe's attention mesh instead
+(face_landmark_with_attention.tflite, 478 points with refined lips, eyes and
+irises; its custom operators run in numpy, see `facepipe.solutions.attention_mesh`):
+the same numbers as mediapipe's refined mesh, bit for bit on the shared photos.
 
 Smoothing: the legacy face mesh has none, so `smooth_landmarks` defaults to
 False for parity. When on (video mode only), each tracked face gets a One-Euro
@@ -32,8 +32,8 @@ import numpy as np
 from facepipe.io.image import ensure_rgb_uint8
 from facepipe.results import Detections, ImageSize, Landmarks
 from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.solutions.attention_mesh import AttentionMeshModel, refine_attention_outputs
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
-from facepipe.solutions.iris import IrisRefiner
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.stages.detection_decode import RawDetections
 from facepipe.stages.filters import LandmarksSmoother
@@ -67,13 +67,13 @@ class FaceMeshOptions:
         False = video: track faces from frame to frame.
     max_num_faces: faces the detector may add; tracking can briefly exceed it
         when a new face does not overlap a tracked one, as in MediaPipe.
-    refine_landmarks: 478 points (irises) instead of 468.
+    refine_landmarks: 478 points (refined lips and eyes, irises) from the attention mesh instead of 468.
     min_detection_confidence: face detector score threshold.
     min_tracking_confidence: landmark presence threshold (strictly greater passes),
         applied to every landmark inference, as MediaPipe does.
     smooth_landmarks: One-Euro smoothing in video mode (legacy face mesh: none).
     smoothing_min_cutoff / smoothing_beta / smoothing_derivate_cutoff: its parameters.
-    runtime: threads, model files, delegate (`RuntimeOptions`), for the detector, mesh and iris models.
+    runtime: threads, model files, delegate (`RuntimeOptions`), for the detector and mesh models.
     """
 
     static_image_mode: bool = False
@@ -191,8 +191,9 @@ class FaceMesh:
         self._detector = FaceDetector(
             FaceDetectorOptions(model="short", min_score=opts.min_detection_confidence, runtime=runtime)
         )
-        self._model = runtime.load("face_landmark")
-        self._iris = IrisRefiner(runtime=runtime) if opts.refine_landmarks else None
+        # refine_landmarks: MediaPipe's attention mesh (478 points from one model), as mediapipe does.
+        self._attention = AttentionMeshModel(runtime=runtime) if opts.refine_landmarks else None
+        self._model = None if opts.refine_landmarks else runtime.load("face_landmark")
         self._tracker = LandmarkTracker(opts.max_num_faces, tracking=not opts.static_image_mode)
         self._smoothers: dict[int, LandmarksSmoother] = {}
         self._lock = threading.Lock()
@@ -219,8 +220,7 @@ class FaceMesh:
     def process_batch(self, images: Sequence[np.ndarray]) -> list[FaceMeshResult]:
         """Static-mode face meshes of many independent images (tracking state untouched).
 
-        One detector call for all images, one landmark call for all faces,
-        the iris model on every eye (one eye per call: that model cannot batch).
+        One detector call for all images, one landmark call for all faces.
         """
         images = [ensure_rgb_uint8(im) for im in images]
         if not images:
@@ -232,8 +232,6 @@ class FaceMesh:
         keep_per = np.split(keep, counts)
         meshes_per = np.split(meshes, np.cumsum([int(k.sum()) for k in keep_per])[:-1])
         pres_per = np.split(presence[keep], np.cumsum([int(k.sum()) for k in keep_per])[:-1])
-        if self._iris is not None:
-            meshes_per = self._iris.refine_batch(images, meshes_per)
         return [
             FaceMeshResult(m, p, r[k], s)
             for m, p, r, k, s in zip(meshes_per, pres_per, rois, keep_per, sizes)
@@ -261,12 +259,12 @@ class FaceMesh:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the landmark model on every ROI of every image in one call.
 
-        Returns the kept faces' (K,468,3) projected meshes, the (M,) presence of
+        Returns the kept faces' (K,468|478,3) projected meshes, the (M,) presence of
         every ROI and the (M,) keep mask (presence > min_tracking_confidence).
         """
         total = sum(len(r) for r in rois)
         if total == 0:
-            return np.zeros((0, 468, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, bool)
+            return np.zeros((0, self.options.num_landmarks, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, bool)
         s = _INPUT_SIZE
         # Geometry first (it validates the ROIs), then the crops are warped straight into
         # the interpreter's input: no batch array, no input copy.
@@ -287,7 +285,13 @@ class FaceMesh:
             # x / 192 as MediaPipe divides (x * (1 / 192) differs in the last bit, which tracking feeds back)
             return raw.reshape(total, 468, 3)[keep] / np.float32(s), presence, keep  # [keep] copies
 
-        pts, presence, keep = self._model.run_filled(total, fill, read)
+        if self._attention is not None:
+            refined, flag = refine_attention_outputs(self._attention.run_filled(total, fill))
+            presence = sigmoidf(flag)
+            keep = presence > np.float32(self.options.min_tracking_confidence)
+            pts = refined[keep]
+        else:
+            pts, presence, keep = self._model.run_filled(total, fill, read)
         all_rois = np.concatenate([np.asarray(r, np.float32).reshape(-1, 5) for r in rois])
         return project_landmarks(pts, all_rois[keep]), presence, keep
 
@@ -299,21 +303,19 @@ class FaceMesh:
         return self._detector
 
     def landmarks_in_rois(self, image: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """468-point meshes in given (M,5) ROIs of one image, no detection or tracking: the kept
-        faces' (K,468,3) meshes, the (M,) presence of every ROI and the (M,) keep mask."""
+        """Meshes in given (M,5) ROIs of one image, no detection or tracking: the kept
+        faces' (K,468|478,3) meshes, the (M,) presence of every ROI and the (M,) keep mask."""
         return self._landmarks([image], [np.asarray(rois, np.float32).reshape(-1, 5)])
 
     def refine_eyes(self, image: np.ndarray, meshes: np.ndarray) -> np.ndarray:
-        """(K,478,3) with the iris model's eyes and irises when refine_landmarks is on, else `meshes`."""
-        return self._iris.refine(image, meshes) if self._iris is not None and len(meshes) else meshes
+        """`meshes` as they are: with refine_landmarks the landmark model itself gives the 478 refined points."""
+        return meshes
 
     def _infer(self, image: np.ndarray, size: ImageSize, plan: TrackPlan) -> tuple[FaceMeshResult, TrackedObjects]:
         n_pts = self.options.num_landmarks
-        mesh, presence, keep = self._landmarks([image], [plan.rois])
-        # Next-frame ROIs from the 468-point mesh (as the iris-tracking graph does; the eye
-        # refinement stays inside the face box, so the attention graph's 478-point box is practically the same).
-        next_rois = landmark_rois(mesh, size)
-        out = self.refine_eyes(image, mesh)
+        out, presence, keep = self._landmarks([image], [plan.rois])
+        # Next-frame ROIs from all the landmarks MediaPipe outputs (478 with the attention mesh).
+        next_rois = landmark_rois(out, size)
         ids = plan.track_ids[keep]
         if self.options.smooth_landmarks and self._tracker.tracking:
             out = self._smooth(out, ids, plan.timestamp_ms, size)

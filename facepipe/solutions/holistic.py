@@ -14,8 +14,8 @@ the face and each hand get their ROI from the (filtered) pose landmarks:
 As in MediaPipe, the face/hand tracking loops reuse the previous call's
 landmarks even in static mode (they only win when the new ROI agrees with
 them). Face and hand landmarks are not smoothed; the pose is (6.7).
-`refine_face_landmarks` adds irises with the iris model (facepipe's face
-mesh; MediaPipe's attention model needs custom ops LiteRT lacks).
+`refine_face_landmarks` runs MediaPipe's attention mesh for the face (478
+points with irises), as FaceMesh(refine_landmarks=True) does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Iris refinement: 468-point face mesh -> MediaPipe's 478-point layout with iris_landmark.tflite.
 
-MediaPipe's Python FaceMesh refines with the attention mesh model, which needs
-custom ops LiteRT lacks. This is MediaPipe's *iris module* instead (reference
-section 4, as in its iris_tracking graph): an eye ROI from two mesh corners,
+MediaPipe's Python FaceMesh refines with the attention mesh model (facepipe's
+FaceMesh does too: facepipe.solutions.attention_mesh). This is MediaPipe's *iris
+module* (reference section 4, as in its iris_tracking graph), for meshes that
+come without eyes refined: an eye ROI from two mesh corners,
 a nearest-neighbour crop, a 64x64 letterbox (right eye mirrored, the model
 only knows left eyes), 71 eye/brow contour points + 5 iris points per eye,
 merged into the same 478 layout the attention model gives.

@@ -1,4 +1,4 @@
-# MediaPipe docs, "Holistic" Python solution API, static images.
+# MediaPipe docs, "Holistic" Python solution API, static images (segmentation and refined face on).
 import os
 import sys
 
@@ -15,11 +15,13 @@ IMAGE_FILES = [os.path.join(SHARED, "testdata", p) for p in
                ("pose/tfjs_posenet_tennis_standing.jpg", "pose/coco_000000196141.jpg")]
 OUT = sys.argv[1] if len(sys.argv) > 1 else "."
 
+BG_COLOR = (192, 192, 192)  # gray
+
 with mp_holistic.Holistic(
         static_image_mode=True,
         model_complexity=1,
-        enable_segmentation=False,
-        refine_face_landmarks=False) as holistic:
+        enable_segmentation=True,
+        refine_face_landmarks=True) as holistic:
     for idx, file in enumerate(IMAGE_FILES):
         image = cv2.imread(file)
         image_height, image_width, _ = image.shape
@@ -36,6 +38,15 @@ with mp_holistic.Holistic(
               'right hand:', results.right_hand_landmarks is not None)
 
         annotated_image = image.copy()
+        # Draw segmentation on the image.
+        # To improve segmentation around boundaries, consider applying a joint
+        # bilateral filter to "results.segmentation_mask" with "image".
+        if results.segmentation_mask is not None:
+            condition = np.stack((results.segmentation_mask,) * 3, axis=-1) > 0.1
+            bg_image = np.zeros(image.shape, dtype=np.uint8)
+            bg_image[:] = BG_COLOR
+            annotated_image = np.where(condition, annotated_image, bg_image)
+        # Draw pose, left and right hands, and face landmarks on the image.
         mp_drawing.draw_landmarks(
             annotated_image,
             results.face_landmarks,
