@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -248,13 +247,12 @@ def _write_picture(path: Path, picture: Any) -> None:
 
 
 def _query_camera(args: argparse.Namespace, index: Any, options: Any, fmt: str) -> int:
-    import threading
     from dataclasses import replace
 
     import cv2
 
     from facepipe.apps.expression_search.calculators import display_available
-    from facepipe.apps.expression_search.query import ExpressionSearch
+    from facepipe.apps.expression_search.query import ExpressionSearch, run_live
 
     show, why = display_available()
     if args.preview and not show:
@@ -265,45 +263,33 @@ def _query_camera(args: argparse.Namespace, index: Any, options: Any, fmt: str) 
     cap = cv2.VideoCapture(args.camera)
     if not cap.isOpened():
         raise InputError(f"camera {args.camera}: cannot be opened (not connected, busy, or no permission)")
-    lock = threading.Lock()
-    state: dict[str, Any] = {"printed": None, "at": 0.0, "picture": None, "frames": 0}
     shown: list[dict[str, Any]] = []
+    source = f"camera:{args.camera}"
 
-    def on_result(ts: int, result: Any, picture: Any) -> None:
-        now = time.monotonic()
-        key = tuple(tuple(m.paths.tolist()) for m in result.matches)
-        with lock:
-            state["picture"] = picture
-            if key == state["printed"] or now - state["at"] < _LIVE_PRINT_INTERVAL_S:
-                return
-            state["printed"], state["at"] = key, now
-        doc = {"input": f"camera:{args.camera}", "frames": [_frame_json(state["frames"], ts, result)]}
-        shown.extend(doc["frames"])
+    def on_update(index: int, ts: int, result: Any) -> None:
+        frame = _frame_json(index, ts, result)
+        shown.append(frame)
+        doc = {"input": source, "frames": [frame]}
         sys.stdout.write(json_text(doc) if fmt == "json" else _text(doc))
         sys.stdout.flush()
 
-    start = time.monotonic()
+    report = None
     try:
-        with ExpressionSearch(index, replace(options, preview=show)) as search:
-            search.start_live(on_result)
-            while args.max_frames is None or state["frames"] < args.max_frames:
-                grabbed, bgr = cap.read()
-                if not grabbed:
-                    if state["frames"] == 0:
-                        raise InputError(f"camera {args.camera}: delivers no frames")
-                    break
-                search.push(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), int((time.monotonic() - start) * 1e6))
-                state["frames"] += 1
-                if search.quit_requested:
-                    break
+        search = ExpressionSearch(index, replace(options, preview=show))
+        report = run_live(search, cap, on_update, max_frames=args.max_frames,
+                          min_interval_s=_LIVE_PRINT_INTERVAL_S)
     except KeyboardInterrupt:
         pass  # stopping a live query is the normal way to end it
     finally:
         cap.release()
-    if args.render is not None and state["picture"] is not None:
-        _write_picture(args.render, state["picture"])
+    if report is not None and report.frames == 0:
+        raise InputError(f"camera {args.camera}: delivers no frames")
+    if report is not None:
+        log.info("camera %d: %d frames read, %d searched, %d updates", args.camera, report.frames,
+                 report.processed, report.updates)
+        if args.render is not None and report.last_picture is not None:
+            _write_picture(args.render, report.last_picture)
     if args.output is not None:
-        write_output(args.output, json_text({"input": f"camera:{args.camera}", "index": str(args.index),
-                                             "k": args.k, "frames": shown}))
+        write_output(args.output, json_text({"input": source, "index": str(args.index), "k": args.k,
+                                             "frames": shown}))
     return 0
-

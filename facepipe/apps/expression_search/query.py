@@ -20,7 +20,7 @@ from facepipe.graph import Graph, GraphConfig, GraphError, parse_config
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QueryOptions", "ExpressionSearch", "search_config", "open_index_for"]
+__all__ = ["QueryOptions", "ExpressionSearch", "LiveReport", "run_live", "search_config", "open_index_for"]
 
 # A frame's result must come back within this long (the first frame loads the models).
 _FRAME_TIMEOUT_S = 120.0
@@ -86,6 +86,7 @@ class ExpressionSearch:
         self.options = options or QueryOptions()
         self._graph = Graph(search_config(self.options))
         self._started = False
+        self._last_ts = -1  # photos queried one after another get timestamps 0, 1, 2...
         self._cond = threading.Condition()
         self._results: dict[int, tuple[SearchResult | None, np.ndarray | None]] = {}
         self._callback: Callable[[int, SearchResult, np.ndarray], None] | None = None
@@ -126,6 +127,7 @@ class ExpressionSearch:
         self._start()
         for image, ts in frames:
             self._graph.add_packet("frames", image, timestamp=ts)
+            self._last_ts = ts
             result, picture = self._wait_for(ts)
             if result is None or picture is None:  # pragma: no cover - render always follows matches
                 raise ProcessingError(f"frame at {ts} µs: the graph produced no result")
@@ -153,7 +155,7 @@ class ExpressionSearch:
     def query_image(self, image: np.ndarray) -> tuple[SearchResult, np.ndarray]:
         if self.options.video:
             raise ValueError("query_image is for photos; use query_frames in video mode")
-        _, result, picture = next(iter(self.query_frames([(image, 0)])))
+        _, result, picture = next(iter(self.query_frames([(image, self._last_ts + 1)])))
         return result, picture
 
     def start_live(self, callback: Callable[[int, SearchResult, np.ndarray], None]) -> None:
@@ -164,6 +166,7 @@ class ExpressionSearch:
     def push(self, image: np.ndarray, timestamp: int) -> None:
         """Feed a live frame (µs timestamps, increasing); frames arriving while one is in flight are dropped."""
         self._graph.add_packet("frames", image, timestamp=timestamp)
+        self._last_ts = timestamp
         with self._cond:
             self._results.clear()
 
@@ -185,3 +188,63 @@ class ExpressionSearch:
             self._graph.cancel()
             self._started = False
 
+
+
+@dataclass
+class LiveReport:
+    """A live query: frames read, frames the graph processed (the rest were dropped), updates reported."""
+
+    frames: int = 0
+    processed: int = 0
+    updates: int = 0
+    last_picture: np.ndarray | None = None
+
+
+def run_live(search: ExpressionSearch, capture: Any, on_update: Callable[[int, int, SearchResult], None], *,
+             max_frames: int | None = None, min_interval_s: float = 0.5) -> LiveReport:
+    """Query every frame of an OpenCV-style `capture` (read() -> (ok, BGR image)) as it comes.
+
+    Frames arriving while one is in the graph are dropped (flow limiter), so the matches follow the face.
+    `on_update(frame index, timestamp µs, result)` is called when the top matches change, at most every
+    `min_interval_s`.
+    Stops when the capture ends, after `max_frames`, or on q / Esc in the preview window.
+    """
+    import cv2
+
+    report = LiveReport()
+    lock = threading.Lock()
+    last: dict[str, Any] = {"key": None, "at": -float("inf")}
+    frame_of: dict[int, int] = {}  # timestamp -> frame index, for the frames still in flight
+
+    def on_result(ts: int, result: SearchResult, picture: np.ndarray) -> None:
+        now = time.monotonic()
+        key = tuple(tuple(m.paths.tolist()) for m in result.matches)
+        with lock:
+            index = frame_of.pop(ts, -1)
+            for old in [t for t in frame_of if t < ts]:  # dropped by the flow limiter
+                del frame_of[old]
+            report.processed += 1
+            report.last_picture = picture
+            if key == last["key"] or now - last["at"] < min_interval_s:
+                return
+            last["key"], last["at"] = key, now
+            report.updates += 1
+        on_update(index, ts, result)
+
+    start = time.monotonic()
+    search.start_live(on_result)
+    try:
+        while max_frames is None or report.frames < max_frames:
+            grabbed, bgr = capture.read()
+            if not grabbed:
+                break
+            ts = max(int((time.monotonic() - start) * 1e6), search._last_ts + 1)
+            with lock:
+                frame_of[ts] = report.frames
+            search.push(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts)
+            report.frames += 1
+            if search.quit_requested:
+                break
+    finally:
+        search.close()
+    return report
