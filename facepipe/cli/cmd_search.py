@@ -29,6 +29,28 @@ log = logging.getLogger(__name__)
 _LIVE_PRINT_INTERVAL_S = 0.5  # camera: print matches at most this often, and only when they change
 
 
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+    return parse
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("search", help="facial-expression similarity search over photos (index, query)",
                               description=__doc__, formatter_class=HelpFormatter)
@@ -45,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ix.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                     help="progress line (default: on a terminal)")
     _common(ix, max_faces=4)
-    ix.set_defaults(func=run_index)
+    ix.set_defaults(func=run_index, usage_error=ix.error)
 
     q = sub.add_parser("query", help="find the indexed faces with the nearest expression",
                        formatter_class=HelpFormatter,
@@ -53,25 +75,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    " from a camera. Text on standard output, or JSON with -o FILE.json / -f json.")
     q.add_argument("index", type=Path, metavar="INDEX", help="index made by `facepipe search index`")
     q.add_argument("input", type=Path, nargs="?", metavar="PHOTO|VIDEO", help="query photo or video")
-    q.add_argument("--camera", type=int, default=None, metavar="N", help="query live from camera N")
-    q.add_argument("-k", type=int, default=3, help="matches per face (>= 1)")
+    q.add_argument("--camera", type=_int_at_least(0), default=None, metavar="N", help="query live from camera N")
+    q.add_argument("-k", type=_int_at_least(1), default=3, help="matches per face (>= 1)")
     q.add_argument("-o", "--output", type=Path, default=None, help="write the matches here (JSON)")
     q.add_argument("-f", "--format", choices=("text", "json"), default=None,
                    help="output format (default: json for -o, else text)")
     q.add_argument("--render", type=Path, default=None, metavar="PICTURE",
                    help="write the picture of the query face beside its matches (video: the best-matching frame;"
                         " camera: the last one)")
-    q.add_argument("--max-frames", type=int, default=None, help="video/camera: stop after this many frames")
+    q.add_argument("--max-frames", type=_int_at_least(1), default=None,
+                   help="video/camera: stop after this many frames (>= 1)")
     q.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="camera: preview window (default: when a display is available)")
     _common(q, max_faces=1)
-    q.set_defaults(func=run_query)
+    q.set_defaults(func=run_query, usage_error=q.error)
 
 
 def _common(p: argparse.ArgumentParser, max_faces: int) -> None:
-    p.add_argument("--max-num-faces", type=int, default=max_faces, help="faces read per image/frame (>= 1)")
-    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="face detector threshold [0, 1]")
-    p.add_argument("--num-threads", type=int, default=None, help="model threads (>= 1; default 1)")
+    p.add_argument("--max-num-faces", type=_int_at_least(1), default=max_faces,
+                   help="faces read per image/frame (>= 1)")
+    p.add_argument("--min-detection-confidence", type=_unit_float, default=0.5,
+                   help="face detector threshold [0, 1]")
+    p.add_argument("--num-threads", type=_int_at_least(1), default=None, help="model threads (>= 1; default 1)")
     p.add_argument("--descriptor", choices=("geometry", "blendshapes", "landmarks"), default="geometry",
                    help="expression vector: geometry (default), or the blendshapes / landmarks baselines")
     p.add_argument("--model", type=Path, default=None, metavar="FILE.onnx",
@@ -82,21 +107,12 @@ def _common(p: argparse.ArgumentParser, max_faces: int) -> None:
 def _descriptor_spec(args: argparse.Namespace) -> Any:
     from facepipe.apps.expression_search.descriptor import DescriptorSpec
 
-    if args.num_threads is not None and args.num_threads < 1:
-        raise InputError(f"--num-threads must be >= 1, got {args.num_threads}")
     if args.model is None and args.model_sha256 is not None:
-        raise InputError("--model-sha256 is given without --model")
+        args.usage_error("--model-sha256 is given without --model")
     if args.model is not None and not args.model_sha256:
-        raise InputError(f"{args.model}: --model needs --model-sha256 (the file's sha256, to pin it)")
+        args.usage_error(f"{args.model}: --model needs --model-sha256 (the file's sha256, to pin it)")
     return DescriptorSpec(args.descriptor, None if args.model is None else str(args.model), args.model_sha256,
                           args.num_threads)
-
-
-def _check_common(args: argparse.Namespace) -> None:
-    if args.max_num_faces < 1:
-        raise InputError(f"--max-num-faces must be >= 1, got {args.max_num_faces}")
-    if not 0.0 <= args.min_detection_confidence <= 1.0:
-        raise InputError(f"--min-detection-confidence must be in [0, 1], got {args.min_detection_confidence}")
 
 
 # ---------------------------------------------------------------------------------------------- index
@@ -106,7 +122,7 @@ def run_index(args: argparse.Namespace) -> int:
     from facepipe.apps.expression_search.index import ExpressionIndex
     from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder, index_paths, list_images
 
-    _check_common(args)
+    spec = _descriptor_spec(args)
     for src in args.inputs:
         if not src.exists():
             raise InputError(f"{src}: no such file or folder")
@@ -119,7 +135,7 @@ def run_index(args: argparse.Namespace) -> int:
                          + ("" if args.recursive else " (use -r for subfolders)"))
     embedder = FaceEmbedder(EmbedOptions(max_num_faces=args.max_num_faces, largest_only=args.largest,
                                          min_detection_confidence=args.min_detection_confidence,
-                                         num_threads=args.num_threads, descriptor=_descriptor_spec(args)))
+                                         num_threads=args.num_threads, descriptor=spec))
     show = sys.stderr.isatty() if args.progress is None else args.progress
     done = [0]
 
@@ -157,13 +173,9 @@ def run_query(args: argparse.Namespace) -> int:
     from facepipe.apps.expression_search.query import ExpressionSearch, QueryOptions, open_index_for
     from facepipe.io.video import is_video_file
 
-    _check_common(args)
-    if args.k < 1:
-        raise InputError(f"-k must be >= 1, got {args.k}")
     if (args.input is None) == (args.camera is None):
-        raise InputError("give a query PHOTO or VIDEO, or --camera N (one of them)")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
+        args.usage_error("give a query PHOTO or VIDEO, or --camera N (one of them)")
+    spec = _descriptor_spec(args)
     if args.input is not None and not args.input.exists():
         raise InputError(f"{args.input}: no such file")
     if not args.index.is_file():
@@ -179,7 +191,7 @@ def run_query(args: argparse.Namespace) -> int:
     try:
         options = QueryOptions(k=args.k, max_num_faces=args.max_num_faces,
                                min_detection_confidence=args.min_detection_confidence, video=video,
-                               num_threads=args.num_threads, descriptor=_descriptor_spec(args))
+                               num_threads=args.num_threads, descriptor=spec)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     with open_index_for(args.index, options.descriptor) as index:
