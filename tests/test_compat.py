@@ -274,3 +274,39 @@ def test_tasks_hand_landmarker_reads_its_bundle(tmp_path) -> None:
                                              ref.multi_handedness):
         assert [(p.x, p.y, p.z) for p in got] == [(p.x, p.y, p.z) for p in want.landmark]
         assert handed[0].category_name == want_handed.classification[0].label
+
+
+def test_api_facts_match_mediapipe() -> None:
+    """Enums, connection sets in MediaPipe's iteration (= drawing) order and the default drawing styles, as
+    mediapipe 0.10.21 has them (recorded by tools/make_compat_goldens.py)."""
+    import json
+    from pathlib import Path
+
+    facts = json.loads((Path(__file__).parent / "goldens" / "compat_programs.json").read_text())["api"]
+    S = mp.solutions
+    for name, e in (("HandLandmark", S.hands.HandLandmark), ("PoseLandmark", S.pose.PoseLandmark),
+                    ("FaceKeyPoint", S.face_detection.FaceKeyPoint)):
+        assert [[m.name, int(m)] for m in e] == facts["enums"][name]
+    assert len(facts["sets"]) >= 20
+    for key, edges in facts["sets"].items():
+        module, name = key.split(".")
+        got = getattr(getattr(S, module), name)
+        assert isinstance(got, frozenset) and [list(c) for c in got] == edges, key
+
+    ds = S.drawing_styles
+
+    def spec(s):  # noqa: ANN001, ANN202
+        return [list(s.color), s.thickness, s.circle_radius]
+
+    def pairs(d):  # noqa: ANN001, ANN202
+        return {f"{a},{b}": spec(v) for (a, b), v in d.items()}
+
+    styles = facts["styles"]
+    assert pairs(ds.get_default_face_mesh_contours_style(0)) == styles["contours0"]
+    assert pairs(ds.get_default_face_mesh_contours_style(1)) == styles["contours1"]
+    assert pairs(ds.get_default_face_mesh_iris_connections_style()) == styles["iris"]
+    assert pairs(ds.get_default_hand_connections_style()) == styles["hand_connections"]
+    assert spec(ds.get_default_face_mesh_tesselation_style()) == styles["tesselation"]
+    assert {str(int(k)): spec(v) for k, v in ds.get_default_hand_landmarks_style().items()} == styles["hand_landmarks"]
+    assert {str(int(k)): spec(v) for k, v in ds.get_default_pose_landmarks_style().items()} == styles["pose_landmarks"]
+    assert spec(S.drawing_utils.DrawingSpec()) == styles["DrawingSpec"]

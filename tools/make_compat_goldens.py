@@ -7,7 +7,8 @@ package there), output folder = a fresh temporary folder, FACEPIPE_SHARED set,
 and writes tests/goldens/compat_programs.json: per program its stdout and, per
 image it wrote, the shape and the sha256 of the decoded pixels (PNG bytes may
 differ between encoders; pixels may not). tests/test_compat_programs.py runs the
-same programs on facepipe.compat and compares.
+same programs on facepipe.compat and compares. It also records MediaPipe API facts (enums, connection
+sets in iteration order, default drawing styles) that tests/test_compat.py checks.
 
 `--compat` runs them with `python -m facepipe.compat` instead and reports
 differences against the recorded goldens (nothing is written).
@@ -27,6 +28,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "tests" / "compat_programs"
 GOLDEN = ROOT / "tests" / "goldens" / "compat_programs.json"
+
+
+# MediaPipe API facts the compat layer must reproduce: enums, connection sets (in iteration order, which
+# is drawing order), default drawing styles, DrawingSpec defaults. Printed as JSON by the interpreter run.
+API_PROBE = r"""
+import json
+import mediapipe as mp
+S = mp.solutions
+enums = {name: [[m.name, int(m)] for m in e] for name, e in (
+    ("HandLandmark", S.hands.HandLandmark), ("PoseLandmark", S.pose.PoseLandmark),
+    ("FaceKeyPoint", S.face_detection.FaceKeyPoint))}
+sets = {}
+for mod in (S.face_mesh, S.hands, S.pose, S.face_mesh_connections, S.hands_connections, S.pose_connections):
+    for name in dir(mod):
+        v = getattr(mod, name)
+        if name.isupper() and isinstance(v, frozenset):
+            sets[mod.__name__.rsplit(".", 1)[1] + "." + name] = [list(e) for e in v]
+ds = S.drawing_styles
+def spec(s):
+    return [list(s.color), s.thickness, s.circle_radius]
+styles = {
+    "contours0": {f"{a},{b}": spec(v) for (a, b), v in ds.get_default_face_mesh_contours_style(0).items()},
+    "contours1": {f"{a},{b}": spec(v) for (a, b), v in ds.get_default_face_mesh_contours_style(1).items()},
+    "tesselation": spec(ds.get_default_face_mesh_tesselation_style()),
+    "iris": {f"{a},{b}": spec(v) for (a, b), v in ds.get_default_face_mesh_iris_connections_style().items()},
+    "hand_landmarks": {str(int(k)): spec(v) for k, v in ds.get_default_hand_landmarks_style().items()},
+    "hand_connections": {f"{a},{b}": spec(v) for (a, b), v in ds.get_default_hand_connections_style().items()},
+    "pose_landmarks": {str(int(k)): spec(v) for k, v in ds.get_default_pose_landmarks_style().items()},
+    "DrawingSpec": spec(S.drawing_utils.DrawingSpec()),
+}
+print(json.dumps({"enums": enums, "sets": sets, "styles": styles}))
+"""
+
+
+def api_facts(python: str) -> dict:
+    proc = subprocess.run([python, "-c", API_PROBE], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
 
 
 def image_digests(folder: Path) -> dict[str, dict]:
@@ -72,6 +110,7 @@ def main() -> int:
                   f"{'same' if same_images else 'DIFFERENT'} ({len(ref['images'])})")
         return 1 if bad else 0
     data = {"generator": "tools/make_compat_goldens.py", "python": args.python,
+            "api": api_facts(args.python),
             "mediapipe": subprocess.run([args.python, "-c", "import mediapipe; print(mediapipe.__version__)"],
                                         capture_output=True, text=True, check=True).stdout.strip(),
             "programs": results}

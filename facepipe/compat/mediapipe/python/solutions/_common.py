@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,12 @@ from facepipe.compat.mediapipe._messages import (
 
 XYZ = ("x", "y", "z")
 XYZV = ("x", "y", "z", "visibility")
+
+
+def index_enum(name: str, constants: type) -> type[enum.IntEnum]:
+    """An IntEnum (MediaPipe's type) with the upper-case int constants of one of facepipe's index classes."""
+    members = {k: v for k, v in vars(constants).items() if k.isupper() and isinstance(v, int)}
+    return enum.IntEnum(name, sorted(members.items(), key=lambda kv: kv[1]))
 
 
 class SolutionOutputs:

@@ -38,7 +38,8 @@ def _landmark_specs(style, keys) -> dict[int, DrawingSpec]:  # noqa: ANN001 - a 
 def get_default_face_mesh_contours_style(i: int = 0) -> Mapping[tuple[int, int], DrawingSpec]:
     from facepipe.draw import styles
 
-    return _connection_specs(styles.face_mesh_contours_style(variant=i))
+    # Palette 1 also styles the nose edges (FACEMESH_CONTOURS has none, so they only matter when drawn apart).
+    return _connection_specs(styles.face_mesh_contours_style(variant=i, include_nose=i == 1))
 
 
 def get_default_face_mesh_tesselation_style() -> DrawingSpec:

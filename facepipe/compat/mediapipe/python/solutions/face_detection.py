@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import enum
-
+import facepipe.solutions.face_detection as _fp_face_detection
 from facepipe.compat.mediapipe._messages import Detection, LocationData, RelativeBoundingBox, RelativeKeypoint
-from facepipe.compat.mediapipe.python.solutions._common import SolutionOutputs, unimplemented
+from facepipe.compat.mediapipe.python.solutions._common import SolutionOutputs, index_enum, unimplemented
 from facepipe.compat.mediapipe.python.solutions._solution import Solution
 
 __all__ = ["FaceDetection", "FaceKeyPoint", "get_key_point"]
 
 
-class FaceKeyPoint(enum.IntEnum):
-    RIGHT_EYE = 0
-    LEFT_EYE = 1
-    NOSE_TIP = 2
-    MOUTH_CENTER = 3
-    RIGHT_EAR_TRAGION = 4
-    LEFT_EAR_TRAGION = 5
+# MediaPipe's IntEnum, built from facepipe's index constants (the 6 face keypoints).
+FaceKeyPoint = index_enum("FaceKeyPoint", _fp_face_detection.FaceKeypoint)
 
 
 def get_key_point(detection: Detection, key_point_enum: FaceKeyPoint):

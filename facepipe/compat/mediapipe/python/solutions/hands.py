@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import enum
-
+import facepipe.solutions.hands as _fp_hands
 from facepipe.compat.mediapipe.python.solutions._common import (
     SolutionOutputs,
     handedness_lists,
+    index_enum,
     normalized_lists,
     unimplemented,
     world_list,
@@ -14,29 +14,8 @@ from facepipe.compat.mediapipe.python.solutions._common import (
 from facepipe.compat.mediapipe.python.solutions._solution import Solution
 from facepipe.compat.mediapipe.python.solutions.hands_connections import HAND_CONNECTIONS  # noqa: F401
 
-
-class HandLandmark(enum.IntEnum):
-    WRIST = 0
-    THUMB_CMC = 1
-    THUMB_MCP = 2
-    THUMB_IP = 3
-    THUMB_TIP = 4
-    INDEX_FINGER_MCP = 5
-    INDEX_FINGER_PIP = 6
-    INDEX_FINGER_DIP = 7
-    INDEX_FINGER_TIP = 8
-    MIDDLE_FINGER_MCP = 9
-    MIDDLE_FINGER_PIP = 10
-    MIDDLE_FINGER_DIP = 11
-    MIDDLE_FINGER_TIP = 12
-    RING_FINGER_MCP = 13
-    RING_FINGER_PIP = 14
-    RING_FINGER_DIP = 15
-    RING_FINGER_TIP = 16
-    PINKY_MCP = 17
-    PINKY_PIP = 18
-    PINKY_DIP = 19
-    PINKY_TIP = 20
+# MediaPipe's IntEnum, built from facepipe's index constants (the 21 hand landmarks).
+HandLandmark = index_enum("HandLandmark", _fp_hands.HandLandmark)
 
 
 class Hands(Solution):

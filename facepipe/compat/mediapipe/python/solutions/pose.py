@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
 
+import facepipe.solutions.pose as _fp_pose
 from facepipe.compat.mediapipe.python.solutions._common import (
     XYZV,
     SolutionOutputs,
+    index_enum,
     normalized_list,
     unimplemented,
     world_list,
@@ -16,43 +16,8 @@ from facepipe.compat.mediapipe.python.solutions._common import (
 from facepipe.compat.mediapipe.python.solutions._solution import Solution
 from facepipe.compat.mediapipe.python.solutions.pose_connections import POSE_CONNECTIONS  # noqa: F401
 
-
-class PoseLandmark(enum.IntEnum):
-    """The 33 pose landmarks (sides are the subject's own)."""
-
-    NOSE = 0
-    LEFT_EYE_INNER = 1
-    LEFT_EYE = 2
-    LEFT_EYE_OUTER = 3
-    RIGHT_EYE_INNER = 4
-    RIGHT_EYE = 5
-    RIGHT_EYE_OUTER = 6
-    LEFT_EAR = 7
-    RIGHT_EAR = 8
-    MOUTH_LEFT = 9
-    MOUTH_RIGHT = 10
-    LEFT_SHOULDER = 11
-    RIGHT_SHOULDER = 12
-    LEFT_ELBOW = 13
-    RIGHT_ELBOW = 14
-    LEFT_WRIST = 15
-    RIGHT_WRIST = 16
-    LEFT_PINKY = 17
-    RIGHT_PINKY = 18
-    LEFT_INDEX = 19
-    RIGHT_INDEX = 20
-    LEFT_THUMB = 21
-    RIGHT_THUMB = 22
-    LEFT_HIP = 23
-    RIGHT_HIP = 24
-    LEFT_KNEE = 25
-    RIGHT_KNEE = 26
-    LEFT_ANKLE = 27
-    RIGHT_ANKLE = 28
-    LEFT_HEEL = 29
-    RIGHT_HEEL = 30
-    LEFT_FOOT_INDEX = 31
-    RIGHT_FOOT_INDEX = 32
+# MediaPipe's IntEnum, built from facepipe's index constants (the 33 pose landmarks, sides are the subject's own).
+PoseLandmark = index_enum("PoseLandmark", _fp_pose.PoseLandmark)
 
 
 def pose_outputs(pose, enable_segmentation: bool) -> dict:  # noqa: ANN001 - a facepipe PoseResult

@@ -153,17 +153,20 @@ class VisionTask:
         self._last_ts = ts
         return ts
 
-    def _detect(self, image: Image, image_processing_options: Any = None) -> Any:
+    def detect(self, image: Image, image_processing_options: Any = None) -> Any:
+        """Results for one image (IMAGE mode)."""
         self._require(RunningMode.IMAGE)
         _no_roi(image_processing_options)
         return self._run(image, None)
 
-    def _detect_for_video(self, image: Image, timestamp_ms: int, image_processing_options: Any = None) -> Any:
+    def detect_for_video(self, image: Image, timestamp_ms: int, image_processing_options: Any = None) -> Any:
+        """Results for one video frame (VIDEO mode); timestamps must increase."""
         self._require(RunningMode.VIDEO)
         _no_roi(image_processing_options)
         return self._run_video(image, self._timestamp(timestamp_ms))
 
-    def _detect_async(self, image: Image, timestamp_ms: int, image_processing_options: Any = None) -> None:
+    def detect_async(self, image: Image, timestamp_ms: int, image_processing_options: Any = None) -> None:
+        """Queue a frame (LIVE_STREAM mode); its results go to the options' result_callback."""
         self._require(RunningMode.LIVE_STREAM)
         _no_roi(image_processing_options)
         self._live.submit(image, self._timestamp(timestamp_ms))  # type: ignore[union-attr]

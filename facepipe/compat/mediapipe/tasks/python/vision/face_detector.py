@@ -59,12 +59,3 @@ class FaceDetector(VisionTask):
             for box, score, kps in zip(boxes, raw.scores.tolist(), raw.keypoints.tolist())
         ]
         return DetectionResult(detections=detections)
-
-    def detect(self, image, image_processing_options=None) -> DetectionResult:  # noqa: ANN001
-        return self._detect(image, image_processing_options)
-
-    def detect_for_video(self, image, timestamp_ms: int, image_processing_options=None) -> DetectionResult:  # noqa: ANN001
-        return self._detect_for_video(image, timestamp_ms, image_processing_options)
-
-    def detect_async(self, image, timestamp_ms: int, image_processing_options=None) -> None:  # noqa: ANN001
-        self._detect_async(image, timestamp_ms, image_processing_options)

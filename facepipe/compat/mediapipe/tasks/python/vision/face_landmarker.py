@@ -89,12 +89,3 @@ class FaceLandmarker(VisionTask):
             m.astype(np.float64) for m in res.transformation_matrices if np.isfinite(m).all()]
         return FaceLandmarkerResult(face_landmarks=[_face_rows(p) for p in res.landmarks],
                                     face_blendshapes=blend, facial_transformation_matrixes=mats)
-
-    def detect(self, image, image_processing_options=None) -> FaceLandmarkerResult:  # noqa: ANN001
-        return self._detect(image, image_processing_options)
-
-    def detect_for_video(self, image, timestamp_ms: int, image_processing_options=None) -> FaceLandmarkerResult:  # noqa: ANN001
-        return self._detect_for_video(image, timestamp_ms, image_processing_options)
-
-    def detect_async(self, image, timestamp_ms: int, image_processing_options=None) -> None:  # noqa: ANN001
-        self._detect_async(image, timestamp_ms, image_processing_options)

@@ -67,12 +67,3 @@ class HandLandmarker(VisionTask):
             hand_landmarks=[landmark_rows(p, NormalizedLandmark, _XYZ) for p in res.landmarks],
             hand_world_landmarks=[landmark_rows(p, Landmark, _XYZ) for p in res.world_landmarks],
         )
-
-    def detect(self, image, image_processing_options=None) -> HandLandmarkerResult:  # noqa: ANN001
-        return self._detect(image, image_processing_options)
-
-    def detect_for_video(self, image, timestamp_ms: int, image_processing_options=None) -> HandLandmarkerResult:  # noqa: ANN001
-        return self._detect_for_video(image, timestamp_ms, image_processing_options)
-
-    def detect_async(self, image, timestamp_ms: int, image_processing_options=None) -> None:  # noqa: ANN001
-        self._detect_async(image, timestamp_ms, image_processing_options)

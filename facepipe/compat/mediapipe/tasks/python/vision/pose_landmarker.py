@@ -71,12 +71,3 @@ class PoseLandmarker(VisionTask):
         if self._masks:
             masks = [Image(ImageFormat.VEC32F1, m.astype(np.float32)) for m in res.segmentation_mask]
         return PoseLandmarkerResult(pose_landmarks=lms, pose_world_landmarks=world, segmentation_masks=masks)
-
-    def detect(self, image, image_processing_options=None) -> PoseLandmarkerResult:  # noqa: ANN001
-        return self._detect(image, image_processing_options)
-
-    def detect_for_video(self, image, timestamp_ms: int, image_processing_options=None) -> PoseLandmarkerResult:  # noqa: ANN001
-        return self._detect_for_video(image, timestamp_ms, image_processing_options)
-
-    def detect_async(self, image, timestamp_ms: int, image_processing_options=None) -> None:  # noqa: ANN001
-        self._detect_async(image, timestamp_ms, image_processing_options)

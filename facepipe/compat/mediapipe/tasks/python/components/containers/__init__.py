@@ -19,7 +19,7 @@ class Category:
 
 
 @dataclasses.dataclass
-class NormalizedLandmark:
+class _Point:
     x: float | None = None
     y: float | None = None
     z: float | None = None
@@ -28,12 +28,13 @@ class NormalizedLandmark:
 
 
 @dataclasses.dataclass
-class Landmark:
-    x: float | None = None
-    y: float | None = None
-    z: float | None = None
-    visibility: float | None = None
-    presence: float | None = None
+class NormalizedLandmark(_Point):
+    """x, y normalized to the image; z in x's scale."""
+
+
+@dataclasses.dataclass
+class Landmark(_Point):
+    """World coordinates in metres."""
 
 
 @dataclasses.dataclass
