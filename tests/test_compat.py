@@ -160,6 +160,13 @@ def test_messages_behave_like_protobuf() -> None:
         landmark_pb2.NormalizedLandmark(w=1)
     with pytest.raises(AttributeError, match="not implemented in facepipe.compat"):
         lst.SerializeToString()
+    from facepipe.compat.mediapipe.framework.formats import detection_pb2, location_data_pb2
+
+    loc = location_data_pb2.LocationData(format=2, relative_bounding_box={"xmin": 0.1})
+    det = detection_pb2.Detection(score=[0.5], location_data=loc)
+    loc.relative_bounding_box.xmin = 0.2  # the detection holds a copy, as protobuf's constructor makes
+    assert str(det) == ("score: 0.5\nlocation_data {\n  format: RELATIVE_BOUNDING_BOX\n  relative_bounding_box {\n"
+                        "    xmin: 0.1\n  }\n}\n")
 
 
 def test_draw_landmarks_rejects_bad_connection_and_skips_hidden_points() -> None:

@@ -95,8 +95,8 @@ class Message:
             kind, typ = self._kind(name)
             if kind.startswith("r"):
                 self.__dict__[name] = Repeated(typ if kind == "rmsg" else None, value)
-            elif kind == "msg" and isinstance(value, dict):
-                self.__dict__[name] = typ(**value)
+            elif kind == "msg":  # a message (copied, as protobuf does) or a dict of its fields
+                self.__dict__[name] = typ(**value) if isinstance(value, dict) else _clone(value)
             else:
                 setattr(self, name, value)
 
