@@ -103,10 +103,12 @@ def parse_livelink(p: bytes) -> tuple[str, int, float, int, np.ndarray]:
 def reference_track(n: int):
     """Landmarker results of the first n frames, computed here with the library directly."""
     from facepipe.io.video import VideoReader
+    from facepipe.runtime.options import RuntimeOptions
     from facepipe.solutions.face_landmarker import FaceLandmarker, FaceLandmarkerOptions
 
     lm = FaceLandmarker(FaceLandmarkerOptions(running_mode="video", output_face_blendshapes=True,
-                                              output_facial_transformation_matrixes=True, num_threads=1))
+                                              output_facial_transformation_matrixes=True,
+                                              runtime=RuntimeOptions(num_threads=1)))
     out = []
     with VideoReader(shared_file(VIDEO)) as reader:
         for frame in reader:

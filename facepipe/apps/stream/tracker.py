@@ -22,6 +22,7 @@ import numpy as np
 from facepipe.apps.stream.pose import eye_gaze, head_euler
 from facepipe.apps.stream.shaping import RawFace
 from facepipe.errors import InputError, ModelError
+from facepipe.runtime.options import RuntimeOptions
 from facepipe.solutions.blendshapes import ARKIT_NAMES, to_arkit
 from facepipe.solutions.face_landmarker import NUM_LANDMARKS, FaceLandmarker, FaceLandmarkerOptions, RunningMode
 
@@ -97,7 +98,7 @@ class FaceTracker:
                 output_face_blendshapes=self.regressor is None,
                 output_facial_transformation_matrixes=True,
                 running_mode=RunningMode.VIDEO,
-                num_threads=o.num_threads,
+                runtime=RuntimeOptions(num_threads=o.num_threads),
             )
         except ValueError as exc:
             raise InputError(str(exc)) from exc
