@@ -319,3 +319,32 @@ def test_onnx_regressor_contract(tmp_path) -> None:
 
     ref = FaceLandmarker().detect(image)
     np.testing.assert_allclose(face.blendshapes, np.clip(ref.landmarks[0, :52, 0], 0, 1), atol=1e-5)
+
+
+# -- live source ------------------------------------------------------------------------------------------
+
+def test_live_source_drops_frames_instead_of_queueing() -> None:
+    """The grabber keeps only the newest frame: a consumer slower than the capture gets recent frames and the
+    rest are counted as dropped. (OpenCV opening a video file stands in for a camera: same capture API.)"""
+    import time
+
+    from facepipe.apps.stream.sources import CameraSource
+
+    path = shared_file("videos/lp_d12_talking.mp4")  # 183 frames, decoded by OpenCV faster than we consume
+    source = CameraSource(str(path), max_frames=12)
+    try:
+        got = []
+        for item in source:
+            assert time.perf_counter() - item.arrived < 0.2  # fresh, not from a backlog
+            assert item.image.shape == (512, 512, 3) and item.image.dtype == np.uint8
+            got.append(item.index)
+            time.sleep(0.03)  # a slow consumer
+    finally:
+        source.close()
+    assert len(got) == 12 and got == sorted(got) and len(set(got)) == 12
+    # Every grabbed frame is taken or dropped: the skipped indices are drops (a few more may be counted after
+    # the last taken frame, before close).
+    skipped = got[-1] + 1 - len(got)
+    assert 0 < skipped <= source.dropped
+    with pytest.raises(InputError, match="camera 96: cannot be opened"):
+        CameraSource(96)

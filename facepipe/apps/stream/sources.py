@@ -78,9 +78,10 @@ class VideoSource:
 
 
 class CameraSource:
-    """Frames of camera `device` (an OpenCV device index); only the newest frame is ever waiting."""
+    """Frames of camera `device` (an OpenCV device index, or anything cv2.VideoCapture opens, e.g. an
+    rtsp:// URL); only the newest frame is ever waiting. The source ends when the capture stops."""
 
-    def __init__(self, device: int, *, max_frames: int | None = None) -> None:
+    def __init__(self, device: int | str, *, max_frames: int | None = None) -> None:
         self.device, self.max_frames = device, max_frames
         self.label = f"camera {device}"
         with _quiet_opencv():
