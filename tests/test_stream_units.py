@@ -331,20 +331,20 @@ def test_live_source_drops_frames_instead_of_queueing() -> None:
     from facepipe.apps.stream.sources import CameraSource
 
     path = shared_file("videos/lp_d12_talking.mp4")  # 183 frames, decoded by OpenCV faster than we consume
-    source = CameraSource(str(path), max_frames=12)
+    source = CameraSource(str(path))
+    got, staleness = [], []
     try:
-        got = []
-        for item in source:
-            assert time.perf_counter() - item.arrived < 0.2  # fresh, not from a backlog
+        for item in source:  # until the capture ends
+            staleness.append(time.perf_counter() - item.arrived)
             assert item.image.shape == (512, 512, 3) and item.image.dtype == np.uint8
             got.append(item.index)
-            time.sleep(0.03)  # a slow consumer
+            time.sleep(0.02)  # a consumer slower than the capture
     finally:
         source.close()
-    assert len(got) == 12 and got == sorted(got) and len(set(got)) == 12
-    # Every grabbed frame is taken or dropped: the skipped indices are drops (a few more may be counted after
-    # the last taken frame, before close).
-    skipped = got[-1] + 1 - len(got)
-    assert 0 < skipped <= source.dropped
+    assert got == sorted(got) and len(set(got)) == len(got)
+    # Every captured frame was either taken or dropped (overwritten by a newer one before it was taken).
+    assert source.dropped > 0 and len(got) + source.dropped == 183
+    # Taken frames are fresh, not from a backlog (a queue would make them seconds old by the end).
+    assert np.median(staleness) < 0.1 and max(staleness) < 1.0
     with pytest.raises(InputError, match="camera 96: cannot be opened"):
         CameraSource(96)
