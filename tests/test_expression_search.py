@@ -292,3 +292,16 @@ def test_live_query_follows_a_capture_and_throttles_updates(small_index):
     assert frames == sorted(frames) and all(0 <= i < 60 for i in frames)
     keys = [tuple(tuple(m.paths.tolist()) for m in r.matches) for _, _, r in updates]
     assert all(a != b for a, b in zip(keys, keys[1:]))  # an update only when the matches change
+
+
+def test_graph_without_picture_gives_the_same_matches(small_index, expressions):
+    """picture=False drops the render and preview nodes; the matches are the same."""
+    paths, _, _, _, images = expressions
+    with ExpressionIndex.open(small_index) as index, ExpressionSearch(index, QueryOptions(k=3)) as full, \
+                ExpressionSearch(index, QueryOptions(k=3, picture=False)) as bare:
+        assert [n.name for n in search_config(bare.options).nodes][-1] == "closest"
+        for image in images[:4]:
+            a, pic_a = full.query_image(image)
+            b, pic_b = bare.query_image(image)
+            assert pic_a is not None and pic_b is None
+            assert a.to_faces_json() == b.to_faces_json()

@@ -191,7 +191,7 @@ def run_query(args: argparse.Namespace) -> int:
     try:
         options = QueryOptions(k=args.k, max_num_faces=args.max_num_faces,
                                min_detection_confidence=args.min_detection_confidence, video=video,
-                               num_threads=args.num_threads, descriptor=spec)
+                               num_threads=args.num_threads, descriptor=spec, picture=args.render is not None)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     with open_index_for(args.index, options.descriptor) as index:
@@ -205,7 +205,7 @@ def run_query(args: argparse.Namespace) -> int:
             for ts, result, picture in search.query_frames(frames):
                 results.append((len(results), ts, result))
                 score = min((float(m.distances[0]) for m in result.matches if len(m)), default=float("inf"))
-                if best is None or score < best[0]:
+                if picture is not None and (best is None or score < best[0]):
                     best = (score, picture)
     if args.render is not None and best is not None:
         _write_picture(args.render, best[1])
@@ -287,7 +287,7 @@ def _query_camera(args: argparse.Namespace, index: Any, options: Any, fmt: str) 
 
     report = None
     try:
-        search = ExpressionSearch(index, replace(options, preview=show))
+        search = ExpressionSearch(index, replace(options, preview=show, picture=show or args.render is not None))
         report = run_live(search, cap, on_update, max_frames=args.max_frames,
                           min_interval_s=_LIVE_PRINT_INTERVAL_S)
     except KeyboardInterrupt:

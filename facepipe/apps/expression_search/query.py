@@ -29,13 +29,15 @@ _FRAME_TIMEOUT_S = 120.0
 @dataclass(frozen=True)
 class QueryOptions:
     """k: matches per face; max_num_faces: query faces per frame; video: track faces across frames;
-    preview: show the picture stream in a window (where there is a display)."""
+    picture: render the query face beside its matches (off: the graph ends at the matches, one node less
+    per frame); preview: show the picture in a window (where there is a display; implies picture)."""
 
     k: int = 3
     max_num_faces: int = 1
     min_detection_confidence: float = 0.5
     video: bool = False
     preview: bool = False
+    picture: bool = True
     num_threads: int | None = None
     descriptor: DescriptorSpec = field(default_factory=DescriptorSpec)
 
@@ -64,6 +66,12 @@ def search_config(options: QueryOptions | None = None) -> GraphConfig:
     for node in config.nodes:
         if node.name in settings:
             node.options = {**(node.options or {}), **settings[node.name]}
+    if not (o.picture or o.preview):
+        config.nodes = [n for n in config.nodes if n.name not in ("render", "preview")]
+        for node in config.nodes:
+            if node.name == "limiter":
+                node.inputs = {**node.inputs, "FINISHED": "matches"}
+        config.output_streams = {"matches": "matches"}
     return config
 
 
@@ -89,12 +97,14 @@ class ExpressionSearch:
         self._last_ts = -1  # photos queried one after another get timestamps 0, 1, 2...
         self._cond = threading.Condition()
         self._results: dict[int, tuple[SearchResult | None, np.ndarray | None]] = {}
-        self._callback: Callable[[int, SearchResult, np.ndarray], None] | None = None
-        self._graph.observe_output("matches", self._on_matches)
-        self._graph.observe_output("picture", self._on_picture)
+        self._callback: Callable[[int, SearchResult, np.ndarray | None], None] | None = None
+        self._pictures = self.options.picture or self.options.preview
         self._pending: dict[int, SearchResult] = {}
         self._quit = threading.Event()
-        self._graph.observe_output("keys", self._on_key)
+        self._graph.observe_output("matches", self._on_matches)
+        if self._pictures:
+            self._graph.observe_output("picture", self._on_picture)
+            self._graph.observe_output("keys", self._on_key)
 
     def _on_key(self, packet: Any) -> None:
         if packet.payload in ("q", "\x1b"):
@@ -106,30 +116,39 @@ class ExpressionSearch:
         return self._quit.is_set()
 
     def _on_matches(self, packet: Any) -> None:
-        with self._cond:
-            self._pending[packet.timestamp] = packet.payload
+        if self._pictures:  # the frame is done when its picture comes
+            with self._cond:
+                self._pending[packet.timestamp] = packet.payload
+            return
+        self._done(packet.timestamp, packet.payload, None)
 
     def _on_picture(self, packet: Any) -> None:
         with self._cond:
             result = self._pending.pop(packet.timestamp, None)
-            self._results[packet.timestamp] = (result, packet.payload)
+        self._done(packet.timestamp, result, packet.payload)
+
+    def _done(self, ts: int, result: SearchResult | None, picture: np.ndarray | None) -> None:
+        with self._cond:
+            self._results[ts] = (result, picture)
             self._cond.notify_all()
         if self._callback is not None and result is not None:
-            self._callback(packet.timestamp, result, packet.payload)
+            self._callback(ts, result, picture)
 
     def _start(self) -> None:
         if not self._started:
             self._graph.start(side_packets={"index": self.index})
             self._started = True
 
-    def query_frames(self, frames: Iterable[tuple[np.ndarray, int]]) -> Iterator[tuple[int, SearchResult, np.ndarray]]:
-        """(timestamp µs, result, picture) for each (image, timestamp µs), in order, none dropped."""
+    def query_frames(
+        self, frames: Iterable[tuple[np.ndarray, int]]
+    ) -> Iterator[tuple[int, SearchResult, np.ndarray | None]]:
+        """(timestamp µs, result, picture or None) for each (image, timestamp µs), in order, none dropped."""
         self._start()
         for image, ts in frames:
             self._graph.add_packet("frames", image, timestamp=ts)
             self._last_ts = ts
             result, picture = self._wait_for(ts)
-            if result is None or picture is None:  # pragma: no cover - render always follows matches
+            if result is None:  # pragma: no cover - render always follows matches
                 raise ProcessingError(f"frame at {ts} µs: the graph produced no result")
             yield ts, result, picture
 
@@ -152,14 +171,15 @@ class ExpressionSearch:
             self._started = False
             raise ProcessingError(f"frame at {ts} µs: the search graph stopped without a result")
 
-    def query_image(self, image: np.ndarray) -> tuple[SearchResult, np.ndarray]:
+    def query_image(self, image: np.ndarray) -> tuple[SearchResult, np.ndarray | None]:
         if self.options.video:
             raise ValueError("query_image is for photos; use query_frames in video mode")
         _, result, picture = next(iter(self.query_frames([(image, self._last_ts + 1)])))
         return result, picture
 
-    def start_live(self, callback: Callable[[int, SearchResult, np.ndarray], None]) -> None:
-        """Live mode: `callback(timestamp, result, picture)` runs on a graph thread for every frame processed."""
+    def start_live(self, callback: Callable[[int, SearchResult, np.ndarray | None], None]) -> None:
+        """Live mode: `callback(timestamp, result, picture or None)` runs on a graph thread for every frame
+        processed."""
         self._callback = callback
         self._start()
 
@@ -216,7 +236,7 @@ def run_live(search: ExpressionSearch, capture: Any, on_update: Callable[[int, i
     last: dict[str, Any] = {"key": None, "at": -float("inf")}
     frame_of: dict[int, int] = {}  # timestamp -> frame index, for the frames still in flight
 
-    def on_result(ts: int, result: SearchResult, picture: np.ndarray) -> None:
+    def on_result(ts: int, result: SearchResult, picture: np.ndarray | None) -> None:
         now = time.monotonic()
         key = tuple(tuple(m.paths.tolist()) for m in result.matches)
         with lock:
