@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["FacepipeError", "InputError", "ModelError", "ProcessingError"]
+__all__ = ["FacepipeError", "InputError", "ModelError", "ProcessingError", "UsageError"]
 
 
 class FacepipeError(Exception):
     """Base class for errors that are reported to the user without a traceback."""
 
     exit_code = 1
+
+
+class UsageError(FacepipeError):
+    """An option or argument is out of its range or contradicts another (exit status 2, as argparse)."""
+
+    exit_code = 2
 
 
 class InputError(FacepipeError):

@@ -156,14 +156,17 @@ def test_video_failure_in_the_graph_names_the_file_and_leaves_no_video(tmp_path,
     assert not list((tmp_path / "out").glob("*"))  # no partial video, no JSON
 
 
-def test_inputs_sharing_an_output_name_are_not_overwritten(tmp_path, caplog) -> None:
-    """x.jpg and x.png both write x.json: the second is reported, the first's results kept."""
+def test_inputs_sharing_an_output_name_are_not_overwritten(tmp_path) -> None:
+    """x.jpg and x.png would both write x.json: each keeps its extension in its outputs' names."""
     folder = tmp_path / "photos"
     folder.mkdir()
     shutil.copy(shared_file("faces/tfjs_depth_portrait.jpg"), folder / "x.jpg")
     cv2.imwrite(str(folder / "x.png"), cv2.imread(str(shared_file("faces/mp_sergey.png"))))
-    with caplog.at_level(logging.ERROR, logger="facepipe"):
-        assert main(["analyze", str(folder), "--no-charts"]) == 1
-    doc = json.loads((tmp_path / "photos_analysis" / "x.json").read_text())
-    assert Path(doc["input"]).name == "x.jpg"  # sorted first, written once, not replaced
-    assert "also written for" in " ".join(r.getMessage() for r in caplog.records)
+    assert main(["analyze", str(folder), "--no-charts"]) == 0
+    out = tmp_path / "photos_analysis"
+    for name in ("x.jpg", "x.png"):
+        stem = name.replace(".", "_")
+        doc = json.loads((out / f"{stem}.json").read_text())
+        assert Path(doc["input"]).name == name
+        assert (out / f"{stem}.annotated{Path(name).suffix}").is_file()
+    assert not (out / "x.json").exists()

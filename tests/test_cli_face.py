@@ -79,7 +79,7 @@ def test_detect_bad_inputs(image_dir, tmp_path, caplog) -> None:
     assert main(["detect", str(src), "-o", str(src)]) == 1  # never overwrite the input
     assert src.read_bytes() == before
     assert main(["detect", str(tmp_path / "missing.jpg")]) == 1
-    assert main(["detect", str(src), "-f", "npz"]) == 1  # binary output needs a file
+    assert main(["detect", str(src), "-f", "npz"]) == 2  # binary output needs a file: a usage error
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["detect", str(empty)]) == 1
@@ -122,5 +122,7 @@ def test_mesh_bad_inputs(tmp_path, caplog) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
     assert main(["mesh", str(bad)]) == 1
-    assert main(["mesh", str(data_file("faces/mp_sergey.png")), "--max-faces", "0"]) == 1
-    assert "nope.mp4" in caplog.text and "bad.png" in caplog.text and "max_num_faces" in caplog.text
+    with pytest.raises(SystemExit) as usage:  # argparse checks the range: a usage error
+        main(["mesh", str(data_file("faces/mp_sergey.png")), "--max-num-faces", "0"])
+    assert usage.value.code == 2
+    assert "nope.mp4" in caplog.text and "bad.png" in caplog.text

@@ -44,9 +44,8 @@ def test_libm_functions_are_the_c_librarys() -> None:
     np.testing.assert_array_equal(libm32.atan2f(y, x), want)
     t = rng.uniform(-4, 4, 300).astype(np.float32)
     np.testing.assert_array_equal(libm32.cosf(t), np.array([m.cosf(float(v)) for v in t], np.float32))
-    # numpy's own float32 versions differ in the last bit for a good share of inputs: the reason
-    # this module exists.
-    assert (np.arctan2(y, x) != want).any()
+    # Nothing is asserted about numpy's own float32 arctan2/cos: whether they agree with libm is a
+    # property of the CPU and the numpy build, not of facepipe (they agree on some x86-64 machines).
 
 
 def test_sigmoid_rounds_exp_once_and_overflows_to_zero() -> None:

@@ -12,6 +12,7 @@ import pytest
 av = pytest.importorskip("av")
 
 from conftest import testdata_file as shared_file  # noqa: E402
+from mediafiles import make_clip  # noqa: E402
 
 from facepipe.errors import InputError  # noqa: E402
 from facepipe.io.video import VideoEncodeOptions, VideoReader, VideoWriter, probe_video  # noqa: E402
@@ -40,40 +41,6 @@ def copy_video(src: Path, dst: Path, **kwargs) -> int:
             w.write(f.image, f)
             n += 1
     return n
-
-
-def make_clip(path: Path, n: int = 6, size=(64, 32), rotation: int | None = None, audio: bool = False,
-              rate: int = 10) -> np.ndarray:
-    """Synthetic H.264 clip: white square top-left, grey bar top-right; returns the first frame."""
-    w, h = size
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:8, :8] = 255
-    img[:4, w - 4:] = 128
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=rate)
-        s.width, s.height, s.pix_fmt = w, h, "yuv444p"
-        if rotation is not None:
-            s.set_display_rotation(rotation)
-        a = None
-        if audio:
-            a = out.add_stream("aac", rate=8000)
-            a.layout = "mono"
-        for i in range(n):
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(p)
-            if a is not None:
-                frame = av.AudioFrame.from_ndarray(
-                    (np.sin(np.arange(800) / 5.0 + i)[None] * 0.3).astype(np.float32), format="fltp", layout="mono")
-                frame.sample_rate = 8000
-                frame.pts = i * 800
-                for p in a.encode(frame):
-                    out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-        if a is not None:
-            for p in a.encode(None):
-                out.mux(p)
-    return img
 
 
 def test_copy_keeps_frames_timing_and_audio(tmp_path):

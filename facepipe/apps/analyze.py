@@ -35,6 +35,7 @@ from facepipe.errors import FacepipeError, InputError, ModelError
 from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoEncodeOptions
 from facepipe.runtime.options import RuntimeOptions
+from facepipe.jobs import output_stems
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,10 @@ def collect_inputs(paths: Sequence[str | os.PathLike[str]], out_dir: Path | None
     return found
 
 
-def outputs_for(path: Path, out_dir: Path) -> dict[str, Path]:
-    """Paths of the annotated media, the JSON and the chart for one input."""
-    stem, ext = path.stem, path.suffix.lower()
+def outputs_for(path: Path, out_dir: Path, stem: str | None = None) -> dict[str, Path]:
+    """Paths of the annotated media, the JSON and the chart for one input (stem: see
+    facepipe.jobs.output_stems; default the input's own)."""
+    stem, ext = stem or path.stem, path.suffix.lower()
     if input_kind(path) == "video":
         media_ext = ext if ext in _VIDEO_OUT_EXTENSIONS else ".mp4"
     else:
@@ -268,10 +270,10 @@ def _annotated(image: np.ndarray, results: dict[str, Any], options: AnalyzeOptio
 # --------------------------------------------------------------------------- per input
 
 def analyze_image(path: Path, out_dir: Path, options: AnalyzeOptions, solutions: _Solutions | None = None,
-                  inputs: set[Path] | None = None) -> ItemReport:
+                  inputs: set[Path] | None = None, stem: str | None = None) -> ItemReport:
     """Analyze one image; raises FacepipeError on a bad input (analyze_inputs catches it)."""
     report = ItemReport(path, "image")
-    outs = outputs_for(path, out_dir)
+    outs = outputs_for(path, out_dir, stem)
     _check_not_input(outs, inputs or {path.resolve()})
     image = read_image(path)
     own = solutions is None
@@ -377,12 +379,12 @@ def _analyze_frames_graph(path: Path, dst: Path, analysis: _VideoAnalysis, bar: 
 
 
 def analyze_video(path: Path, out_dir: Path, options: AnalyzeOptions, progress: ProgressFactory | None = None,
-                  inputs: set[Path] | None = None) -> ItemReport:
+                  inputs: set[Path] | None = None, stem: str | None = None) -> ItemReport:
     """Analyze one video frame by frame; the annotated copy keeps size, timing, frame count and audio."""
     from facepipe.io.video import probe_video
 
     report = ItemReport(path, "video")
-    outs = outputs_for(path, out_dir)
+    outs = outputs_for(path, out_dir, stem)
     _check_not_input(outs, inputs or {path.resolve()})
     info = probe_video(path)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -437,25 +439,27 @@ def analyze_inputs(
     the input when out_root is None). A failing input is reported and the rest carry on."""
     items = list(items)
     inputs = {p.resolve() for p, _ in items}
+    out_dirs = {p: (out_root / rel) if out_root is not None else p.parent for p, rel in items}
+    stems = output_stems(out_dirs, folder_of=out_dirs.__getitem__)  # IMG_1.JPG + IMG_1.MOV: both kept
     reports: list[ItemReport] = []
     image_solutions: _Solutions | None = None  # shared by all images: loading models once
     files_bar = progress(total=len(items), desc="files", unit="file") if progress and len(items) > 1 else None
     try:
         claimed: dict[Path, Path] = {}  # output -> the input that writes it
-        for path, rel in items:
+        for path, _rel in items:
             kind = input_kind(path) or "image"
-            out_dir = (out_root / rel) if out_root is not None else path.parent
+            out_dir, stem = out_dirs[path], stems[path]
             try:
-                for p in outputs_for(path, out_dir).values():
+                for p in outputs_for(path, out_dir, stem).values():
                     first = claimed.setdefault(p.resolve(), path)
                     if first != path:  # x.jpg and x.mp4 both write x.json: never overwrite a result
                         raise InputError(f"{path}: its output {p} is also written for {first}; skipped")
                 if kind == "video":
-                    report = analyze_video(path, out_dir, options, progress, inputs)
+                    report = analyze_video(path, out_dir, options, progress, inputs, stem)
                 else:
                     if image_solutions is None:
                         image_solutions = _Solutions(options, video=False)
-                    report = analyze_image(path, out_dir, options, image_solutions, inputs)
+                    report = analyze_image(path, out_dir, options, image_solutions, inputs, stem)
             except ModelError:
                 raise  # a missing model fails every input alike: stop and say so once
             except FacepipeError as exc:

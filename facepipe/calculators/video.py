@@ -65,11 +65,29 @@ class AudioTap:
     def __init__(self, reader: VideoReader) -> None:
         self.path = reader.path
         self.audio_streams = reader.audio_streams
-        self.lock = threading.Lock()
+        # Re-entrant: the encoder holds it while its writer adds the audio streams and attaches.
+        self.lock = threading.RLock()
+        self._reader = reader
         self._sink: Callable[[Any], None] | None = None
         self._held: list[Any] = []
         self._dropping = False
+        self._close_pending = False
         reader.set_packet_sink(self._push)
+
+    @property
+    def dropped(self) -> bool:
+        return self._dropping
+
+    def close_reader(self) -> None:
+        """The decoder is done with the reader. Its audio streams die with it (PyAV crashes with a
+        segfault copying a closed container's stream), and an encoder may not have copied them yet
+        (a 1-frame video is decoded before the encoder starts): then closing waits until one has
+        attached or nobody will (`drop`)."""
+        with self.lock:
+            if self._sink is not None or self._dropping:
+                self._reader.close()
+            else:
+                self._close_pending = True
 
     def _push(self, packet: Any) -> None:
         with self.lock:
@@ -90,6 +108,8 @@ class AudioTap:
             if sink is not None:
                 for packet in held:
                     sink(packet)
+            if self._close_pending:
+                self._reader.close()
 
     def drop(self) -> None:
         """Nobody will take the audio: stop holding packets."""
@@ -97,6 +117,8 @@ class AudioTap:
             self._dropping = True
             self._sink = None
             self._held.clear()
+            if self._close_pending:
+                self._reader.close()
 
 
 @dataclass(frozen=True)
@@ -141,10 +163,11 @@ class VideoDecoderCalculator(Calculator):
         self._frames = iter(self._reader)
         self._count = 0
         self._last_ts = Timestamp.MIN - 1
+        self._tap: AudioTap | None = None
         if "VIDEO" in ctx.outputs.tags:
             info = self._reader.info
-            tap = AudioTap(self._reader) if opts.copy_audio and info.has_audio else None
-            ctx.outputs.add("VIDEO", VideoSource(info, tap), Timestamp.PRE_STREAM)
+            self._tap = AudioTap(self._reader) if opts.copy_audio and info.has_audio else None
+            ctx.outputs.add("VIDEO", VideoSource(info, self._tap), Timestamp.PRE_STREAM)
             ctx.outputs.close("VIDEO")  # the header is all: nodes joining it must not wait for more
         # Frames start at MIN or later: nodes waiting on these streams may handle the header now.
         ctx.outputs.set_bound("IMAGE", Timestamp.MIN)
@@ -166,7 +189,12 @@ class VideoDecoderCalculator(Calculator):
         return None
 
     def close(self, ctx: CalculatorContext) -> None:
-        self._reader.close()
+        if self._tap is None:
+            self._reader.close()
+            return
+        if ctx.graph_error is not None:
+            self._tap.drop()  # no encoder will finish: release the held audio
+        self._tap.close_reader()
 
 
 @dataclass(frozen=True)
@@ -208,11 +236,16 @@ class VideoEncoderCalculator(Calculator):
             audio = src.audio if opts.copy_audio else None
             if src.audio is not None and audio is None:
                 src.audio.drop()
-            if audio is not None:
-                self._lock = audio.lock
-            return VideoWriter(self._path, width=info.width, height=info.height, fps=info.fps,
-                               time_base=info.time_base, options=opts.encode, audio_from=audio,  # type: ignore[arg-type]
-                               color=info.color)
+            if audio is None:
+                return VideoWriter(self._path, width=info.width, height=info.height, fps=info.fps,
+                                   time_base=info.time_base, options=opts.encode, color=info.color)
+            self._lock = audio.lock
+            with audio.lock:  # the decoder may not close its reader while its streams are copied
+                if audio.dropped:
+                    raise ProcessingError(f"{self._path}: the decoder stopped before its audio could be copied")
+                return VideoWriter(self._path, width=info.width, height=info.height, fps=info.fps,
+                                   time_base=info.time_base, options=opts.encode,
+                                   audio_from=audio, color=info.color)  # type: ignore[arg-type]
         if image is None:
             raise ProcessingError(f"{self._path}: no frame to take the video size from")
         return VideoWriter(self._path, width=image.shape[1], height=image.shape[0], fps=opts.fps,

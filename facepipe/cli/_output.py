@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from facepipe._fsutil import atomic_write, refuse_overwrite
-from facepipe.errors import InputError
+from facepipe.errors import InputError, ProcessingError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def check_output(output: Path | None, inputs: list[Path], fmt: str) -> None:
     """Refuse to overwrite an input, binary output on a terminal, or a missing output folder."""
     if output is None:
         if fmt == "npz":
-            raise InputError("--format npz needs an output file (-o FILE.npz)")
+            raise UsageError("--format npz needs an output file (-o FILE.npz)")
         return
     refuse_overwrite(output, *inputs)
     if not output.parent.is_dir():
@@ -62,6 +62,9 @@ def write_output(output: Path | None, data: str | bytes) -> None:
     if output is None:
         sys.stdout.write(data if isinstance(data, str) else data.decode("utf-8"))
         return
-    with atomic_write(output) as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    try:
+        with atomic_write(output) as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    except OSError as exc:
+        raise ProcessingError(f"{output}: cannot write ({exc.strerror or exc}); nothing was written") from exc
     log.info("wrote %s", output)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from facepipe.apps.analyze import AnalyzeOptions, ItemReport, analyze_inputs, check_available, collect_inputs
 from facepipe.cli._help import HelpFormatter
+from facepipe.cli._options import add_max_num_faces, add_num_threads, add_progress, int_range
 from facepipe.errors import InputError
 from facepipe.io.video import VideoEncodeOptions
 
@@ -40,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="files or folders (searched recursively)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output folder (created); default: next to each file, DIR_analysis/ for a folder")
-    p.add_argument("--num-faces", type=int, default=4,
-                   help="most faces per image/frame (landmark smoothing in videos needs 1)")
+    add_max_num_faces(p, 4, "most faces per image/frame (landmark smoothing in videos needs 1)", old=("--num-faces",))
     p.add_argument("--hands", action="store_true", help="also detect and draw hands")
     p.add_argument("--pose", action="store_true", help="also detect and draw the body pose")
     p.add_argument("--holistic", action="store_true", help="pose, face and hands from the holistic pipeline")
@@ -51,21 +51,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="draw exactly like MediaPipe's drawing_utils (hard-edged, fixed widths)")
     p.add_argument("--no-head-pose", dest="head_pose", action="store_false", help="no head-pose axes")
     p.add_argument("--no-charts", dest="charts", action="store_false", help="no blendshape chart PNGs")
-    p.add_argument("--crf", type=int, default=18, help="video quality (x264 CRF; lower is better)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--crf", type=int_range(0, 51), default=18, help="video quality (x264 CRF; lower is better)")
+    p.add_argument("--workers", type=int_range(1), default=None,
                    help="threads for a video (default: all cores); 1 does one frame after another")
-    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
-                   help="progress bars on stderr (auto: when stderr is a terminal and tqdm is installed)")
+    add_progress(p)
+    add_num_threads(p)
     p.set_defaults(func=run)
 
 
-def _progress_factory(mode: str):
-    if mode == "off" or (mode == "auto" and not sys.stderr.isatty()):
+def _progress_factory(mode: bool | None):
+    if mode is False or (mode is None and not sys.stderr.isatty()):
         return None
     try:
         from tqdm import tqdm
     except ImportError:
-        if mode == "on":
+        if mode:
             log.warning("progress bars need tqdm: pip install 'facepipe[progress]'")
         return None
     return lambda **kw: tqdm(leave=False, dynamic_ncols=True, file=sys.stderr, **kw)
@@ -84,12 +84,8 @@ def _default_out_root(args: argparse.Namespace) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.num_faces < 1:
-        raise InputError(f"--num-faces must be >= 1, got {args.num_faces}")
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers must be >= 1, got {args.workers}")
     options = AnalyzeOptions(
-        num_faces=args.num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
+        num_faces=args.max_num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
         charts=args.charts, video=VideoEncodeOptions(crf=args.crf), workers=args.workers,
     )

@@ -8,6 +8,18 @@ import sys
 from pathlib import Path
 
 from facepipe.cli._help import HelpFormatter
+from facepipe.cli._options import (
+    POSITIVE,
+    PROBABILITY,
+    add_camera,
+    add_confidences,
+    add_max_frames,
+    add_num_threads,
+    add_progress,
+    add_recursive,
+    float_range,
+    int_range,
+)
 
 log = logging.getLogger("facepipe.anonymize")
 
@@ -28,36 +40,31 @@ def _colour(text: str) -> tuple[int, int, int]:
     return parts  # type: ignore[return-value]
 
 
-def _positive_float(text: str) -> float:
-    v = float(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "anonymize",
         help="hide faces in photos, videos, folders or a camera",
         description="Hide every face in images, videos, folders (add -r for subfolders) or a live camera "
-                    "('cam', 'cam:1' or a device number). Videos keep their frames, timestamps and audio "
+                    "(--camera N). Videos keep their frames, timestamps and audio "
                     "(copied bit for bit). Output: NAME_anonymized.EXT next to each input, unless -o is given.",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, video, folder, or camera ('cam', device number)")
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="image, video or folder ('cam', 'cam:N': old spelling of --camera N)")
     p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder (several inputs/a folder)")
-    p.add_argument("-r", "--recursive", action="store_true", help="include subfolders of folder inputs")
+    add_recursive(p)
+    add_camera(p)
 
     g = p.add_argument_group("redaction")
     g.add_argument("--method", choices=("blur", "mosaic", "solid", "image", "none"), default="blur",
                    help="how faces are hidden ('none' only draws outlines, for tuning)")
     g.add_argument("--shape", choices=("ellipse", "box", "hull"), default="ellipse",
                    help="region shape ('hull': outline of the face mesh; ellipse for faces under 24 px)")
-    g.add_argument("--mask-scale", type=_positive_float, default=None,
+    g.add_argument("--mask-scale", type=POSITIVE, default=None,
                    help="region size relative to the face (default 1.5 for box/ellipse, 1.1 for hull)")
-    g.add_argument("--blur", type=_positive_float, default=1.0,
+    g.add_argument("--blur", type=POSITIVE, default=1.0,
                    help="blur strength: Gaussian sigma = 0.5 × blur × face size")
-    g.add_argument("--mosaic", type=_positive_float, default=0.15, help="mosaic block as a fraction of the face size")
+    g.add_argument("--mosaic", type=POSITIVE, default=0.15, help="mosaic block as a fraction of the face size")
     g.add_argument("--color", type=_colour, default=(0, 0, 0), help="fill colour for --method solid (R,G,B or #hex)")
     g.add_argument("--replace-with", type=Path, metavar="IMAGE", help="image pasted by --method image (PNG alpha ok)")
     g.add_argument("--draw-boxes", action="store_true", help="outline regions (green detected, yellow held, "
@@ -65,40 +72,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--draw-scores", action="store_true", help="print detection scores")
 
     g = p.add_argument_group("detection")
-    g.add_argument("--thresh", type=float, default=None,
-                   help="detection score threshold (default 0.3 videos, 0.25 photos, 0.2 videos with --crowd:"
-                        " recall first)")
-    g.add_argument("--min-face", type=float, default=None,
+    add_confidences(g, detection=None, old_detection=("--thresh",),
+                    detection_help="detection score threshold (default 0.3 videos, 0.25 photos, 0.2 videos"
+                                   " with --crowd: recall first)")
+    g.add_argument("--min-face", type=float_range(0.0), default=None,
                    help="smallest face width in pixels to search for by tiling (0 = no tiling;"
                         " default 20 for videos, 7 or 1/320 of the long side for photos)")
     g.add_argument("--crowd", action="store_true",
                    help="videos and cameras in dense crowds: the short-range model on every tile and a lower"
                         " threshold (more faces, more false positives); photos get crowd tiles by default")
-    g.add_argument("--max-face", type=_positive_float, default=None, help="ignore detections wider than this (px)")
-    g.add_argument("--scale", type=_positive_float, default=1.0,
+    g.add_argument("--max-face", type=POSITIVE, default=None, help="ignore detections wider than this (px)")
+    g.add_argument("--scale", type=POSITIVE, default=1.0,
                    help="detect on frames resized by this factor (redaction stays at full resolution)")
-    g.add_argument("--tile-period", type=int, default=None,
+    g.add_argument("--tile-period", type=int_range(1), default=None,
                    help="videos: each frame scans 1/N of the small-face tiles, so all are scanned every N"
                         " frames, never fewer than 8 per frame (default 4; 1 = all tiles every frame)")
-    g.add_argument("--confirm", type=float, default=None, metavar="SCORE",
+    g.add_argument("--confirm", type=PROBABILITY, default=None, metavar="SCORE",
                    help="videos: a face seen once scoring below SCORE is covered only 5 frames either side"
                         " until seen again (less blur around false detections; default 0: every detection"
                         " is held --hold frames)")
-    g.add_argument("--hold", type=int, default=None,
+    g.add_argument("--hold", type=int_range(0), default=None,
                    help="frames a face stays covered after it is lost, and (files) before it is first found")
 
     g = p.add_argument_group("output")
     g.add_argument("--codec", default="libx264", help="video encoder (libx264, libx265, libvpx-vp9, mpeg4, ...)")
-    g.add_argument("--crf", type=int, default=18, help="video quality (lower is better; x264/x265/vpx)")
+    g.add_argument("--crf", type=int_range(0, 63), default=18,
+                   help="video quality (lower is better; x264/x265: 0..51, vpx/av1: 0..63)")
     g.add_argument("--preset", default="veryfast", help="encoder speed preset (x264/x265)")
     g.add_argument("--pix-fmt", default="yuv420p", help="output pixel format")
     g.add_argument("--format", dest="container", default=None, help="container (default: from the extension)")
     g.add_argument("--no-audio", action="store_true", help="drop audio (default: copy every audio stream)")
     g.add_argument("--keep-metadata", action="store_true", help="keep image EXIF/ICC (default: strip, incl. GPS)")
-    g.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality of image outputs")
-    g.add_argument("--max-frames", type=int, default=None, help="stop each video/camera after N frames")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--workers", type=int, default=None,
+    g.add_argument("--quality", type=int_range(1, 100), default=95, help="JPEG/WebP quality of image outputs")
+    add_max_frames(g)
+    add_progress(g)
+    add_num_threads(g)
+    g.add_argument("--workers", type=int_range(1), default=None,
                    help="videos: threads of the processing graph (default: all cores); 1 processes one frame"
                         " after another without the graph")
     g.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
@@ -114,13 +123,13 @@ def build_options(args: argparse.Namespace):
     from facepipe.apps.anonymize.options import AnonymizeOptions
     from facepipe.apps.anonymize.redact import RedactOptions
     from facepipe.apps.anonymize.track import TrackerOptions
-    from facepipe.errors import InputError
+    from facepipe.errors import UsageError
     from facepipe.io.image import read_image
     from facepipe.io.video import VideoEncodeOptions
 
     changes: dict = {"scale": args.scale}
-    if args.thresh is not None:
-        changes["min_score"] = args.thresh
+    if args.min_detection_confidence is not None:
+        changes["min_score"] = args.min_detection_confidence
     if args.min_face is not None:
         changes["min_face"] = args.min_face or None
         changes["min_face_relative"] = None  # an explicit size is meant literally
@@ -132,7 +141,7 @@ def build_options(args: argparse.Namespace):
     replacement = None
     if args.method == "image":
         if args.replace_with is None:
-            raise InputError("--method image needs --replace-with IMAGE")
+            raise UsageError("--method image needs --replace-with IMAGE")
         replacement = _read_replacement(args.replace_with, read_image)
     track_changes = {k: v for k, v in (("hold", args.hold), ("confirm_score", args.confirm)) if v is not None}
     try:
@@ -151,7 +160,7 @@ def build_options(args: argparse.Namespace):
             image_quality=args.quality,
         )
     except ValueError as exc:
-        raise InputError(f"invalid option: {exc}") from exc
+        raise UsageError(f"invalid option: {exc}") from exc
 
 
 def _read_replacement(path: Path, read_image):
@@ -172,24 +181,29 @@ def _read_replacement(path: Path, read_image):
 def run(args: argparse.Namespace) -> int:
     from facepipe.apps.anonymize.camera import parse_camera, run_camera
     from facepipe.apps.anonymize.files import anonymize_paths
-    from facepipe.errors import InputError
+    from facepipe.errors import UsageError
 
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers must be >= 1, got {args.workers}")
     options = build_options(args)
-    cameras = [parse_camera(s) for s in args.inputs]
-    if any(c is not None for c in cameras):
-        if len(args.inputs) != 1:
-            raise InputError("a camera input must be the only input")
-        report = run_camera(cameras[0], options, output=args.output, preview=args.preview,  # type: ignore[arg-type]
-                            max_frames=args.max_frames)
-        sys.stderr.write(f"camera {cameras[0]}: {report.frames} frames in {report.seconds:.1f} s\n")
+    camera = args.camera
+    old_cameras = [parse_camera(s) for s in args.inputs]
+    if any(c is not None for c in old_cameras):
+        if len(args.inputs) != 1 or camera is not None:
+            raise UsageError("a camera must be the only input")
+        camera = old_cameras[0]
+    if camera is not None:
+        if args.inputs and args.camera is not None:
+            raise UsageError("--camera reads a camera: give no input files with it")
+        report = run_camera(camera, options, output=args.output, preview=args.preview, max_frames=args.max_frames)
+        sys.stderr.write(f"camera {camera}: {report.frames} frames in {report.seconds:.1f} s\n")
         return 0
+    if not args.inputs:
+        raise UsageError("no input: give images, videos or folders, or --camera N")
+    progress = args.progress if args.progress is not None else not args.quiet
     summary = anonymize_paths(args.inputs, options, output=args.output, recursive=args.recursive,
-                              progress=not args.no_progress and not args.quiet, max_frames=args.max_frames,
-                              workers=args.workers)
+                              progress=progress, max_frames=args.max_frames, workers=args.workers)
     for r in summary.reports:
         if r.ok:
             sys.stdout.write(f"{r.input} -> {r.output} ({r.frames} frames, {r.faces} faces, {r.fps:.1f} frames/s)\n")
-    sys.stderr.write(summary.describe() + "\n")
+    if not args.quiet:  # failures were logged as errors already
+        sys.stderr.write(summary.describe() + "\n")
     return 0 if summary.ok else 1

@@ -34,8 +34,17 @@ import numpy as np
 
 from facepipe._fsutil import refuse_overwrite
 from facepipe.cli._help import HelpFormatter
+from facepipe.cli._options import (
+    POSITIVE,
+    PROBABILITY,
+    add_confidences,
+    add_max_frames,
+    add_num_threads,
+    int_range,
+    old_spelling,
+)
 from facepipe.cli._output import add_output_arguments, check_output, json_text, npz_bytes, output_format, write_output
-from facepipe.errors import InputError
+from facepipe.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +55,8 @@ def _common(p: argparse.ArgumentParser, *, draw: bool = True) -> None:
     p.add_argument("input", type=Path, help="image or video file")
     add_output_arguments(p, _FORMATS)
     p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")
-    p.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    add_max_frames(p)
+    add_num_threads(p)
     if draw:
         p.add_argument("--draw", type=Path, default=None, metavar="FILE",
                        help="also write the input with the results drawn on it")
@@ -56,10 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kw = dict(description=__doc__, formatter_class=HelpFormatter)
     p = subparsers.add_parser("hands", help="21 hand landmarks, handedness, world landmarks", **kw)
     _common(p)
-    p.add_argument("--max-hands", type=int, default=2, help="most hands the palm detector adds")
+    p.add_argument("--max-num-hands", type=int_range(1), default=2, help="most hands the palm detector adds")
+    old_spelling(p, "--max-hands", new="--max-num-hands", dest="max_num_hands", type=int_range(1))
     p.add_argument("--model-complexity", type=int, choices=(0, 1), default=1, help="0 lite, 1 full")
-    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="palm score threshold")
-    p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="hand presence threshold")
+    add_confidences(p, 0.5, 0.5, detection_help="palm score threshold", tracking_help="hand presence threshold")
     p.add_argument("--flip-handedness", action="store_true", help="input is not mirrored: report the real hand")
     p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing per tracked hand")
     p.set_defaults(func=_run_hands)
@@ -83,17 +93,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write the input with its background replaced to -o (image or video)")
     p.add_argument("--background-image", type=Path, default=None, help="replacement image for --background image")
     p.add_argument("--color", default="0,177,64", help="R,G,B for --background color")
-    p.add_argument("--blur-sigma", type=float, default=0.01, help="blur sigma as a fraction of the image diagonal")
-    p.add_argument("--threshold", type=float, default=None, help="hard mask edge at this probability")
-    p.add_argument("--temporal-smoothing", type=float, default=0.7,
+    p.add_argument("--blur-sigma", type=POSITIVE, default=0.01, help="blur sigma as a fraction of the image diagonal")
+    p.add_argument("--threshold", type=PROBABILITY, default=None, help="hard mask edge at this probability")
+    p.add_argument("--temporal-smoothing", type=PROBABILITY, default=0.7,
                    help="video --background: weight of the previous mask on uncertain pixels (0 = off)")
     p.set_defaults(func=_run_segment)
 
 
 def _pose_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1, help="0 lite, 1 full, 2 heavy")
-    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="person detector threshold")
-    p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="pose presence threshold")
+    add_confidences(p, 0.5, 0.5, detection_help="person detector threshold", tracking_help="pose presence threshold")
     p.add_argument("--no-smooth", action="store_true", help="video: no landmark filtering (MediaPipe filters)")
     p.add_argument("--segmentation", action="store_true", help="also compute the person mask")
     p.add_argument("--smooth-segmentation", action="store_true", help="video: blend masks over time")
@@ -190,7 +199,7 @@ def _check(args: argparse.Namespace) -> None:
     check_output(args.output, [args.input], fmt)
     draw = getattr(args, "draw", None)
     if draw is not None and args.output is not None and draw.resolve() == args.output.resolve():
-        raise InputError(f"{draw}: --draw and -o name the same file")
+        raise UsageError(f"{draw}: --draw and -o name the same file")
 
 
 def _annotate(image: np.ndarray, *results: Any) -> np.ndarray:
@@ -209,7 +218,7 @@ def _options(factory: Callable[..., Any], **kw: Any) -> Any:
     try:
         return factory(**kw)
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- commands
@@ -220,7 +229,7 @@ def _run_hands(args: argparse.Namespace) -> int:
 
     _check(args)
     hands = Hands(_options(
-        HandsOptions, static_image_mode=_is_static(args), max_num_hands=args.max_hands,
+        HandsOptions, static_image_mode=_is_static(args), max_num_hands=args.max_num_hands,
         model_complexity=args.model_complexity, min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence, flip_handedness=args.flip_handedness,
         smooth_landmarks=args.smooth,
@@ -321,9 +330,9 @@ def _parse_color(text: str) -> tuple[int, int, int]:
     try:
         rgb = tuple(int(v) for v in text.split(","))
     except ValueError as exc:
-        raise InputError(f"--color must be R,G,B integers, got {text!r}") from exc
+        raise UsageError(f"--color must be R,G,B integers, got {text!r}") from exc
     if len(rgb) != 3:
-        raise InputError(f"--color must be R,G,B, got {text!r}")
+        raise UsageError(f"--color must be R,G,B, got {text!r}")
     return rgb  # type: ignore[return-value]
 
 
@@ -357,11 +366,11 @@ def _run_background(args: argparse.Namespace) -> int:
     from facepipe.io.image import read_image
 
     if args.output is None:
-        raise InputError("--background needs an output file (-o FILE, an image or a video like the input)")
+        raise UsageError("--background needs an output file (-o FILE, an image or a video like the input)")
     background = None
     if args.background == "image":
         if args.background_image is None:
-            raise InputError("--background image needs --background-image FILE")
+            raise UsageError("--background image needs --background-image FILE")
         background = read_image(args.background_image)
     editor = BackgroundEditor(_options(
         BackgroundOptions, mode=args.background, blur_sigma=args.blur_sigma, color=_parse_color(args.color),

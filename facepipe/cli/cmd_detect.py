@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from facepipe.cli._help import HelpFormatter
+from facepipe.cli._options import add_confidences, add_num_threads, add_recursive
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -31,7 +32,7 @@ from facepipe.cli._output import (
     output_format,
     write_output,
 )
-from facepipe.errors import InputError
+from facepipe.errors import InputError, UsageError
 from facepipe.io.image import READABLE_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_output_arguments(p, FORMATS)
     p.add_argument("--model", choices=("short", "full"), default="short",
                    help="short: faces within ~2 m (128 px model); full: small and distant faces (192 px)")
-    p.add_argument("--min-score", type=float, default=None,
-                   help="drop faces scoring below (default: 0.5 short range, 0.6 full range, as MediaPipe)")
-    p.add_argument("--recursive", action="store_true", help="folder: include subfolders")
+    add_confidences(p, detection=None, old_detection=("--min-score",),
+                    detection_help="drop faces scoring below (default: 0.5 short range, 0.6 full range, as MediaPipe)")
+    add_recursive(p)
+    add_num_threads(p)
     p.add_argument("--skip-bad", action="store_true",
                    help="folder: skip unreadable images with a warning instead of failing")
     p.set_defaults(func=run)
@@ -93,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
     files = _image_files(args.input, args.recursive)
     check_output(args.output, files, fmt)
     try:
-        options = FaceDetectorOptions(model=args.model, min_score=args.min_score)
+        options = FaceDetectorOptions(model=args.model, min_score=args.min_detection_confidence)
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
     detector = FaceDetector(options)
     results = list(_detect_all(detector, files, args.skip_bad))
     if fmt == "json":

@@ -17,15 +17,15 @@ import csv
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from facepipe._fsutil import atomic_write, refuse_overwrite
+from facepipe._fsutil import refuse_overwrite
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._output import add_output_arguments
-from facepipe.errors import InputError
+from facepipe.cli._options import PROBABILITY, add_confidences, add_max_frames, add_max_num_faces, add_num_threads
+from facepipe.cli._output import add_output_arguments, write_output
+from facepipe.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--matrix", action="store_true",
                    help="add the facial transformation matrix and head pose (yaw/pitch/roll deg, translation cm)")
     p.add_argument("--no-landmarks", action="store_true", help="leave the 478 landmarks out")
-    p.add_argument("--num-faces", type=int, default=1, help="most faces per image/frame")
-    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="face detector score threshold")
-    p.add_argument("--min-presence-confidence", type=float, default=0.5, help="landmark presence threshold")
-    p.add_argument("--min-tracking-confidence", type=float, default=0.5,
-                   help="video: IoU above which a new detection replaces a tracked face")
-    p.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    add_max_num_faces(p, 1, old=("--num-faces",))
+    add_confidences(p, 0.5, 0.5, tracking_help="video: IoU above which a new detection replaces a tracked face")
+    p.add_argument("--min-presence-confidence", type=PROBABILITY, default=0.5, help="landmark presence threshold")
+    add_max_frames(p)
+    add_num_threads(p)
     p.set_defaults(func=run)
 
 
@@ -71,12 +70,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{src}: no such file")
     if args.output is not None:
         refuse_overwrite(args.output, src)
-    if args.num_faces < 1:
-        raise InputError(f"--num-faces must be >= 1, got {args.num_faces}")
     video = is_video_file(src)
     try:
         options = FaceLandmarkerOptions(
-            num_faces=args.num_faces,
+            num_faces=args.max_num_faces,
             min_face_detection_confidence=args.min_detection_confidence,
             min_face_presence_confidence=args.min_presence_confidence,
             min_tracking_confidence=args.min_tracking_confidence,
@@ -85,17 +82,12 @@ def run(args: argparse.Namespace) -> int:
             running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
         )
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
     landmarker = FaceLandmarker(options)
     frames = _video_results(landmarker, src, args.max_frames) if video else _image_results(landmarker, src)
     fmt = _format(args)
     text = _to_csv(frames, args) if fmt == "csv" else _to_json(frames, args, src, video)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        with atomic_write(args.output) as fh:
-            fh.write(text.encode("utf-8"))
-        log.info("wrote %s", args.output)
+    write_output(args.output, text)
     return 0
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from facepipe.cli._help import HelpFormatter
+from facepipe.cli._options import add_confidences, add_max_frames, add_max_num_faces, add_num_threads
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -38,7 +39,7 @@ from facepipe.cli._output import (
     output_format,
     write_output,
 )
-from facepipe.errors import InputError
+from facepipe.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", type=Path, help="image or video file")
     add_output_arguments(p, FORMATS)
-    p.add_argument("--max-faces", type=int, default=1, help="most faces the detector adds")
+    add_max_num_faces(p, 1, "most faces the detector adds", old=("--max-faces",))
     p.add_argument("--refine", action="store_true", help="478 points: refined lips, eyes and irises (attention mesh)")
-    p.add_argument("--min-detection-confidence", type=float, default=0.5, help="face detector score threshold")
-    p.add_argument("--min-tracking-confidence", type=float, default=0.5, help="landmark presence threshold")
+    add_confidences(p, 0.5, 0.5)
     p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")
     p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing of tracked landmarks")
     p.add_argument("--pixels", action="store_true", help="landmarks in pixels instead of normalized")
-    p.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    add_max_frames(p)
+    add_num_threads(p)
     p.set_defaults(func=run)
 
 
@@ -79,14 +80,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = FaceMeshOptions(
             static_image_mode=args.static or not video,
-            max_num_faces=args.max_faces,
+            max_num_faces=args.max_num_faces,
             refine_landmarks=args.refine,
             min_detection_confidence=args.min_detection_confidence,
             min_tracking_confidence=args.min_tracking_confidence,
             smooth_landmarks=args.smooth,
         )
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
     mesh = FaceMesh(options)
     frames = _video_results(mesh, src, args.max_frames) if video else _image_results(mesh, src)
     if fmt == "json":

@@ -3,15 +3,23 @@
 Decoding uses OpenCV (fast, full bit depth via IMREAD_UNCHANGED) with Pillow
 as the fallback for what OpenCV cannot read. EXIF orientation is read from
 the header with Pillow and applied to the pixels exactly as
-`PIL.ImageOps.exif_transpose` would. Alpha is dropped (not composited), as
-MediaPipe does when it converts RGBA input to RGB; 16-bit samples are scaled
-to 8 bits with rounding (v * 255 / 65535).
+`PIL.ImageOps.exif_transpose` would. `read_image` drops alpha (not composited), as
+MediaPipe does when it converts RGBA input to RGB, and scales 16-bit samples to 8
+bits with rounding (v * 255 / 65535); `read_image_file` also returns the alpha
+channel and the file's bit depth, so an app can keep transparency (`write_image(...,
+alpha=)`) and say when bit depth is lost.
+
+Images larger than MAX_IMAGE_PIXELS are refused from their header, before any
+pixel is decoded (a small file can claim a huge size: a decompression bomb).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -20,12 +28,18 @@ import numpy as np
 from facepipe._fsutil import atomic_write_bytes
 from facepipe.errors import InputError, ProcessingError
 
+log = logging.getLogger(__name__)
+
 __all__ = [
-    "read_image", "write_image", "ensure_rgb_uint8", "check_rgb_image", "apply_exif_orientation",
+    "ImageFile", "MAX_IMAGE_PIXELS", "read_image", "read_image_file", "write_image", "ensure_rgb_uint8",
+    "check_rgb_image", "apply_exif_orientation",
     "WRITABLE_EXTENSIONS", "READABLE_EXTENSIONS",
 ]
 
 _EXIF_ORIENTATION = 0x0112
+# Pillow's own refusal limit (twice the size it warns about): 179 megapixels, 0.5 GB as RGB.
+MAX_IMAGE_PIXELS = 178_956_970
+ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # What folder scans treat as images (read_image reads these through OpenCV or Pillow).
 READABLE_EXTENSIONS = frozenset(
@@ -159,18 +173,27 @@ def _jpeg_is_truncated(data: bytes) -> bool:
     return True
 
 
-def _exif_orientation(data: bytes) -> int:
+def _header(path: Path, data: bytes) -> tuple[int, int, int] | None:
+    """(EXIF orientation, width, height) from the header alone; None if Pillow cannot parse it."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:  # lazy: reads the header only
-            value = im.getexif().get(_EXIF_ORIENTATION, 1)
+        with warnings.catch_warnings():
+            # The size is checked against MAX_IMAGE_PIXELS by the caller; Pillow's warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:  # lazy: reads the header only
+                value = im.getexif().get(_EXIF_ORIENTATION, 1)
+                w, h = im.size
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: image too large (over {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, the most"
+                         " facepipe reads)") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return 1
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+        return None
+    return (int(value) if isinstance(value, int) and 1 <= value <= 8 else 1), int(w), int(h)
 
 
 def _decode_opencv(data: bytes) -> np.ndarray | None:
+    """RGB or RGBA (alpha kept), 8 or 16 bit, as stored (EXIF orientation not applied)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     # IMREAD_UNCHANGED keeps 16-bit depth and alpha, and ignores EXIF (applied separately).
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -179,7 +202,7 @@ def _decode_opencv(data: bytes) -> np.ndarray | None:
     if img.ndim == 3 and img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)  # alpha dropped, not composited
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
     return img
 
 
@@ -187,36 +210,65 @@ def _decode_pillow(path: Path, data: bytes) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = ImageOps.exif_transpose(im)  # also loads the pixels
-            if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-                return np.asarray(im).astype(np.uint16)
-            if im.mode == "I":
-                return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
-            return np.asarray(im.convert("RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                im = ImageOps.exif_transpose(im)  # also loads the pixels
+                if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+                    return np.asarray(im).astype(np.uint16)
+                if im.mode == "I":
+                    return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+                has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+                return np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
     except UnidentifiedImageError as exc:
         raise InputError(f"{path}: not an image, or a format neither OpenCV nor Pillow can read") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from exc
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as RGB uint8 HxWx3, upright per its EXIF orientation.
+@dataclass(frozen=True, eq=False)
+class ImageFile:
+    """An image file's pixels. rgb: (H, W, 3) uint8, upright. alpha: (H, W) uint8 if the file has an
+    alpha channel, else None. bit_depth: bits per sample in the file (8 or 16)."""
 
-    Raises InputError naming the file when it is missing, empty, not an image,
-    truncated or corrupt.
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    bit_depth: int
+
+
+def read_image_file(path: str | os.PathLike[str]) -> ImageFile:
+    """Read an image file upright per its EXIF orientation, with its alpha channel and bit depth.
+
+    Raises InputError naming the file when it is missing, empty, not an image, truncated,
+    corrupt or larger than MAX_IMAGE_PIXELS.
     """
     path = Path(path)
     data = _read_bytes(path)
     if data[:2] == b"\xff\xd8" and _jpeg_is_truncated(data):
         raise InputError(f"{path}: truncated or corrupt JPEG (no end-of-image marker after the image data)")
+    header = _header(path, data)
+    if header is not None and header[1] * header[2] > MAX_IMAGE_PIXELS:
+        raise InputError(f"{path}: image too large ({header[1]}x{header[2]} = {header[1] * header[2] / 1e6:.0f}"
+                         f" megapixels; facepipe reads up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels)")
     img = _decode_opencv(data)
     # The Pillow fallback applies the EXIF orientation itself.
-    img = _decode_pillow(path, data) if img is None else apply_exif_orientation(img, _exif_orientation(data))
+    img = _decode_pillow(path, data) if img is None else apply_exif_orientation(img, header[0] if header else 1)
+    alpha = None
+    if img.ndim == 3 and img.shape[2] == 4:
+        alpha = np.ascontiguousarray(_to_uint8(img[:, :, 3]))
     try:
-        return ensure_rgb_uint8(img)
+        return ImageFile(ensure_rgb_uint8(img), alpha, 16 if img.dtype == np.uint16 else 8)
     except ValueError as exc:
         raise InputError(f"{path}: unsupported image content ({exc})") from exc
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as RGB uint8 HxWx3, upright per its EXIF orientation (alpha dropped).
+
+    Raises InputError naming the file when it is missing, empty, not an image,
+    truncated, corrupt or larger than MAX_IMAGE_PIXELS.
+    """
+    return read_image_file(path).rgb
 
 
 # --------------------------------------------------------------------------- writing
@@ -244,8 +296,12 @@ def write_image(
     keep_metadata: bool = False,
     metadata_from: str | os.PathLike[str] | None = None,
     quality: int | None = None,
+    alpha: np.ndarray | None = None,
 ) -> Path:
     """Write an RGB image atomically (temp file + rename in the same directory).
+
+    alpha: (H, W) uint8 transparency, written where the format has an alpha channel
+    (.png, .webp, .tif); other formats drop it with a warning.
 
     The format follows the extension (.jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff).
     By default no metadata is written: outputs of e.g. the anonymizer must not
@@ -265,6 +321,13 @@ def write_image(
     if quality is not None and not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
     rgb = ensure_rgb_uint8(rgb)
+    if alpha is not None:
+        if ext not in ALPHA_EXTENSIONS:
+            log.warning("%s: %s has no alpha channel; the image's transparency is dropped", path, ext)
+        elif alpha.shape != rgb.shape[:2]:
+            raise ValueError(f"alpha must be {rgb.shape[:2]}, got {alpha.shape}")
+        else:
+            rgb = np.dstack([rgb, _to_uint8(np.asarray(alpha))])
     if not path.parent.is_dir():
         raise ProcessingError(f"{path}: cannot write, directory {path.parent} does not exist")
     if keep_metadata:
@@ -284,7 +347,8 @@ def _encode_opencv(path: Path, rgb: np.ndarray, ext: str, quality: int | None) -
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     elif quality is not None and ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, quality]
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(rgb[:, :, ::-1]), params)
+    order = [2, 1, 0, 3][: rgb.shape[2]]  # RGB(A) -> BGR(A)
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(rgb[:, :, order]), params)
     if not ok:
         raise ProcessingError(f"{path}: OpenCV could not encode a {ext} image")
     return buf.tobytes()
@@ -308,5 +372,5 @@ def _encode_pillow(
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality if quality is not None else 95
     out = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(out, format=fmt, **kwargs)
+    Image.fromarray(rgb, "RGBA" if rgb.shape[2] == 4 else "RGB").save(out, format=fmt, **kwargs)
     return out.getvalue()

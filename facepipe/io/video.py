@@ -157,6 +157,31 @@ class VideoEncodeOptions:
     container_format: str | None = None
     codec_options: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here, once: a bad value would otherwise surface as an FFmpeg error at the first
+        # packet written (for a video with audio: "cannot write audio").
+        if self.crf is not None and self.codec in _CRF_CODECS:
+            top = 51 if self.codec in ("libx264", "libx265") else 63
+            if not 0 <= self.crf <= top:
+                raise ValueError(f"crf must be in 0..{top} for {self.codec}, got {self.crf}")
+        presets = _PRESETS.get(self.codec)
+        if self.preset and presets is not None and self.preset not in presets:
+            raise ValueError(f"preset must be one of {', '.join(presets)} for {self.codec}, got {self.preset!r}")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise ValueError(f"bitrate must be > 0, got {self.bitrate}")
+        with contextlib.suppress(InputError):  # without PyAV there is nothing to encode with anyway
+            av = _av()
+            try:
+                av.VideoFormat(self.pix_fmt)
+            except (ValueError, TypeError):
+                raise ValueError(f"pix_fmt {self.pix_fmt!r} is not a pixel format FFmpeg knows"
+                                 " (e.g. yuv420p, yuv444p, rgb24)") from None
+
+
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                 "placebo")
+_PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS}
+
 
 def _fraction(x: Any) -> Fraction | None:
     if x is None:
@@ -577,6 +602,13 @@ class VideoWriter:
             # Same colour tags as the source, so players convert exactly as before.
             with contextlib.suppress(AttributeError, ValueError, TypeError):
                 setattr(stream.codec_context, k, v)
+        try:
+            # Opened now, so a bad codec option is reported as such, not at the first packet written
+            # (which may be audio: "cannot write audio").
+            stream.codec_context.open()
+        except (av.FFmpegError, ValueError) as exc:
+            raise ProcessingError(f"{self.path}: cannot encode with {opts.codec!r} and options {codec_opts}"
+                                  f" ({_why(exc)})") from exc
         return stream
 
     def _add_audio_copies(self, reader: VideoReader) -> None:

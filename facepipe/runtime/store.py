@@ -269,8 +269,8 @@ class ModelStore:
             how = f"get it with `{_pull_command(spec.name)}` ({net})"
         return (
             f"model {spec.name!r} ({spec.filename}) is not available. Looked in {looked}. To fix: {how}, "
-            f"or copy the file into one of those directories, or allow downloads while processing "
-            f"({ENV_ALLOW_DOWNLOAD}=1 or --allow-download)."
+            f"or copy the file into one of those directories, or set {ENV_ALLOW_DOWNLOAD}=1 to let commands "
+            f"pull missing models."
         )
 
     # ------------------------------------------------------------ status

@@ -24,8 +24,9 @@ from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymiz
 from facepipe.apps.anonymize.progress import Progress
 from facepipe.errors import FacepipeError, InputError, ProcessingError
 from facepipe.graph import Graph, GraphError, Packet, Timestamp
-from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
+from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image_file, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter, probe_video
+from facepipe.jobs import output_stems
 from facepipe.results import Detections
 
 log = logging.getLogger("facepipe.anonymize")
@@ -98,12 +99,13 @@ def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-def default_output_path(src: Path) -> Path:
-    """`<name>_anonymized.<ext>` next to the input (images in formats we cannot write become .png)."""
+def default_output_path(src: Path, stem: str | None = None) -> Path:
+    """`<name>_anonymized.<ext>` next to the input (images in formats we cannot write become .png).
+    stem: replaces the input's own (see facepipe.jobs.output_stems)."""
     ext = src.suffix
     if is_image_path(src) and ext.lower() not in WRITABLE_EXTENSIONS:
         ext = ".png"
-    return src.with_name(f"{src.stem}{OUTPUT_SUFFIX}{ext}")
+    return src.with_name(f"{stem or src.stem}{OUTPUT_SUFFIX}{ext}")
 
 
 def _is_our_output(path: Path) -> bool:
@@ -131,27 +133,36 @@ def collect_inputs(paths: Iterable[str | os.PathLike[str]], recursive: bool = Fa
     return out
 
 
-def _output_for(src: Path, base: Path | None, output: Path | None, many: bool) -> Path:
+def _output_for(src: Path, base: Path | None, output: Path | None, many: bool, stem: str) -> Path:
     if output is None:
-        return default_output_path(src)
+        return default_output_path(src, stem)
     if many or output.is_dir() or str(output).endswith(os.sep):
         # Into a folder: mirror the input's place below the folder it was found in.
         rel = src.relative_to(base) if base is not None else Path(src.name)
         dst = output / rel
         if dst.resolve() == src.resolve():
-            dst = default_output_path(dst)
+            dst = default_output_path(dst, stem)
+        elif stem != src.stem:
+            dst = dst.with_name(f"{stem}{_output_ext(src)}")
         return dst
     return output
+
+
+def _output_ext(src: Path) -> str:
+    return ".png" if is_image_path(src) and src.suffix.lower() not in WRITABLE_EXTENSIONS else src.suffix
 
 
 def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonymizer: Anonymizer) -> FileReport:
     report = FileReport(src, dst, "image")
     t0 = time.perf_counter()
     refuse_overwrite(dst, src)
-    rgb = read_image(src)
-    result = anonymizer.process_image(rgb)
+    image = read_image_file(src)
+    if image.bit_depth > 8:
+        log.warning("%s: %d-bit samples are written as 8-bit in %s", src, image.bit_depth, dst)
+    result = anonymizer.process_image(image.rgb)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    write_image(dst, result.image, keep_metadata=options.keep_metadata, metadata_from=src,
+    # Transparency is kept (the redaction is in the colour channels): a cut-out stays a cut-out.
+    write_image(dst, result.image, keep_metadata=options.keep_metadata, metadata_from=src, alpha=image.alpha,
                 quality=options.image_quality if dst.suffix.lower() in (".jpg", ".jpeg", ".webp") else None)
     report.frames, report.regions, report.faces = 1, len(result.regions), len(result.regions)
     report.ok, report.seconds = True, time.perf_counter() - t0
@@ -352,8 +363,11 @@ def anonymize_paths(
     anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
     summary = RunSummary()
     claimed: dict[Path, Path] = {}  # output -> the input that writes it
+    # Inputs whose outputs would share a name (x.gif and x.png both give x_anonymized.png) keep
+    # their extension in it.
+    stems = output_stems((src for src, _ in jobs), folder_of=lambda p: p.parent)
     for src, base in jobs:
-        dst = _output_for(src, base, out, many)
+        dst = _output_for(src, base, out, many, stems[src])
         kind = "video" if is_video_path(src) else "image"
         try:
             first = claimed.setdefault(dst.resolve(), src)
