@@ -58,3 +58,76 @@ def png_claiming_size(path: Path, width: int, height: int) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
                      + chunk(b"IEND", b""))
     return path
+
+
+def photo_variants(src: Path, folder: Path) -> dict[str, Path]:
+    """Unusual but valid photos made from `src`: 16-bit PNG, RGBA PNG, CMYK JPEG, EXIF-rotated JPEG."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with Image.open(src) as im:
+        rgb = im.convert("RGB")
+    a = np.asarray(rgb)
+    out = {}
+    import cv2
+
+    out["16-bit PNG"] = folder / "deep.png"
+    cv2.imwrite(str(out["16-bit PNG"]), a[:, :, ::-1].astype(np.uint16) * 257)
+    out["RGBA PNG"] = folder / "cutout.png"
+    Image.fromarray(np.dstack([a, np.full(a.shape[:2], 200, np.uint8)]), "RGBA").save(out["RGBA PNG"])
+    out["CMYK JPEG"] = folder / "print.jpg"
+    rgb.convert("CMYK").save(out["CMYK JPEG"], quality=90)
+    out["EXIF-rotated JPEG"] = folder / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: shown rotated 90 degrees clockwise
+    rgb.rotate(90, expand=True).save(out["EXIF-rotated JPEG"], exif=exif, quality=90)
+    return out
+
+
+def broken_files(src_photo: Path, folder: Path) -> dict[str, Path]:
+    """Files no command can use: empty, cut off, text named .jpg, a video without frames, a huge PNG."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {"zero-byte": folder / "empty.jpg", "text as .jpg": folder / "notes.jpg",
+           "truncated JPEG": folder / "cut.jpg", "truncated video": folder / "cut.mp4",
+           "video without frames": folder / "noframes.mp4", "huge image": folder / "huge.png"}
+    out["zero-byte"].write_bytes(b"")
+    out["text as .jpg"].write_text("these are my notes, not a photo\n")
+    from PIL import Image
+
+    with Image.open(src_photo) as im:
+        im.convert("RGB").save(folder / "whole.jpg", quality=90)
+    data = (folder / "whole.jpg").read_bytes()
+    out["truncated JPEG"].write_bytes(data[: len(data) // 2])
+    (folder / "whole.jpg").unlink()
+    make_clip(folder / "whole.mp4", n=6, audio=True)
+    data = (folder / "whole.mp4").read_bytes()
+    out["truncated video"].write_bytes(data[: len(data) * 2 // 3])
+    (folder / "whole.mp4").unlink()
+    make_clip(out["video without frames"], n=0)
+    png_claiming_size(out["huge image"], 20000, 20000)
+    return out
+
+
+def fake_camera(monkeypatch, bgr: np.ndarray, frames: int, fps: float = 15.0) -> None:
+    """No camera on a test machine: OpenCV's VideoCapture replaced by one that gives `frames` copies
+    of `bgr` on device 0 and cannot open any other device."""
+    import cv2
+
+    class FakeCapture:
+        def __init__(self, device):
+            self.device, self.n = device, 0
+
+        def isOpened(self):  # noqa: N802 - OpenCV's name
+            return self.device == 0
+
+        def read(self):
+            self.n += 1
+            return self.n <= frames, bgr.copy()
+
+        def get(self, prop):
+            return fps
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)

@@ -15,6 +15,7 @@ from conftest import model_path
 from conftest import testdata_file as shared_file
 
 from facepipe.cli.main import main
+from facepipe.jobs.schema import validate
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +41,10 @@ def test_image_outputs(tmp_path) -> None:
     assert annotated.shape == original.shape
     assert (annotated != original).any(axis=2).mean() > 0.05  # the mesh covers a good part of the face
     data = json.loads((out / "sergey.json").read_text())
-    faces = data["faces"]["faces"]
-    assert data["kind"] == "image" and len(faces) == 1
+    assert not validate(data)
+    (frame,) = data["frames"]
+    faces = frame["faces"]
+    assert data["kind"] == "image" and (frame["frame"], frame["timestamp_ms"]) == (0, 0) and len(faces) == 1
     assert np.array(faces[0]["landmarks"]).shape == (478, 3)
     assert len(faces[0]["blendshapes"]) == 52 and faces[0]["blendshapes"]["mouthSmileLeft"] > 0.5
     assert np.array(faces[0]["transformation_matrix"]).shape == (4, 4)
@@ -55,7 +58,7 @@ def test_next_to_input_by_default_and_hands(tmp_path) -> None:
     shutil.copy(shared_file("hands/gesture_call/mp_044768ad.jpg"), src)
     assert main(["-q", "analyze", str(src), "--hands", "--no-charts"]) == 0
     data = json.loads((tmp_path / "call.json").read_text())
-    assert len(data["hands"]["hands"]) >= 1
+    assert not validate(data) and len(data["frames"][0]["hands"]["hands"]) >= 1
     assert (tmp_path / "call.annotated.jpg").is_file()
     assert not (tmp_path / "call.blendshapes.png").exists()
 
@@ -82,7 +85,8 @@ def test_video_keeps_size_rate_frames_and_audio(tmp_path) -> None:
     assert _audio_payload(out / "pyfeat_single_face.annotated.mp4") == _audio_payload(src)  # copied, not re-encoded
     data = json.loads((out / "pyfeat_single_face.json").read_text())
     assert data["frame_count"] == 72 and len(data["frames"]) == 72
-    assert sum(len(f["faces"]["faces"]) == 1 for f in data["frames"]) >= 70
+    assert not validate(data)
+    assert sum(len(f["faces"]) == 1 for f in data["frames"]) >= 70
     assert (out / "pyfeat_single_face.blendshapes.png").is_file()
 
 
@@ -117,7 +121,8 @@ def test_pose_option(tmp_path) -> None:
     assert main(["-q", "analyze", str(src), "--pose", "--no-charts"]) == 0
     data = json.loads((tmp_path / "warrior.json").read_text())
     assert (tmp_path / "warrior.annotated.jpg").is_file()
-    poses = data["pose"]["poses"]
+    assert not validate(data)
+    poses = data["frames"][0]["pose"]["poses"]
     assert len(poses) == 1 and len(poses[0]["landmarks"]) == 33
 
 
@@ -152,7 +157,9 @@ def test_video_failure_in_the_graph_names_the_file_and_leaves_no_video(tmp_path,
     src = tmp_path / "clip.mp4"
     shutil.copy(shared_file("videos/pyfeat_single_face.mp4"), src)
     (report,) = analyze.analyze_inputs([(src, Path("."))], tmp_path / "out", analyze.AnalyzeOptions(workers=2))
-    assert report.error == f"{src}: RuntimeError: injected landmarker failure"
+    # As anonymize says it: the file, the frame's time, the stage's error (jobs.graph_error).
+    assert report.error == (f"{src}: processing failed at the frame at 0.533 s (RuntimeError: injected landmarker"
+                            " failure); no output was written")
     assert not list((tmp_path / "out").glob("*"))  # no partial video, no JSON
 
 

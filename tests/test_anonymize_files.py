@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import model_path
 from conftest import testdata_file as shared_file
+from mediafiles import fake_camera
 
 av = pytest.importorskip("av")
 
@@ -207,30 +208,11 @@ def test_camera_recording_with_a_fake_device(tmp_path, monkeypatch):
     """No camera here: a stand-in VideoCapture feeds a face photo; the recording is anonymized."""
     import cv2
 
-    import facepipe.apps.anonymize.camera as camera
-
     bgr = cv2.imread(str(shared_file("faces/pyfeat_single_face.jpg")))[:360, :560]
 
-    class FakeCapture:
-        def __init__(self, device):
-            self.device, self.n = device, 0
-
-        def isOpened(self):  # noqa: N802 - OpenCV's name
-            return self.device == 0
-
-        def read(self):
-            self.n += 1
-            return self.n <= 8, bgr.copy()
-
-        def get(self, prop):
-            return 15.0
-
-        def release(self):
-            pass
-
-    monkeypatch.setattr(camera.cv2, "VideoCapture", FakeCapture)
+    fake_camera(monkeypatch, bgr, frames=8)
     out = tmp_path / "cam.mp4"
-    assert main(["-q", "anonymize", "cam", "-o", str(out), "--no-preview"]) == 0
+    assert main(["-q", "anonymize", "--camera", "0", "-o", str(out), "--no-preview"]) == 0
     got = frames(out)
     assert len(got) == 8
     diff = np.abs(got[0].astype(int) - bgr[..., ::-1].astype(int)).max(-1)

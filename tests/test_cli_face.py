@@ -13,6 +13,7 @@ from conftest import testdata_file as data_file
 
 from facepipe.cli.main import main
 from facepipe.io.image import read_image
+from facepipe.jobs.schema import validate
 from facepipe.solutions.face_detection import FACE_KEYPOINT_NAMES, FaceDetector
 from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
 
@@ -41,12 +42,15 @@ def test_detect_image_json_matches_api(capsys) -> None:
     src = data_file("groups/tfjs_three_people.jpg")
     assert main(["detect", str(src)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["keypoint_names"] == list(FACE_KEYPOINT_NAMES) and doc["min_score"] == 0.5
-    (entry,) = doc["images"]
+    assert doc["keypoint_names"] == list(FACE_KEYPOINT_NAMES) and doc["min_detection_confidence"] == 0.5
+    assert not validate(doc)
+    (entry,) = doc["inputs"]
+    (frame,) = entry["frames"]
     det = FaceDetector().detect(read_image(src))
-    assert entry["image_size"] == list(det.image_size) and len(entry["faces"]) == len(det) == 3
-    for face, box, kps in zip(entry["faces"], det.xyxy, det.keypoints):
-        np.testing.assert_allclose(face["box_xyxy"], box, atol=1e-3)
+    assert entry["image_size"] == list(det.image_size) and len(frame["faces"]) == len(det) == 3
+    for face, box, kps, score in zip(frame["faces"], det.xyxy, det.keypoints, det.scores):
+        np.testing.assert_allclose(face["box"], box, atol=1e-3)
+        assert face["score"] == pytest.approx(float(score), abs=1e-6)
         np.testing.assert_allclose(face["keypoints"], kps, atol=1e-3)
 
 
@@ -73,7 +77,7 @@ def test_detect_bad_inputs(image_dir, tmp_path, caplog) -> None:
     assert main(["detect", str(image_dir)]) == 1
     assert "d_broken.jpg" in caplog.text
     assert main(["detect", str(image_dir), "--skip-bad", "-o", str(tmp_path / "x.json")]) == 0
-    assert len(json.loads((tmp_path / "x.json").read_text())["images"]) == 3
+    assert len(json.loads((tmp_path / "x.json").read_text())["inputs"]) == 3
     src = image_dir / "b_sergey.png"
     before = src.read_bytes()
     assert main(["detect", str(src), "-o", str(src)]) == 1  # never overwrite the input
@@ -92,7 +96,8 @@ def test_mesh_image_json_matches_api(capsys) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert doc["num_landmarks"] == 478 and doc["coordinates"] == "normalized"
     ref = FaceMesh(FaceMeshOptions(static_image_mode=True, refine_landmarks=True)).process(read_image(src))
-    (face,) = doc["faces"]
+    assert not validate(doc)
+    (face,) = doc["frames"][0]["faces"]
     np.testing.assert_allclose(face["landmarks"], ref.landmarks[0], atol=1e-5)
     assert main(["mesh", str(src), "--pixels", "-f", "csv"]) == 0
     rows = list(csv.reader(capsys.readouterr().out.splitlines()))
@@ -114,7 +119,7 @@ def test_mesh_video_outputs(tmp_path) -> None:
     assert main(["mesh", str(src), "--max-frames", "3", "--max-faces", "2", "-o", str(out_json)]) == 0
     doc = json.loads(out_json.read_text())
     assert [f["frame"] for f in doc["frames"]] == [0, 1, 2] and doc["image_size"] == [640, 360]
-    assert all(len(f["faces"]) == 1 for f in doc["frames"])
+    assert all(len(f["faces"]) == 1 for f in doc["frames"]) and not validate(doc)
 
 
 def test_mesh_bad_inputs(tmp_path, caplog) -> None:

@@ -4,40 +4,22 @@ tracebacks, option ranges, noise, silent format loss."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clitools import cli, run_cli
 from conftest import testdata_file as shared_file
-from mediafiles import make_clip, png_claiming_size
+from mediafiles import fake_camera, make_clip, png_claiming_size
 
 from facepipe.cli.main import build_parser, main
 from facepipe.errors import FacepipeError, InputError, ModelError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(argv: list[str], capsys, caplog) -> tuple[int, str]:
-    """main() in this process: (exit status, everything written to stderr or logged)."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    return code, capsys.readouterr().err + caplog.text
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess:
-    """The CLI in a child process: a crash (signal) shows as a negative return code, not a dead test run."""
-    return subprocess.run([sys.executable, "-m", "facepipe.cli.main", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def audio_packet_count(path: Path) -> int:
@@ -127,7 +109,7 @@ def test_live_photo_pair_keeps_both_results(tmp_path):
     assert main(["analyze", str(folder), "-o", str(out), "--no-charts", "--workers", "1", "--no-progress"]) == 0
     photo = json.loads((out / "IMG_1_PNG.json").read_text())
     video = json.loads((out / "IMG_1_MOV.json").read_text())
-    assert photo["kind"] == "image" and len(photo["faces"]["faces"]) == 1
+    assert photo["kind"] == "image" and len(photo["frames"][0]["faces"]) == 1
     assert video["kind"] == "video" and video["frame_count"] == 3
     assert (out / "IMG_1_PNG.annotated.png").is_file() and (out / "IMG_1_MOV.annotated.mov").is_file()
 
@@ -257,3 +239,98 @@ def test_tampered_cached_model_is_refused(tmp_path):
     member.write_bytes(bytes(data))
     with pytest.raises(CorruptModelError, match="face_detector.tflite fails its check"):
         ModelStore(model_path=[models], cache_dir=tmp_path / "cache").resolve("face_detector")
+
+
+# --------------------------------------------------------------------------- one vocabulary, old spellings kept
+
+@pytest.mark.parametrize("argv, dest, value", [
+    (["analyze", "x.jpg", "--num-faces", "2"], "max_num_faces", 2),
+    (["landmarks", "x.jpg", "--num-faces", "3"], "max_num_faces", 3),
+    (["mesh", "x.jpg", "--max-faces", "2"], "max_num_faces", 2),
+    (["hands", "x.jpg", "--max-hands", "1"], "max_num_hands", 1),
+    (["detect", "x.jpg", "--min-score", "0.7"], "min_detection_confidence", 0.7),
+    (["anonymize", "x.jpg", "--thresh", "0.4"], "min_detection_confidence", 0.4),
+])
+def test_old_spellings_are_hidden_aliases(argv, dest, value):
+    args = build_parser().parse_args(argv)
+    assert getattr(args, dest) == value
+    assert args.deprecated_options and argv[2] in args.deprecated_options[0]
+    new = build_parser().parse_args(argv[:2])
+    assert not getattr(new, "deprecated_options", None)
+
+
+def test_old_spelling_warns_and_new_one_does_not(tmp_path, capsys, caplog):
+    photo = shared_file("faces/mp_sergey.png")
+    code, text = cli(["mesh", photo, "--max-faces", "2", "-o", tmp_path / "a.json"], capsys, caplog)
+    assert code == 0 and "--max-faces is deprecated" in text and "--max-num-faces" in text
+    code, text = cli(["mesh", photo, "--max-num-faces", "2", "-o", tmp_path / "b.json"], capsys, caplog)
+    assert code == 0 and "deprecated" not in text
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
+
+
+@pytest.mark.parametrize("command", ["analyze", "anonymize", "mesh", "landmarks", "hands", "pose", "holistic",
+                                     "segment"])
+def test_every_media_command_takes_a_camera(command, capsys, caplog):
+    """--camera N everywhere; without a camera here, the error is one line naming the device."""
+    code, text = cli([command, "--camera", "7", "-o", "cam.mp4" if command == "anonymize" else "x.json"],
+                     capsys, caplog)
+    assert code in (1, 2) and "Traceback" not in text
+    assert "camera 7" in text or "--camera" in text
+
+
+# --------------------------------------------------------------------------- one JSON schema
+
+@pytest.mark.parametrize("command", ["detect", "mesh", "landmarks", "hands", "pose", "holistic", "segment"])
+def test_every_command_writes_the_one_json_schema(command, tmp_path, capsys, caplog):
+    from facepipe.jobs.schema import SCHEMA, validate
+
+    faces = command in ("detect", "mesh", "landmarks")
+    photo = tmp_path / "photo.json"
+    code, text = cli([command, shared_file("faces/mp_sergey.png"), "-o", photo], capsys, caplog)
+    assert code == 0, text
+    doc = json.loads(photo.read_text())
+    assert doc["schema"] == SCHEMA and doc["command"] == command and validate(doc, faces=faces) == []
+    frames = doc["inputs"][0]["frames"] if command == "detect" else doc["frames"]
+    assert [(f["frame"], f["timestamp_ms"]) for f in frames] == [(0, 0)]  # a photo: frame 0 at 0 ms
+    if faces:
+        assert len(frames[0]["faces"]) == 1 and frames[0]["faces"][0]["score"] > 0.5
+    if command == "detect":
+        return
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, n=3, size=(96, 64))
+    code, text = cli([command, clip, "-o", tmp_path / "video.json"], capsys, caplog)
+    assert code == 0, text
+    doc = json.loads((tmp_path / "video.json").read_text())
+    assert validate(doc, faces=faces) == [] and [f["timestamp_ms"] for f in doc["frames"]] == [0, 100, 200]
+
+
+def test_schema_validator_finds_what_is_wrong():
+    from facepipe.jobs.schema import SCHEMA, validate
+
+    good = {"schema": SCHEMA, "command": "x", "input": "a.mp4", "image_size": [4, 3],
+            "frames": [{"frame": 0, "timestamp_ms": 0, "faces": [{"box": [0, 0, 2, 2], "score": 0.9}]},
+                       {"frame": 1, "timestamp_ms": 40, "faces": []}]}
+    assert validate(good) == []
+    bad = json.loads(json.dumps(good))
+    bad["frames"][1]["timestamp_ms"] = 0
+    bad["frames"][0]["faces"][0]["box"] = [3, 0, 2, 2]
+    bad["frames"][0]["faces"][0]["score"] = 1.5
+    del bad["schema"]
+    problems = validate(bad)
+    assert len(problems) == 4 and any("timestamp_ms" in p for p in problems)
+
+
+def test_analyze_and_mesh_read_a_camera(tmp_path, monkeypatch, capsys, caplog):
+    import cv2
+
+    fake_camera(monkeypatch, cv2.imread(str(shared_file("faces/pyfeat_single_face.jpg"))), frames=3)
+    code, text = cli(["analyze", "--camera", "0", "-o", tmp_path, "--no-charts"], capsys, caplog)
+    assert code == 0, text
+    doc = json.loads((tmp_path / "camera0.json").read_text())
+    assert doc["kind"] == "camera" and len(doc["frames"]) == 3 and all(len(f["faces"]) == 1 for f in doc["frames"])
+    assert frame_count(tmp_path / "camera0.annotated.mp4") == 3
+    fake_camera(monkeypatch, cv2.imread(str(shared_file("faces/pyfeat_single_face.jpg"))), frames=5)
+    code, text = cli(["mesh", "--camera", "0", "--max-frames", "2", "-o", tmp_path / "m.json"], capsys, caplog)
+    assert code == 0, text
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert doc["input"] == "camera 0" and len(doc["frames"]) == 2

@@ -347,8 +347,11 @@ def test_cli_image_json_and_csv(tmp_path, monkeypatch, capsys) -> None:
     out_json = tmp_path / "sergey.json"
     assert main(["landmarks", str(src), "--blendshapes", "--matrix", "-o", str(out_json)]) == 0
     doc = json.loads(out_json.read_text())
-    face = doc["faces"][0]
-    assert doc["image_size"] == [600, 600] and len(doc["faces"]) == 1
+    from facepipe.jobs.schema import validate
+
+    assert not validate(doc)
+    (face,) = doc["frames"][0]["faces"]
+    assert doc["image_size"] == [600, 600]
     assert len(face["landmarks"]) == 478 and len(face["blendshapes"]) == 52
     assert np.array(face["transformation_matrix"]).shape == (4, 4)
     assert abs(face["head_pose"]["yaw_deg"]) < 15

@@ -245,4 +245,4 @@ def test_cli_hands_json_and_drawing(tmp_path, capsys) -> None:
     assert {h["handedness"] for h in hands} == {"Left"}  # MediaPipe says Right, Right; flipped
     image = read_image(src)
     assert np.abs(read_image(drawn).astype(int) - image).max() > 100  # something was drawn
-    assert main(["hands", str(src), "-f", "npz"]) == 1  # npz needs an output file
+    assert main(["hands", str(src), "-f", "npz"]) == 2  # npz needs an output file: a usage error

@@ -152,5 +152,5 @@ def test_cli_segment_mask_and_background(tmp_path, capsys) -> None:
                  "-o", str(edited)]) == 0
     out = read_image(edited)
     assert (out[mask < 0.5] == [0, 0, 255]).all()
-    assert main(["segment", str(src), "--background", "blur"]) == 1  # needs -o
+    assert main(["segment", str(src), "--background", "blur"]) == 2  # needs -o: a usage error
     assert main(["segment", str(src), "--background", "color", "-o", str(src)]) == 1  # never the input

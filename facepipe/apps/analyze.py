@@ -12,7 +12,7 @@ For every input:
 
 Images run the solutions in image mode; each video gets fresh solution
 instances in video mode (tracking, smoothing, real timestamps). A failure on
-one input is recorded in its `ItemReport` and the others carry on. Outputs are
+one input is recorded in its `FileReport` and the others carry on. Outputs are
 written atomically and never replace an input.
 """
 
@@ -31,20 +31,19 @@ import numpy as np
 
 from facepipe._fsutil import atomic_write_bytes
 from facepipe.draw.annotate import annotate
-from facepipe.errors import FacepipeError, InputError, ModelError
-from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image, write_image
-from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoEncodeOptions
+from facepipe.errors import FacepipeError, InputError
+from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
+from facepipe.io.video import Frame, VideoEncodeOptions
+from facepipe.jobs import FileReport, MonotonicMs, Progress, graph_error, media_kind, output_stems, run_each, schema
+from facepipe.jobs import collect_inputs as _collect
 from facepipe.runtime.options import RuntimeOptions
-from facepipe.jobs import output_stems
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalyzeOptions", "ItemReport", "analyze_image", "analyze_video", "analyze_inputs",
-           "collect_inputs", "outputs_for", "check_available"]
+__all__ = ["AnalyzeOptions", "FileReport", "analyze_camera", "analyze_image", "analyze_inputs", "analyze_video",
+           "check_available", "collect_inputs", "is_our_output", "outputs_for"]
 
 _VIDEO_OUT_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v")
-# tqdm-like: factory(total=, desc=, unit=) -> an object with update(n) and close().
-ProgressFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -87,34 +86,10 @@ class AnalyzeOptions:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
 
 
-@dataclass
-class ItemReport:
-    """Outcome for one input: files written, or the error that stopped it."""
-
-    input: Path
-    kind: str  # "image" | "video"
-    outputs: list[Path] = field(default_factory=list)
-    faces: int = 0  # faces in the image, or most faces in any frame of a video
-    frames: int = 0
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
 # --------------------------------------------------------------------------- inputs and output names
 
-def input_kind(path: Path) -> str | None:
-    ext = path.suffix.lower()
-    if ext in READABLE_EXTENSIONS:
-        return "image"
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    return None
-
-
-def _is_our_output(path: Path) -> bool:
+def is_our_output(path: Path) -> bool:
+    """An earlier run's output: folder runs leave them alone."""
     name = path.name
     return ".annotated." in name or name.endswith(".blendshapes.png")
 
@@ -126,28 +101,19 @@ def collect_inputs(paths: Sequence[str | os.PathLike[str]], out_dir: Path | None
     Folders are searched recursively; files that look like this command's outputs and
     anything inside `out_dir` are skipped. A missing path raises InputError.
     """
-    found: list[tuple[Path, Path]] = []
     out_resolved = out_dir.resolve() if out_dir is not None else None
-    for p in map(Path, paths):
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if not f.is_file() or input_kind(f) is None or _is_our_output(f):
-                    continue
-                if out_resolved is not None and out_resolved in f.resolve().parents:
-                    continue
-                found.append((f, f.parent.relative_to(p)))
-        elif p.is_file():
-            found.append((p, Path()))
-        else:
-            raise InputError(f"{p}: no such file or folder")
-    return found
+
+    def skip(f: Path) -> bool:
+        return is_our_output(f) or (out_resolved is not None and out_resolved in f.resolve().parents)
+
+    return [(f.path, f.relative_folder) for f in _collect(paths, recursive=True, skip=skip)]
 
 
 def outputs_for(path: Path, out_dir: Path, stem: str | None = None) -> dict[str, Path]:
     """Paths of the annotated media, the JSON and the chart for one input (stem: see
     facepipe.jobs.output_stems; default the input's own)."""
     stem, ext = stem or path.stem, path.suffix.lower()
-    if input_kind(path) == "video":
+    if media_kind(path) == "video":
         media_ext = ext if ext in _VIDEO_OUT_EXTENSIONS else ".mp4"
     else:
         media_ext = ext if ext in WRITABLE_EXTENSIONS else ".png"
@@ -242,13 +208,21 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def _results_dict(results: dict[str, Any], decimals: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _frame_json(index: int, timestamp_ms: int, results: dict[str, Any], decimals: int) -> dict[str, Any]:
+    """One frame in the facepipe.frames/1 layout (docs/json-schema.md): faces with box and score
+    (= presence), the other solutions' results beside them."""
+    out: dict[str, Any] = {"frame": index, "timestamp_ms": timestamp_ms}
     for name, r in results.items():
         try:
-            out[name] = r.to_dict(decimals=decimals)
+            d = r.to_dict(decimals=decimals)
         except TypeError:  # result types whose to_dict takes no rounding argument
-            out[name] = r.to_dict()
+            d = r.to_dict()
+        d = {k: v for k, v in d.items() if k not in ("image_size", "timestamp_ms")}
+        if name == "faces":
+            size = np.asarray(r.image_size, np.float64)
+            d = [schema.face(schema.landmark_box(r.landmarks[i][:, :2] * size), r.presence[i], **f)
+                 for i, f in enumerate(d["faces"])]
+        out[name] = d
     return out
 
 
@@ -270,9 +244,9 @@ def _annotated(image: np.ndarray, results: dict[str, Any], options: AnalyzeOptio
 # --------------------------------------------------------------------------- per input
 
 def analyze_image(path: Path, out_dir: Path, options: AnalyzeOptions, solutions: _Solutions | None = None,
-                  inputs: set[Path] | None = None, stem: str | None = None) -> ItemReport:
+                  inputs: set[Path] | None = None, stem: str | None = None) -> FileReport:
     """Analyze one image; raises FacepipeError on a bad input (analyze_inputs catches it)."""
-    report = ItemReport(path, "image")
+    report = FileReport(path, "image")
     outs = outputs_for(path, out_dir, stem)
     _check_not_input(outs, inputs or {path.resolve()})
     image = read_image(path)
@@ -288,9 +262,8 @@ def analyze_image(path: Path, out_dir: Path, options: AnalyzeOptions, solutions:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_image(outs["media"], _annotated(image, results, options))
     report.outputs.append(outs["media"])
-    _write_json(outs["json"], {"input": str(path), "kind": "image",
-                               "image_size": [image.shape[1], image.shape[0]],
-                               **_results_dict(results, options.json_decimals)})
+    _write_json(outs["json"], schema.document("analyze", str(path), (image.shape[1], image.shape[0]),
+                                              [_frame_json(0, 0, results, options.json_decimals)], kind="image"))
     report.outputs.append(outs["json"])
     scores = _first_face_blendshapes(results["faces"])
     if options.charts and scores is not None and _have_matplotlib():
@@ -308,28 +281,26 @@ class _VideoAnalysis:
     def __init__(self, options: AnalyzeOptions) -> None:
         self.options = options
         self.solutions = _Solutions(options, video=True)
-        self.last_ms = -1
+        self.clock = MonotonicMs()
+        self.json_clock = MonotonicMs()  # the same times again, in record()'s thread
         self.faces = 0
         self.frames_json: list[dict[str, Any]] = []
         self.timeline: list[np.ndarray] = []
         self.times: list[float] = []
 
     def run(self, image: np.ndarray, frame: Frame) -> dict[str, Any]:
-        # Tasks needs strictly increasing integer ms; two frames within one ms get +1.
-        ts = max(self.last_ms + 1, int(round(frame.time * 1000)))
-        self.last_ms = ts
-        return self.solutions.run(image, ts)
+        return self.solutions.run(image, self.clock(frame.time))
 
     def record(self, frame: Frame, results: dict[str, Any]) -> None:
         self.faces = max(self.faces, len(results["faces"]))
-        self.frames_json.append({"index": frame.index, "time": round(frame.time, 6),
-                                 **_results_dict(results, self.options.json_decimals)})
+        self.frames_json.append(_frame_json(frame.index, self.json_clock(frame.time), results,
+                                            self.options.json_decimals))
         scores = _first_face_blendshapes(results["faces"])
         self.timeline.append(scores if scores is not None else np.full(52, np.nan))
         self.times.append(frame.time)
 
 
-def _analyze_frames(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Any) -> None:
+def _analyze_frames(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Progress) -> None:
     """One frame after another, in this thread."""
     from facepipe.io.video import VideoReader, VideoWriter
 
@@ -338,11 +309,10 @@ def _analyze_frames(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Any) -
             results = analysis.run(frame.image, frame)
             writer.write(_annotated(frame.image, results, analysis.options), frame)
             analysis.record(frame, results)
-            if bar is not None:
-                bar.update(1)
+            bar.update()
 
 
-def _analyze_frames_graph(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Any, workers: int) -> None:
+def _analyze_frames_graph(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Progress, workers: int) -> None:
     """The same as a graph: decoding, the solutions (in frame order), drawing (several frames at
     once) and encoding of different frames overlap."""
     from facepipe.calculators.video import VideoEncoderOptions
@@ -365,55 +335,93 @@ def _analyze_frames_graph(path: Path, dst: Path, analysis: _VideoAnalysis, bar: 
 
     def done(packet: Any) -> None:  # in frame order, one at a time
         analysis.record(*packet.payload)
-        if bar is not None:
-            bar.update(1)
+        bar.update()
 
     graph.observe_output("analyzed", done)
     try:
         graph.run(side_packets={"input_path": str(path), "output_path": str(dst)})
     except GraphError as exc:
-        # The stage's own error, as the sequential run raises it (analyze_inputs names the file).
-        original = exc.__cause__ or exc
-        raise original from original.__cause__
+        err = graph_error(path, exc)  # the stage's own error, as the sequential run raises it
+        raise err from err.__cause__
     log.debug("%s: graph profile\n%s", path, graph.profile_table())
 
 
-def analyze_video(path: Path, out_dir: Path, options: AnalyzeOptions, progress: ProgressFactory | None = None,
-                  inputs: set[Path] | None = None, stem: str | None = None) -> ItemReport:
+def analyze_video(path: Path, out_dir: Path, options: AnalyzeOptions, progress: bool = False,
+                  inputs: set[Path] | None = None, stem: str | None = None) -> FileReport:
     """Analyze one video frame by frame; the annotated copy keeps size, timing, frame count and audio."""
     from facepipe.io.video import probe_video
 
-    report = ItemReport(path, "video")
+    report = FileReport(path, "video")
     outs = outputs_for(path, out_dir, stem)
     _check_not_input(outs, inputs or {path.resolve()})
     info = probe_video(path)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = options.workers or os.cpu_count() or 1
     analysis = _VideoAnalysis(options)
-    bar = progress(total=info.frame_count, desc=path.name, unit="frame") if progress else None
     try:
-        if workers == 1:
-            _analyze_frames(path, outs["media"], analysis, bar)
-        else:
-            _analyze_frames_graph(path, outs["media"], analysis, bar, workers)
+        with Progress(info.frame_count, path.name, enabled=progress) as bar:
+            if workers == 1:
+                _analyze_frames(path, outs["media"], analysis, bar)
+            else:
+                _analyze_frames_graph(path, outs["media"], analysis, bar, workers)
     finally:
         analysis.solutions.close()
-        if bar is not None:
-            bar.close()
-    report.frames, report.faces = len(analysis.frames_json), analysis.faces
-    frames_json, timeline, times = analysis.frames_json, analysis.timeline, analysis.times
     report.outputs.append(outs["media"])
-    fps = float(info.fps) if info.fps else None
-    _write_json(outs["json"], {
-        "input": str(path), "kind": "video", "image_size": [info.width, info.height], "fps": fps,
-        "frame_count": report.frames, "frames": frames_json,
-    })
+    return _finish_video(report, analysis, outs, (info.width, info.height), float(info.fps) if info.fps else None)
+
+
+def analyze_camera(device: int, out_dir: Path, options: AnalyzeOptions, max_frames: int | None = None
+                   ) -> FileReport:
+    """Analyze camera `device` until Ctrl-C or `max_frames`: cameraN.annotated.mp4, cameraN.json, chart."""
+    from fractions import Fraction
+
+    from facepipe.io.video import VideoWriter
+    from facepipe.jobs import open_camera
+
+    report = FileReport(Path(f"camera {device}"), "camera")
+    outs = outputs_for(Path(f"camera{device}.mp4"), out_dir)
+    analysis = _VideoAnalysis(options)
+    writer: VideoWriter | None = None
+    size = (0, 0)
+    try:
+        with open_camera(device, max_frames=max_frames) as camera:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for f in camera:
+                results = analysis.solutions.run(f.image, f.timestamp_ms)
+                if writer is None:
+                    size = (f.image.shape[1], f.image.shape[0])
+                    writer = VideoWriter(outs["media"], width=size[0], height=size[1], fps=camera.fps,
+                                         time_base=Fraction(1, 1000), options=options.video)
+                writer.write(_annotated(f.image, results, options), f.timestamp_ms)
+                analysis.record(Frame(f.index, f.image, f.timestamp_ms, Fraction(1, 1000)), results)
+    except KeyboardInterrupt:
+        pass  # stopping a live stream is the normal way to end it
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        analysis.solutions.close()
+    if writer is None:
+        return report
+    writer.close()
+    report.outputs.append(outs["media"])
+    return _finish_video(report, analysis, outs, size, None)
+
+
+def _finish_video(report: FileReport, analysis: _VideoAnalysis, outs: dict[str, Path], size: tuple[int, int],
+                  fps: float | None) -> FileReport:
+    """The JSON and the blendshape timeline of an analyzed video or camera stream."""
+    report.frames, report.faces = len(analysis.frames_json), analysis.faces
+    _write_json(outs["json"], schema.document("analyze", str(report.input), size, analysis.frames_json,
+                                              kind=report.kind, fps=fps, frame_count=report.frames))
     report.outputs.append(outs["json"])
-    if options.charts and timeline and np.isfinite(np.asarray(timeline)).any() and _have_matplotlib():
+    timeline, times = analysis.timeline, analysis.times
+    if analysis.options.charts and timeline and np.isfinite(np.asarray(timeline)).any() and _have_matplotlib():
         from facepipe.draw.plots import plot_blendshape_timeline, save_figure
 
         fig = plot_blendshape_timeline(np.asarray(timeline), times=np.asarray(times),
-                                       title=f"Blendshapes over time: {path.name} (first face)")
+                                       title=f"Blendshapes over time: {report.input.name} (first face)")
         save_figure(fig, outs["chart"])
         report.outputs.append(outs["chart"])
     return report
@@ -432,49 +440,40 @@ def analyze_inputs(
     items: Iterable[tuple[Path, Path]],
     out_root: Path | None,
     options: AnalyzeOptions,
-    progress: ProgressFactory | None = None,
-    on_done: Callable[[ItemReport], None] | None = None,
-) -> list[ItemReport]:
+    progress: bool = False,
+    on_done: Callable[[FileReport], None] | None = None,
+) -> list[FileReport]:
     """Analyze every (input, relative folder); outputs go to out_root/relative folder (or next to
     the input when out_root is None). A failing input is reported and the rest carry on."""
     items = list(items)
     inputs = {p.resolve() for p, _ in items}
     out_dirs = {p: (out_root / rel) if out_root is not None else p.parent for p, rel in items}
     stems = output_stems(out_dirs, folder_of=out_dirs.__getitem__)  # IMG_1.JPG + IMG_1.MOV: both kept
-    reports: list[ItemReport] = []
-    image_solutions: _Solutions | None = None  # shared by all images: loading models once
-    files_bar = progress(total=len(items), desc="files", unit="file") if progress and len(items) > 1 else None
+    image_solutions: list[_Solutions] = []  # shared by all images: models loaded once
+    claimed: dict[Path, Path] = {}  # output -> the input that writes it
+
+    def one(item: tuple[Path, Path]) -> FileReport:
+        path = item[0]
+        out_dir, stem = out_dirs[path], stems[path]
+        for p in outputs_for(path, out_dir, stem).values():
+            first = claimed.setdefault(p.resolve(), path)
+            if first != path:
+                raise InputError(f"{path}: its output {p} is also written for {first}; skipped")
+        if media_kind(path) == "video":
+            return analyze_video(path, out_dir, options, progress, inputs, stem)
+        if not image_solutions:
+            image_solutions.append(_Solutions(options, video=False))
+        return analyze_image(path, out_dir, options, image_solutions[0], inputs, stem)
+
     try:
-        claimed: dict[Path, Path] = {}  # output -> the input that writes it
-        for path, _rel in items:
-            kind = input_kind(path) or "image"
-            out_dir, stem = out_dirs[path], stems[path]
-            try:
-                for p in outputs_for(path, out_dir, stem).values():
-                    first = claimed.setdefault(p.resolve(), path)
-                    if first != path:  # x.jpg and x.mp4 both write x.json: never overwrite a result
-                        raise InputError(f"{path}: its output {p} is also written for {first}; skipped")
-                if kind == "video":
-                    report = analyze_video(path, out_dir, options, progress, inputs, stem)
-                else:
-                    if image_solutions is None:
-                        image_solutions = _Solutions(options, video=False)
-                    report = analyze_image(path, out_dir, options, image_solutions, inputs, stem)
-            except ModelError:
-                raise  # a missing model fails every input alike: stop and say so once
-            except FacepipeError as exc:
-                report = ItemReport(path, kind, error=str(exc))
-            except Exception as exc:  # a broken file must not stop a folder run
-                log.debug("analyzing %s failed", path, exc_info=True)
-                report = ItemReport(path, kind, error=f"{path}: {type(exc).__name__}: {exc}")
-            reports.append(report)
-            if on_done is not None:
-                on_done(report)
-            if files_bar is not None:
-                files_bar.update(1)
+        with Progress(len(items), "files", enabled=progress and len(items) > 1, unit="file") as files_bar:
+            def done(report: FileReport) -> None:
+                files_bar.update()
+                if on_done is not None:
+                    on_done(report)
+
+            return run_each(items, one, describe=lambda item: (item[0], media_kind(item[0]) or "image"),
+                            on_done=done).reports
     finally:
-        if image_solutions is not None:
-            image_solutions.close()
-        if files_bar is not None:
-            files_bar.close()
-    return reports
+        for sols in image_solutions:
+            sols.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["float_range", "int_range"]
 
@@ -31,6 +32,7 @@ def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], i
         return v
 
     parse.__name__ = "integer"
+    parse.range = _span(lo, hi).removeprefix("in ")  # type: ignore[attr-defined]  # shown in docs/cli.md
     return parse
 
 
@@ -48,6 +50,8 @@ def float_range(lo: float | None = None, hi: float | None = None, *, above: bool
         return v
 
     parse.__name__ = "number"
+    parse.range = (f"> {lo}" + (f" and <= {hi}" if hi is not None else "") if above  # type: ignore[attr-defined]
+                   else _span(lo, hi).removeprefix("in "))
     return parse
 
 
@@ -128,3 +132,25 @@ def apply_num_threads(args: argparse.Namespace) -> None:
 
     if getattr(args, "num_threads", None) is not None:
         os.environ["FACEPIPE_NUM_THREADS"] = str(args.num_threads)
+
+
+def add_media_input(parser: argparse.ArgumentParser, what: str = "image or video file") -> None:
+    """The INPUT positional of a one-input command, optional when --camera N is given."""
+    parser.add_argument("input", type=Path, nargs="?", help=f"{what} (or --camera N)")
+    add_camera(parser)
+
+
+def open_input(args: argparse.Namespace):
+    """The frames of INPUT or of --camera N (a jobs.MediaSource); a usage error if neither or both."""
+    from facepipe.errors import UsageError
+    from facepipe.jobs import open_camera, open_media
+
+    camera = getattr(args, "camera", None)
+    max_frames = getattr(args, "max_frames", None)
+    if camera is not None and args.input is not None:
+        raise UsageError(f"--camera reads camera {camera}: give no input file with it")
+    if camera is not None:
+        return open_camera(camera, max_frames=max_frames)
+    if args.input is None:
+        raise UsageError("no input: give an image or video file, or --camera N")
+    return open_media(args.input, max_frames=max_frames)

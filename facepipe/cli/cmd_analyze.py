@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from facepipe.apps.analyze import AnalyzeOptions, ItemReport, analyze_inputs, check_available, collect_inputs
+from facepipe.apps.analyze import (
+    AnalyzeOptions,
+    FileReport,
+    analyze_camera,
+    analyze_inputs,
+    check_available,
+    collect_inputs,
+)
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._options import add_max_num_faces, add_num_threads, add_progress, int_range
-from facepipe.errors import InputError
+from facepipe.cli._options import (
+    add_camera,
+    add_max_frames,
+    add_max_num_faces,
+    add_num_threads,
+    add_progress,
+    int_range,
+)
+from facepipe.errors import InputError, UsageError
 from facepipe.io.video import VideoEncodeOptions
 
 log = logging.getLogger("facepipe")
@@ -37,8 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="IMAGE|VIDEO|DIR",
+    p.add_argument("inputs", nargs="*", metavar="IMAGE|VIDEO|DIR",
                    help="files or folders (searched recursively)")
+    add_camera(p)
+    add_max_frames(p)
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output folder (created); default: next to each file, DIR_analysis/ for a folder")
     add_max_num_faces(p, 4, "most faces per image/frame (landmark smoothing in videos needs 1)", old=("--num-faces",))
@@ -57,18 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_progress(p)
     add_num_threads(p)
     p.set_defaults(func=run)
-
-
-def _progress_factory(mode: bool | None):
-    if mode is False or (mode is None and not sys.stderr.isatty()):
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if mode:
-            log.warning("progress bars need tqdm: pip install 'facepipe[progress]'")
-        return None
-    return lambda **kw: tqdm(leave=False, dynamic_ncols=True, file=sys.stderr, **kw)
 
 
 def _default_out_root(args: argparse.Namespace) -> Path | None:
@@ -90,19 +93,28 @@ def run(args: argparse.Namespace) -> int:
         charts=args.charts, video=VideoEncodeOptions(crf=args.crf), workers=args.workers,
     )
     check_available(options)
+    if args.camera is not None:
+        if args.inputs:
+            raise UsageError("--camera reads a camera: give no input files with it")
+        report = analyze_camera(args.camera, args.output or Path("."), options, args.max_frames)
+        log.warning("camera %d: %d frames -> %s", args.camera, report.frames, ", ".join(map(str, report.outputs)))
+        return 0
+    if not args.inputs:
+        raise UsageError("no input: give images, videos or folders, or --camera N")
+    if args.max_frames is not None:
+        raise UsageError("--max-frames applies to --camera (a file is analyzed whole)")
     out_root = _default_out_root(args)
     items = collect_inputs(args.inputs, out_root)
     if not items:
         raise InputError(f"no images or videos found in {', '.join(args.inputs)}")
 
-    def done(report: ItemReport) -> None:
+    def done(report: FileReport) -> None:
         if report.ok:
             what = f"{report.faces} face(s)" + (f", {report.frames} frames" if report.kind == "video" else "")
             log.info("%s: %s -> %s", report.input, what, ", ".join(str(p) for p in report.outputs))
-        else:
-            log.error("%s", report.error)
 
-    reports = analyze_inputs(items, out_root, options, _progress_factory(args.progress), on_done=done)
+    progress = args.progress if args.progress is not None else not args.quiet
+    reports = analyze_inputs(items, out_root, options, progress, on_done=done)
     failed = [r for r in reports if not r.ok]
     ok = len(reports) - len(failed)
     summary = f"analyzed {ok} of {len(reports)} input(s)"

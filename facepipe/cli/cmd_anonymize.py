@@ -180,7 +180,7 @@ def _read_replacement(path: Path, read_image):
 
 def run(args: argparse.Namespace) -> int:
     from facepipe.apps.anonymize.camera import parse_camera, run_camera
-    from facepipe.apps.anonymize.files import anonymize_paths
+    from facepipe.apps.anonymize.files import anonymize_paths, describe
     from facepipe.errors import UsageError
 
     options = build_options(args)
@@ -190,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
         if len(args.inputs) != 1 or camera is not None:
             raise UsageError("a camera must be the only input")
         camera = old_cameras[0]
+        log.warning("a camera given as the input %r is deprecated and will be removed after this release;"
+                    " use --camera %d", args.inputs[0], camera)
     if camera is not None:
         if args.inputs and args.camera is not None:
             raise UsageError("--camera reads a camera: give no input files with it")
@@ -205,5 +207,5 @@ def run(args: argparse.Namespace) -> int:
         if r.ok:
             sys.stdout.write(f"{r.input} -> {r.output} ({r.frames} frames, {r.faces} faces, {r.fps:.1f} frames/s)\n")
     if not args.quiet:  # failures were logged as errors already
-        sys.stderr.write(summary.describe() + "\n")
+        sys.stderr.write(describe(summary) + "\n")
     return 0 if summary.ok else 1

@@ -9,8 +9,8 @@ image for an image, a video for a video, audio copied).
 Hands handedness follows MediaPipe (it assumes a mirrored, selfie-style image);
 --flip-handedness reports the subject's own hand for ordinary photos and videos.
 
-JSON: {"input", "command", "image_size", "frames": [{"frame", "timestamp_ms", ...result}]}
-(images: one frame, timestamp null).
+JSON (docs/json-schema.md): {"schema", "command", "input", "image_size", "frames": [{"frame",
+"timestamp_ms", ...result}]} (images: one frame, frame 0 at 0 ms).
 NPZ (one row per frame F unless noted): timestamps_ms (F,), image_size (2,), and
   hands: landmarks/world_landmarks (K,21,3), handedness (K,) 0=Left 1=Right,
     handedness_score, presence, track_ids, frame_index (K,) for K hands in all frames;
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,15 @@ from facepipe.cli._options import (
     PROBABILITY,
     add_confidences,
     add_max_frames,
+    add_media_input,
     add_num_threads,
     int_range,
     old_spelling,
+    open_input,
 )
 from facepipe.cli._output import add_output_arguments, check_output, json_text, npz_bytes, output_format, write_output
 from facepipe.errors import InputError, UsageError
+from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ _FORMATS = ("json", "npz")
 
 
 def _common(p: argparse.ArgumentParser, *, draw: bool = True) -> None:
-    p.add_argument("input", type=Path, help="image or video file")
+    add_media_input(p)
     add_output_arguments(p, _FORMATS)
     p.add_argument("--static", action="store_true", help="video: treat every frame as an unrelated image")
     add_max_frames(p)
@@ -111,54 +114,6 @@ def _pose_args(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- frames in, drawings out
 
 
-Frames = Iterator[tuple[int, float | None, np.ndarray]]
-
-
-class _Media:
-    """Reads the input's frames and, optionally, writes a same-kind output (drawing / edit)."""
-
-    def __init__(self, src: Path, max_frames: int | None, out: Path | None, stack: ExitStack) -> None:
-        from facepipe.io.video import VideoReader, VideoWriter, is_video_file
-
-        if not src.is_file():
-            raise InputError(f"{src}: no such file")
-        if out is not None:
-            refuse_overwrite(out, src)
-            if not out.parent.is_dir():
-                raise InputError(f"{out}: output folder {out.parent} does not exist")
-        self.src, self.out, self.max_frames = src, out, max_frames
-        self.video = is_video_file(src)
-        self._reader = stack.enter_context(VideoReader(src)) if self.video else None
-        self._writer = (stack.enter_context(VideoWriter.like(self._reader, out))
-                        if self.video and out is not None else None)
-        self._frame: Any = None
-
-    def frames(self) -> Frames:
-        from facepipe.io.image import read_image
-
-        if not self.video:
-            yield 0, None, read_image(self.src)
-            return
-        last: float | None = None
-        for frame in self._reader:  # type: ignore[union-attr]
-            if self.max_frames is not None and frame.index >= self.max_frames:
-                break
-            ms = frame.time * 1000.0
-            if last is not None and ms <= last:  # damaged timing: keep timestamps strictly increasing
-                ms = last + 1e-3
-            last = ms
-            self._frame = frame
-            yield frame.index, ms, frame.image
-
-    def write(self, image: np.ndarray) -> None:
-        if self.out is None:
-            return
-        if self._writer is not None:
-            self._writer.write(image, self._frame)
-        else:
-            from facepipe.io.image import write_image
-
-            write_image(self.out, image)
 
 
 def _process(args: argparse.Namespace, process: Callable[[np.ndarray, float | None], Any],
@@ -166,26 +121,57 @@ def _process(args: argparse.Namespace, process: Callable[[np.ndarray, float | No
              edit_output: Path | None = None) -> tuple[list[tuple[int, float | None, Any]], tuple[int, int]]:
     """Run `process` over every frame; draw/edit into --draw (or edit_output). Returns results and size."""
     out = edit_output if edit_output is not None else getattr(args, "draw", None)
+    if out is not None:
+        if args.input is not None:
+            refuse_overwrite(out, args.input)
+        if not out.parent.is_dir():
+            raise InputError(f"{out}: output folder {out.parent} does not exist")
     results, size = [], (0, 0)
-    with ExitStack() as stack:
-        media = _Media(args.input, args.max_frames, out, stack)
-        for index, ms, image in media.frames():
-            size = (image.shape[1], image.shape[0])
-            res = process(image, ms)
-            if out is not None and draw is not None:
-                media.write(draw(image, res))
-            results.append((index, ms, res if edit_output is None else None))
+    with open_input(args) as media, ExitStack() as stack:
+        drawing = out is not None and draw is not None
+        # A video's writer exists before the first frame is read: it takes the audio from there on.
+        writer = _writer(media, out, stack) if drawing and media.reader is not None else None
+        for f in media:
+            size = (f.image.shape[1], f.image.shape[0])
+            ms = f.timestamp_ms if media.is_video else None
+            res = process(f.image, ms)
+            if drawing:
+                if writer is None and media.is_camera:
+                    writer = _writer(media, out, stack, size)
+                _write(writer, out, draw(f.image, res), f)
+            results.append((f.index, ms, res if edit_output is None else None))
     return results, size
+
+
+def _writer(media: Any, out: Path, stack: ExitStack, size: tuple[int, int] = (0, 0)) -> Any:
+    """A video writer like the input (its audio copied), or one in wall-clock ms for a camera
+    (size: its frames')."""
+    from fractions import Fraction
+
+    from facepipe.io.video import VideoWriter
+
+    if media.reader is not None:
+        return stack.enter_context(VideoWriter.like(media.reader, out))
+    return stack.enter_context(VideoWriter(out, width=size[0], height=size[1], fps=media.fps,
+                                           time_base=Fraction(1, 1000)))
+
+
+def _write(writer: Any, out: Path, image: np.ndarray, frame: Any) -> None:
+    if writer is None:
+        from facepipe.io.image import write_image
+
+        write_image(out, image)
+    else:
+        writer.write(image, frame.source if frame.source is not None else frame.timestamp_ms)
 
 
 def _emit(args: argparse.Namespace, command: str, results: list, size: tuple[int, int],
           to_json: Callable[[Any], dict], to_arrays: Callable[[list], dict[str, np.ndarray]]) -> int:
     fmt = output_format(args.format, args.output)
     if fmt == "json":
-        frames = [{"frame": i, "timestamp_ms": None if ms is None else round(ms, 3), **to_json(r)}
-                  for i, ms, r in results]
-        write_output(args.output, json_text({"input": str(args.input), "command": command,
-                                             "image_size": list(size), "frames": frames}))
+        frames = [{"frame": i, "timestamp_ms": ms or 0, **to_json(r)} for i, ms, r in results]
+        name = str(args.input) if args.input is not None else f"camera {args.camera}"
+        write_output(args.output, json_text(schema.document(command, name, size, frames)))
     else:
         arrays = to_arrays([r for _, _, r in results])
         arrays["timestamps_ms"] = np.asarray([np.nan if ms is None else ms for _, ms, _ in results], np.float64)
@@ -196,7 +182,7 @@ def _emit(args: argparse.Namespace, command: str, results: list, size: tuple[int
 
 def _check(args: argparse.Namespace) -> None:
     fmt = output_format(args.format, args.output)
-    check_output(args.output, [args.input], fmt)
+    check_output(args.output, [args.input] if args.input else [], fmt)
     draw = getattr(args, "draw", None)
     if draw is not None and args.output is not None and draw.resolve() == args.output.resolve():
         raise UsageError(f"{draw}: --draw and -o name the same file")
@@ -211,7 +197,7 @@ def _annotate(image: np.ndarray, *results: Any) -> np.ndarray:
 def _is_static(args: argparse.Namespace) -> bool:
     from facepipe.io.video import is_video_file
 
-    return args.static or not is_video_file(args.input)
+    return args.static or (args.camera is None and not is_video_file(args.input or ""))
 
 
 def _options(factory: Callable[..., Any], **kw: Any) -> Any:

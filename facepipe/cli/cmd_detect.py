@@ -2,8 +2,9 @@
 
 Coordinates are pixels of the upright image (EXIF orientation applied).
 
-JSON: {"model", "min_score", "keypoint_names", "images": [{"path", "image_size": [W, H],
-"faces": [{"score", "box_xyxy": [x1, y1, x2, y2], "keypoints": [[x, y] x 6]}]}]}.
+JSON (docs/json-schema.md): {"schema", "command", "model", "min_detection_confidence", "keypoint_names",
+"inputs": [{"input", "image_size": [W, H], "frames": [{"frame": 0, "timestamp_ms": 0,
+"faces": [{"box": [x1, y1, x2, y2], "score", "keypoints": [[x, y] x 6]}]}]}]}.
 CSV: one row per face: path, face, score, x1, y1, x2, y2, then x/y of each keypoint;
 an image without faces gets one row with empty face fields.
 NPZ: paths (M,), image_sizes (M, 2), image_index (N,), boxes_xyxy (N, 4), keypoints (N, 6, 2),
@@ -34,6 +35,7 @@ from facepipe.cli._output import (
 )
 from facepipe.errors import InputError, UsageError
 from facepipe.io.image import READABLE_EXTENSIONS
+from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +104,12 @@ def run(args: argparse.Namespace) -> int:
     results = list(_detect_all(detector, files, args.skip_bad))
     if fmt == "json":
         doc = {
-            "model": args.model,
-            "min_score": detector.min_score,
-            "keypoint_names": list(FACE_KEYPOINT_NAMES),
-            "images": [
-                {"path": str(path), "image_size": list(det.image_size),
-                 "faces": [{"score": round(float(s), 6), "box_xyxy": np.round(b.astype(np.float64), 3).tolist(),
-                            "keypoints": np.round(k.astype(np.float64), 3).tolist()}
-                           for b, k, s in zip(det.xyxy, det.keypoints, det.scores)]}
+            "schema": schema.SCHEMA, "command": "detect", "model": args.model,
+            "min_detection_confidence": detector.min_score, "keypoint_names": list(FACE_KEYPOINT_NAMES),
+            "inputs": [
+                {"input": str(path), "image_size": list(det.image_size), "frames": [{"frame": 0, "timestamp_ms": 0,
+                 "faces": [schema.face(b, s, keypoints=np.round(k.astype(np.float64), 3).tolist())
+                           for b, k, s in zip(det.xyxy, det.keypoints, det.scores)]}]}
                 for path, det in results
             ],
         }

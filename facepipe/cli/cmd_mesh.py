@@ -23,13 +23,19 @@ import csv
 import io
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._options import add_confidences, add_max_frames, add_max_num_faces, add_num_threads
+from facepipe.cli._options import (
+    add_confidences,
+    add_max_frames,
+    add_max_num_faces,
+    add_media_input,
+    add_num_threads,
+    open_input,
+)
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -39,7 +45,8 @@ from facepipe.cli._output import (
     output_format,
     write_output,
 )
-from facepipe.errors import InputError, UsageError
+from facepipe.errors import UsageError
+from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("input", type=Path, help="image or video file")
+    add_media_input(p)
     add_output_arguments(p, FORMATS)
     add_max_num_faces(p, 1, "most faces the detector adds", old=("--max-faces",))
     p.add_argument("--refine", action="store_true", help="478 points: refined lips, eyes and irises (attention mesh)")
@@ -68,73 +75,48 @@ Frames = Iterator[tuple[int, float | None, Any]]
 
 
 def run(args: argparse.Namespace) -> int:
-    from facepipe.io.video import is_video_file
     from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
 
-    src: Path = args.input
-    if not src.is_file():
-        raise InputError(f"{src}: no such file")
     fmt = output_format(args.format, args.output)
-    check_output(args.output, [src], fmt)
-    video = is_video_file(src)
-    try:
-        options = FaceMeshOptions(
-            static_image_mode=args.static or not video,
-            max_num_faces=args.max_num_faces,
-            refine_landmarks=args.refine,
-            min_detection_confidence=args.min_detection_confidence,
-            min_tracking_confidence=args.min_tracking_confidence,
-            smooth_landmarks=args.smooth,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    mesh = FaceMesh(options)
-    frames = _video_results(mesh, src, args.max_frames) if video else _image_results(mesh, src)
-    if fmt == "json":
-        write_output(args.output, _json(frames, src, video, args.pixels, options.num_landmarks))
-    elif fmt == "csv":
-        write_output(args.output, _csv(frames, args.pixels, options.num_landmarks))
-    else:
-        write_output(args.output, npz_bytes(_arrays(frames, args.pixels, options.num_landmarks)))
+    check_output(args.output, [args.input] if args.input else [], fmt)
+    with open_input(args) as media:  # a bad file fails here, before any model loads
+        video = media.is_video
+        try:
+            options = FaceMeshOptions(
+                static_image_mode=args.static or not video,
+                max_num_faces=args.max_num_faces,
+                refine_landmarks=args.refine,
+                min_detection_confidence=args.min_detection_confidence,
+                min_tracking_confidence=args.min_tracking_confidence,
+                smooth_landmarks=args.smooth,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        mesh = FaceMesh(options)
+        frames: Frames = ((f.index, f.timestamp_ms, mesh.process(f.image, timestamp_ms=f.timestamp_ms)) if video
+                          else (f.index, None, mesh.process(f.image)) for f in media)
+        name = media.name
+        if fmt == "json":
+            write_output(args.output, _json(frames, name, video, args.pixels, options.num_landmarks))
+        elif fmt == "csv":
+            write_output(args.output, _csv(frames, args.pixels, options.num_landmarks))
+        else:
+            write_output(args.output, npz_bytes(_arrays(frames, args.pixels, options.num_landmarks)))
     return 0
 
 
-def _image_results(mesh: Any, src: Path) -> Frames:
-    from facepipe.io.image import read_image
-
-    yield 0, None, mesh.process(read_image(src))
-
-
-def _video_results(mesh: Any, src: Path, max_frames: int | None) -> Frames:
-    from facepipe.io.video import VideoReader
-
-    last: float | None = None
-    with VideoReader(src) as reader:
-        for frame in reader:
-            if max_frames is not None and frame.index >= max_frames:
-                break
-            ms = frame.time * 1000.0
-            if last is not None and ms <= last:  # damaged timing: keep timestamps strictly increasing
-                ms = last + 1e-3
-            last = ms
-            yield frame.index, ms, mesh.process(frame.image, timestamp_ms=ms)
+def _faces(result: Any, pixels: bool) -> list[dict[str, Any]]:
+    return [schema.face(schema.landmark_box(result.pixels[i]), result.presence[i], **d)
+            for i, d in enumerate(result.to_dict(pixels=pixels)["faces"])]
 
 
-def _json(frames: Frames, src: Path, video: bool, pixels: bool, points: int) -> str:
-    doc: dict[str, Any] = {"input": str(src), "num_landmarks": points,
-                           "coordinates": "pixels" if pixels else "normalized"}
-    if not video:
-        _, _, result = next(iter(frames))
-        doc["image_size"] = list(result.image_size)
-        doc["faces"] = result.to_dict(pixels=pixels)["faces"]
-        return json_text(doc)
+def _json(frames: Frames, src: str, video: bool, pixels: bool, points: int) -> str:
     out, size = [], None
     for index, ms, result in frames:
-        size = list(result.image_size)
-        out.append({"frame": index, "timestamp_ms": round(ms, 3), "faces": result.to_dict(pixels=pixels)["faces"]})
-    doc["image_size"] = size
-    doc["frames"] = out
-    return json_text(doc)
+        size = result.image_size
+        out.append({"frame": index, "timestamp_ms": ms or 0, "faces": _faces(result, pixels)})
+    return json_text(schema.document("mesh", src, size or (0, 0), out, num_landmarks=points,
+                                     coordinates="pixels" if pixels else "normalized"))
 
 
 def _csv(frames: Frames, pixels: bool, points: int) -> str:
@@ -143,7 +125,7 @@ def _csv(frames: Frames, pixels: bool, points: int) -> str:
     header = ["frame", "timestamp_ms", "face", "presence"] + [f"{a}{i}" for i in range(points) for a in "xyz"]
     writer.writerow(header)
     for index, ms, result in frames:
-        ts = "" if ms is None else f"{ms:.3f}"
+        ts = "" if ms is None else ms
         if len(result) == 0:
             writer.writerow([index, ts] + [""] * (len(header) - 2))
         lms = result.pixels if pixels else result.landmarks

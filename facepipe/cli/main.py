@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         before = len(listed)
         importlib.import_module(name).register(sub)
         title = next((t for t, modules in COMMAND_GROUPS.items() if name in modules), "more commands")
+        for a in listed[before:]:
+            sub.choices[a.dest].set_defaults(_module=name)  # docs/cli.md groups by it
         rows.setdefault(title, []).extend(_row(a.dest, a.help or "", 14) for a in listed[before:])
     lines = [line for title, group in rows.items() if group for line in ("", f"{title}:", *group)]
     sub._choices_actions = []  # argparse's flat list is replaced by the grouped one
@@ -135,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug still reaches the user as one line
+        log.error("internal error: %s: %s (-vv shows where; please report it)", type(exc).__name__, exc,
+                  exc_info=args.verbose >= 2)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

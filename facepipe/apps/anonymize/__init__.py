@@ -16,18 +16,13 @@ Stages, usable on their own (e.g. as graph calculators): `FaceFinder` (detect),
 """
 
 from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
-from facepipe.apps.anonymize.files import (
-    FileReport,
-    RunSummary,
-    anonymize_image_file,
-    anonymize_paths,
-    anonymize_video_file,
-)
+from facepipe.apps.anonymize.files import anonymize_image_file, anonymize_paths, anonymize_video_file
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, FrameResult, OfflineAnonymizer
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import FaceRegions, Source
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions, TrackStep
+from facepipe.jobs import FileReport, RunSummary
 
 __all__ = [
     "AnonymizeOptions",

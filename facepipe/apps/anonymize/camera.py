@@ -17,11 +17,11 @@ from pathlib import Path
 
 import cv2
 
-from facepipe.apps.anonymize.files import FileReport
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer
 from facepipe.errors import InputError
 from facepipe.io.video import VideoWriter
+from facepipe.jobs import FileReport, open_camera
 
 log = logging.getLogger("facepipe.anonymize")
 
@@ -69,45 +69,32 @@ def run_camera(device: int, options: AnonymizeOptions | None = None, *, output: 
     if not show and output is None:
         raise InputError("no display for a live preview (OpenCV without GUI support, e.g. opencv-python-headless,"
                          " or no DISPLAY); give -o FILE to record the anonymized camera stream instead")
-    cap = cv2.VideoCapture(device)
-    if not cap.isOpened():
-        raise InputError(f"camera {device}: cannot be opened (not connected, busy, or no permission)")
-    report = FileReport(Path(f"camera:{device}"), output, "camera")
+    report = FileReport(Path(f"camera:{device}"), "camera", [output] if output is not None else [])
     anonymizer = Anonymizer(options)
     writer: VideoWriter | None = None
     start = time.perf_counter()
     ok = False
     try:
-        while max_frames is None or report.frames < max_frames:
-            grabbed, bgr = cap.read()
-            if not grabbed:
-                if report.frames == 0:
-                    raise InputError(f"camera {device}: delivers no frames")
-                break
-            t = time.perf_counter() - start
-            result = anonymizer.process_frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            if output is not None:
-                if writer is None:
-                    h, w = result.image.shape[:2]
-                    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-                    # Wall-clock timestamps in ms: a camera's real rate varies.
-                    writer = VideoWriter(output, width=w, height=h, fps=fps, time_base=Fraction(1, 1000),
-                                         options=options.video)
-                pts = round(t * 1000)
-                if writer.last_pts is not None and pts <= writer.last_pts:
-                    pts = writer.last_pts + 1
-                writer.write(result.image, pts)
-            report.frames += 1
-            report.regions += len(result.regions)
-            if show:
-                cv2.imshow(_WINDOW, cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR))
-                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                    break
+        with open_camera(device, max_frames=max_frames) as camera:
+            for frame in camera:
+                result = anonymizer.process_frame(frame.image)
+                if output is not None:
+                    if writer is None:
+                        h, w = result.image.shape[:2]
+                        # Wall-clock timestamps in ms: a camera's real rate varies.
+                        writer = VideoWriter(output, width=w, height=h, fps=camera.fps, time_base=Fraction(1, 1000),
+                                             options=options.video)
+                    writer.write(result.image, frame.timestamp_ms)
+                report.frames += 1
+                report.regions += len(result.regions)
+                if show:
+                    cv2.imshow(_WINDOW, cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR))
+                    if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                        break
         ok = True
     except KeyboardInterrupt:
         ok = True  # stopping a live stream is the normal way to end it
     finally:
-        cap.release()
         if show:
             cv2.destroyAllWindows()
         if writer is not None:
@@ -115,6 +102,6 @@ def run_camera(device: int, options: AnonymizeOptions | None = None, *, output: 
                 writer.close()
             else:
                 writer.abort()
-    report.ok, report.seconds = True, time.perf_counter() - start
+    report.seconds = time.perf_counter() - start
     return report
 

@@ -14,32 +14,38 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from facepipe._fsutil import refuse_overwrite
 from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymizer
-from facepipe.apps.anonymize.progress import Progress
 from facepipe.errors import FacepipeError, InputError, ProcessingError
-from facepipe.graph import Graph, GraphError, Packet, Timestamp
+from facepipe.graph import Graph, GraphError, Packet
 from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image_file, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter, probe_video
-from facepipe.jobs import output_stems
+from facepipe.jobs import (
+    FileReport,
+    InputFile,
+    Progress,
+    RunSummary,
+    collect_inputs,
+    graph_error,
+    output_stems,
+    run_each,
+)
 from facepipe.results import Detections
 
 log = logging.getLogger("facepipe.anonymize")
 
 __all__ = [
-    "FileReport",
     "IMAGE_EXTENSIONS",
-    "RunSummary",
     "anonymize_image_file",
     "anonymize_paths",
     "anonymize_video_file",
-    "collect_inputs",
     "default_output_path",
+    "describe",
+    "is_our_output",
     "OUTPUT_SUFFIX",
 ]
 
@@ -47,48 +53,18 @@ OUTPUT_SUFFIX = "_anonymized"
 IMAGE_EXTENSIONS = READABLE_EXTENSIONS
 
 
-@dataclass
-class FileReport:
-    """What happened to one input."""
-
-    input: Path
-    output: Path | None
-    kind: str  # "image" | "video" | "camera"
-    ok: bool = False
-    error: str | None = None
-    frames: int = 0
-    regions: int = 0  # face regions redacted, summed over frames
-    faces: int = 0  # distinct faces (tracks) for videos, faces for images
-    seconds: float = 0.0
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class RunSummary:
-    reports: list[FileReport] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[FileReport]:
-        return [r for r in self.reports if not r.ok]
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.reports) and not self.failed
-
-    def describe(self) -> str:
-        done = [r for r in self.reports if r.ok]
-        frames = sum(r.frames for r in done)
-        secs = sum(r.seconds for r in self.reports)
-        faces = sum(r.faces for r in done)
-        regions = sum(r.regions for r in done)
-        lines = [f"{len(done)} of {len(self.reports)} files anonymized: {frames} frames, {faces} faces"
-                 f" ({regions} regions redacted) in {secs:.1f} s"
-                 + (f" ({frames / secs:.1f} frames/s)" if secs > 0 and frames else "")]
-        lines += [f"FAILED {r.input}: {r.error}" for r in self.failed]
-        return "\n".join(lines)
+def describe(summary: RunSummary) -> str:
+    """The closing lines of a run: totals, then one FAILED line per failed input."""
+    done = [r for r in summary.reports if r.ok]
+    frames = sum(r.frames for r in done)
+    secs = sum(r.seconds for r in summary.reports)
+    faces = sum(r.faces for r in done)
+    regions = sum(r.regions for r in done)
+    lines = [f"{len(done)} of {len(summary.reports)} files anonymized: {frames} frames, {faces} faces"
+             f" ({regions} regions redacted) in {secs:.1f} s"
+             + (f" ({frames / secs:.1f} frames/s)" if secs > 0 and frames else "")]
+    lines += [f"FAILED {r.input}: {r.error}" for r in summary.failed]
+    return "\n".join(lines)
 
 
 def is_image_path(path: Path) -> bool:
@@ -108,29 +84,9 @@ def default_output_path(src: Path, stem: str | None = None) -> Path:
     return src.with_name(f"{stem or src.stem}{OUTPUT_SUFFIX}{ext}")
 
 
-def _is_our_output(path: Path) -> bool:
+def is_our_output(path: Path) -> bool:
+    """An earlier run's output (`*_anonymized.*`): folder runs leave them alone."""
     return path.stem.endswith(OUTPUT_SUFFIX)
-
-
-def collect_inputs(paths: Iterable[str | os.PathLike[str]], recursive: bool = False) -> list[tuple[Path, Path | None]]:
-    """(file, folder it was found in or None) for each image/video named or inside a named folder.
-
-    Files inside folders are taken by extension, skipping hidden files and earlier outputs
-    (`*_anonymized.*`); a named file is always taken (and checked when opened).
-    """
-    out: list[tuple[Path, Path | None]] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            walker: Iterator[Path] = p.rglob("*") if recursive else p.glob("*")
-            found = sorted(f for f in walker if f.is_file() and not f.name.startswith(".")
-                           and (is_image_path(f) or is_video_path(f)) and not _is_our_output(f))
-            if not found:
-                hint = "" if recursive else " (use --recursive for subfolders)"
-                log.warning("%s: no images or videos found%s", p, hint)
-            out += [(f, p) for f in found]
-        else:
-            out.append((p, None))
-    return out
 
 
 def _output_for(src: Path, base: Path | None, output: Path | None, many: bool, stem: str) -> Path:
@@ -153,7 +109,7 @@ def _output_ext(src: Path) -> str:
 
 
 def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonymizer: Anonymizer) -> FileReport:
-    report = FileReport(src, dst, "image")
+    report = FileReport(src, "image", [dst])
     t0 = time.perf_counter()
     refuse_overwrite(dst, src)
     image = read_image_file(src)
@@ -165,7 +121,7 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonym
     write_image(dst, result.image, keep_metadata=options.keep_metadata, metadata_from=src, alpha=image.alpha,
                 quality=options.image_quality if dst.suffix.lower() in (".jpg", ".jpeg", ".webp") else None)
     report.frames, report.regions, report.faces = 1, len(result.regions), len(result.regions)
-    report.ok, report.seconds = True, time.perf_counter() - t0
+    report.seconds = time.perf_counter() - t0
     return report
 
 
@@ -198,7 +154,7 @@ def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, dete
                            progress: bool, max_frames: int | None, workers: int) -> FileReport:
     from facepipe.apps.anonymize.graph import anonymize_video_config
 
-    report = FileReport(src, dst, "video")
+    report = FileReport(src, "video", [dst])
     t0 = time.perf_counter()
     total = _progress_total(probe_video(src).frame_count, max_frames)
     # Stateless stages (detection, redaction) run this many frames at once, each with its own models.
@@ -226,11 +182,11 @@ def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, dete
         try:
             graph.run(side_packets=side)
         except GraphError as exc:
-            err = _file_error(src, exc)
+            err = graph_error(src, exc)
             raise err from err.__cause__
     tracks.discard(-1)
     report.faces = len(tracks)
-    report.ok, report.seconds = True, time.perf_counter() - t0
+    report.seconds = time.perf_counter() - t0
     log.debug("%s: graph profile\n%s", src, graph.profile_table())
     return report
 
@@ -238,23 +194,9 @@ def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, dete
 _MAX_IN_FLIGHT = 8  # more parallel detectors than this only cost memory: the queues hold 8 frames
 
 
-def _file_error(src: Path, exc: GraphError) -> FacepipeError:
-    """The user-facing error for a failed graph run, as the sequential run gives it: the stage's own
-    FacepipeError (it names the file), or a ProcessingError naming the file and the frame's time."""
-    cause = exc.__cause__
-    if isinstance(cause, FacepipeError) and not isinstance(cause, GraphError):
-        return cause
-    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
-    ts = exc.timestamp
-    where = f" at the frame at {ts / 1e6:.3f} s" if ts is not None and Timestamp.is_data(ts) else ""
-    err = ProcessingError(f"{src}: processing failed{where} ({what}); no output was written")
-    err.__cause__ = cause if cause is not None else exc
-    return err
-
-
 def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
                                 progress: bool, max_frames: int | None) -> FileReport:
-    report = FileReport(src, dst, "video")
+    report = FileReport(src, "video", [dst])
     t0 = time.perf_counter()
     off = OfflineAnonymizer(options, detector=detector)
     tracks: set[int] = set()
@@ -284,7 +226,7 @@ def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions,
             report.frames = writer.frames_written
     tracks.discard(-1)
     report.faces = len(tracks)
-    report.ok, report.seconds = True, time.perf_counter() - t0
+    report.seconds = time.perf_counter() - t0
     return report
 
 
@@ -348,11 +290,11 @@ def anonymize_paths(
     """Anonymize files and folders; never raises for a single bad file (see the summary).
     workers: see anonymize_video_file (None: all cores; 1: no graph)."""
     options = options or AnonymizeOptions()
-    jobs = collect_inputs(inputs, recursive)
+    jobs = collect_inputs(inputs, recursive=recursive, skip=is_our_output)
     if not jobs:
         raise InputError("no input files")
     out = Path(output) if output is not None else None
-    many = len(jobs) > 1 or any(base is not None for _, base in jobs)
+    many = len(jobs) > 1 or any(job.folder is not None for job in jobs)
     if out is not None and many and out.exists() and not out.is_dir():
         raise InputError(f"{out}: several inputs need an output folder, but this is a file")
     workers = workers or os.cpu_count() or 1
@@ -361,33 +303,29 @@ def anonymize_paths(
     # at a time).
     finder = FaceFinder(options.detect) if workers == 1 else None
     anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
-    summary = RunSummary()
-    claimed: dict[Path, Path] = {}  # output -> the input that writes it
     # Inputs whose outputs would share a name (x.gif and x.png both give x_anonymized.png) keep
     # their extension in it.
-    stems = output_stems((src for src, _ in jobs), folder_of=lambda p: p.parent)
-    for src, base in jobs:
-        dst = _output_for(src, base, out, many, stems[src])
-        kind = "video" if is_video_path(src) else "image"
-        try:
-            first = claimed.setdefault(dst.resolve(), src)
-            if first != src:
-                # e.g. x.gif and x.png both become x_anonymized.png: never overwrite a result.
-                raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
-            if kind == "video" or (not is_image_path(src) and _probably_video(src)):
-                report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
-                                              max_frames=max_frames, workers=workers)
-            else:
-                report = anonymize_image_file(src, dst, options, anonymizer)
-            log.info("%s -> %s: %d frames, %d faces, %.1f s", src, dst, report.frames, report.faces, report.seconds)
-        except FacepipeError as exc:
-            log.error("%s", exc)
-            report = FileReport(src, None, kind, ok=False, error=str(exc))
-        except Exception as exc:  # one bad file must not end a folder run
-            log.error("%s: %s: %s; no output was written", src, type(exc).__name__, exc)
-            report = FileReport(src, None, kind, ok=False, error=f"{type(exc).__name__}: {exc}")
-        summary.reports.append(report)
-    return summary
+    stems = output_stems((job.path for job in jobs), folder_of=lambda p: (p.parent, _output_ext(p).lower()))
+    claimed: dict[Path, Path] = {}  # output -> the input that writes it
+
+    def kind(job: InputFile) -> str:
+        return "video" if job.kind == "video" or (job.kind is None and _probably_video(job.path)) else "image"
+
+    def one(job: InputFile) -> FileReport:
+        src = job.path
+        dst = _output_for(src, job.folder, out, many, stems[src])
+        first = claimed.setdefault(dst.resolve(), src)
+        if first != src:  # e.g. -o names one file for two inputs: never overwrite a result
+            raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
+        if kind(job) == "video":
+            report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
+                                          max_frames=max_frames, workers=workers)
+        else:
+            report = anonymize_image_file(src, dst, options, anonymizer)
+        log.info("%s -> %s: %d frames, %d faces, %.1f s", src, dst, report.frames, report.faces, report.seconds)
+        return report
+
+    return run_each(jobs, one, describe=lambda job: (job.path, job.kind or "image"))
 
 
 def _probably_video(path: Path) -> bool:

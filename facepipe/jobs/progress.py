@@ -1,4 +1,11 @@
-"""A progress bar with rate and ETA: tqdm when installed, periodic log lines otherwise."""
+"""One progress bar for every job: tqdm when installed and stderr is a terminal, otherwise a
+log line every few seconds (INFO), or nothing when disabled.
+
+    with Progress(total=frames, desc=path.name, enabled=show) as bar:
+        for frame in frames:
+            ...
+            bar.update()
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,13 @@ import logging
 import sys
 import time
 
-log = logging.getLogger("facepipe.anonymize")
+log = logging.getLogger("facepipe.progress")
 
 __all__ = ["Progress"]
 
 
 class Progress:
-    """Counts processed units (frames); `enabled=False` makes it silent."""
+    """Counts processed units (frames, files); `enabled=False` makes it silent."""
 
     def __init__(self, total: int | None, desc: str, *, enabled: bool = True, unit: str = "frame") -> None:
         self.total, self.desc, self.unit = total, desc, unit
@@ -27,7 +34,7 @@ class Progress:
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self._bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+                self._bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr)
 
     def update(self, n: int = 1) -> None:
         self.count += n

@@ -1,0 +1,95 @@
+"""facepipe.jobs, the media-job layer every app uses: inputs, names, frames, reports; and a toy
+app built on it in under 40 lines."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+from conftest import testdata_file as shared_file
+from mediafiles import make_clip
+
+from facepipe.errors import InputError
+from facepipe.jobs import MonotonicMs, collect_inputs, open_media, output_stems
+
+
+def toy_app(paths: list[str], out_dir: Path):
+    """Face boxes of every frame of every video/photo, one JSON per input, one report per input."""
+    from facepipe._fsutil import atomic_write_bytes
+    from facepipe.jobs import FileReport, Progress, collect_inputs, open_media, output_stems, run_each
+    from facepipe.solutions.face_detection import FaceDetector
+
+    detector = FaceDetector()
+    items = collect_inputs(paths, recursive=True)
+    stems = output_stems([i.path for i in items], folder_of=lambda p: out_dir)
+
+    def one(item) -> FileReport:
+        frames = []
+        with open_media(item.path) as media, Progress(None, item.path.name, enabled=False) as bar:
+            for f in media:
+                dets = detector.detect(f.image)
+                faces = [{"box": [round(float(v), 2) for v in box], "score": round(float(s), 4)}
+                         for box, s in zip(dets.xyxy, dets.scores)]
+                frames.append({"frame": f.index, "timestamp_ms": f.timestamp_ms, "faces": faces})
+                bar.update()
+        out = out_dir / f"{stems[item.path]}.json"
+        atomic_write_bytes(out, json.dumps({"input": str(item.path), "frames": frames}).encode())
+        return FileReport(item.path, item.kind, [out], frames=len(frames))
+
+    return run_each(items, one, describe=lambda item: (item.path, item.kind))
+
+
+def test_toy_app_is_small_and_works(tmp_path):
+    pytest.importorskip("av")
+    assert len(inspect.getsource(toy_app).splitlines()) < 40
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "IMG_1.MOV", n=3, audio=True)
+    (src / "IMG_1.JPG").write_bytes(shared_file("faces/pyfeat_single_face.jpg").read_bytes())
+    (src / "broken.mp4").write_bytes(b"not a video")
+    out = tmp_path / "out"
+    out.mkdir()
+    summary = toy_app([str(src)], out)
+    assert [r.ok for r in summary.reports] == [True, True, False]  # sorted: IMG_1.JPG, IMG_1.MOV, broken
+    assert "broken.mp4" in summary.reports[2].error
+    photo = json.loads((out / "IMG_1_JPG.json").read_text())
+    video = json.loads((out / "IMG_1_MOV.json").read_text())
+    assert photo["frames"][0]["timestamp_ms"] == 0 and len(photo["frames"][0]["faces"]) == 1
+    assert [f["timestamp_ms"] for f in video["frames"]] == [0, 100, 200]
+
+
+def test_collect_inputs_walks_each_folder_once(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    for name in ("a.jpg", "sub/b.mp4", ".hidden.jpg", "notes.txt", "a_anonymized.jpg"):
+        (root / name).write_bytes(b"x")
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
+    (root / "sub" / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    found = collect_inputs([root], recursive=True, skip=lambda p: p.stem.endswith("_anonymized"))
+    assert [(f.path.relative_to(root).as_posix(), f.kind) for f in found] == [("a.jpg", "image"),
+                                                                             ("sub/b.mp4", "video")]
+    assert found[1].relative_folder == Path("sub")
+    assert [f.path.name for f in collect_inputs([root])] == ["a.jpg", "a_anonymized.jpg"]  # no -r: top only
+    with pytest.raises(InputError, match="missing.jpg: no such file"):
+        collect_inputs([tmp_path / "missing.jpg"])
+
+
+def test_output_stems_keep_the_extension_only_when_names_collide():
+    files = [Path("d/IMG_1.JPG"), Path("d/IMG_1.MOV"), Path("d/img_2.png"), Path("e/IMG_1.JPG")]
+    assert output_stems(files) == {files[0]: "IMG_1_JPG", files[1]: "IMG_1_MOV", files[2]: "img_2",
+                                   files[3]: "IMG_1"}
+
+
+def test_timestamps_strictly_increase():
+    clock = MonotonicMs()
+    assert [clock(t) for t in (0.0, 0.0004, 0.033, 0.02, 1.0)] == [0, 1, 33, 34, 1000]
+
+
+def test_open_media_of_a_photo_is_frame_0_at_0_ms(tmp_path):
+    with open_media(shared_file("faces/mp_sergey.png")) as media:
+        frames = list(media)
+    assert not media.is_video and [(f.index, f.timestamp_ms) for f in frames] == [(0, 0)]
+    with pytest.raises(InputError, match="nope.mp4: no such file"):
+        open_media(tmp_path / "nope.mp4")
