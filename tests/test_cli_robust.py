@@ -334,3 +334,9 @@ def test_analyze_and_mesh_read_a_camera(tmp_path, monkeypatch, capsys, caplog):
     assert code == 0, text
     doc = json.loads((tmp_path / "m.json").read_text())
     assert doc["input"] == "camera 0" and len(doc["frames"]) == 2
+
+
+def test_camera_as_an_input_is_an_old_spelling_of_dash_dash_camera(tmp_path, capsys, caplog):
+    code, text = cli(["anonymize", "cam:7", "-o", tmp_path / "cam.mp4", "--no-preview"], capsys, caplog)
+    assert code == 1 and "camera 7: cannot be opened" in text
+    assert "deprecated" in text and "--camera 7" in text
