@@ -305,3 +305,21 @@ def test_graph_without_picture_gives_the_same_matches(small_index, expressions):
             b, pic_b = bare.query_image(image)
             assert pic_a is not None and pic_b is None
             assert a.to_faces_json() == b.to_faces_json()
+
+
+def test_cli_video_query_json_per_frame(small_index, tmp_path):
+    video = _shared() / "testdata" / "videos" / "pyfeat_single_face.mp4"
+    out = tmp_path / "v.json"
+    picture = tmp_path / "best.png"
+    assert main(["search", "query", str(small_index), str(video), "--max-frames", "4", "-k", "2", "-o", str(out),
+                 "--render", str(picture)]) == 0
+    doc = json.loads(out.read_text())
+    assert [f["frame"] for f in doc["frames"]] == [0, 1, 2, 3]
+    stamps = [f["timestamp_ms"] for f in doc["frames"]]
+    assert stamps[0] == 0 and all(30 <= b - a <= 37 for a, b in zip(stamps, stamps[1:]))  # 30 fps
+    for frame in doc["frames"]:
+        (face,) = frame["faces"]
+        assert len(face["matches"]) == 2 and face["matches"][0]["distance"] <= face["matches"][1]["distance"]
+        x1, y1, x2, y2 = face["box"]
+        assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 360
+    assert read_image(picture).ndim == 3
