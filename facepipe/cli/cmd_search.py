@@ -21,34 +21,22 @@ from typing import Any
 
 from facepipe._fsutil import refuse_overwrite
 from facepipe.cli._help import HelpFormatter
+from facepipe.cli._options import (
+    add_camera,
+    add_confidences,
+    add_max_frames,
+    add_max_num_faces,
+    add_num_threads,
+    add_progress,
+    add_recursive,
+    int_range,
+)
 from facepipe.cli._output import json_text, write_output
-from facepipe.errors import InputError
+from facepipe.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
 _LIVE_PRINT_INTERVAL_S = 0.5  # camera: print matches at most this often, and only when they change
-
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
-        return value
-    return parse
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,13 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         description="Add every face (or the largest) of the photos in DIR... to INDEX.")
     ix.add_argument("inputs", type=Path, nargs="+", metavar="DIR", help="folders (or image files) to index")
     ix.add_argument("-o", "--output", type=Path, required=True, metavar="INDEX", help="index file to create/update")
-    ix.add_argument("-r", "--recursive", action="store_true", help="include subfolders")
+    add_recursive(ix)
     ix.add_argument("--largest", action="store_true", help="only the largest face of each photo")
     ix.add_argument("--prune", action="store_true", help="forget indexed files that no longer exist")
-    ix.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                    help="progress line (default: on a terminal)")
+    add_progress(ix)
     _common(ix, max_faces=4)
-    ix.set_defaults(func=run_index, usage_error=ix.error)
+    ix.set_defaults(func=run_index)
 
     q = sub.add_parser("query", help="find the indexed faces with the nearest expression",
                        formatter_class=HelpFormatter,
@@ -75,28 +62,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    " from a camera. Text on standard output, or JSON with -o FILE.json / -f json.")
     q.add_argument("index", type=Path, metavar="INDEX", help="index made by `facepipe search index`")
     q.add_argument("input", type=Path, nargs="?", metavar="PHOTO|VIDEO", help="query photo or video")
-    q.add_argument("--camera", type=_int_at_least(0), default=None, metavar="N", help="query live from camera N")
-    q.add_argument("-k", type=_int_at_least(1), default=3, help="matches per face (>= 1)")
+    add_camera(q)
+    q.add_argument("-k", type=int_range(1), default=3, help="matches per face")
     q.add_argument("-o", "--output", type=Path, default=None, help="write the matches here (JSON)")
     q.add_argument("-f", "--format", choices=("text", "json"), default=None,
                    help="output format (default: json for -o, else text)")
     q.add_argument("--render", type=Path, default=None, metavar="PICTURE",
                    help="write the picture of the query face beside its matches (video: the best-matching frame;"
                         " camera: the last one)")
-    q.add_argument("--max-frames", type=_int_at_least(1), default=None,
-                   help="video/camera: stop after this many frames (>= 1)")
+    add_max_frames(q)
     q.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="camera: preview window (default: when a display is available)")
     _common(q, max_faces=1)
-    q.set_defaults(func=run_query, usage_error=q.error)
+    q.set_defaults(func=run_query)
 
 
 def _common(p: argparse.ArgumentParser, max_faces: int) -> None:
-    p.add_argument("--max-num-faces", type=_int_at_least(1), default=max_faces,
-                   help="faces read per image/frame (>= 1)")
-    p.add_argument("--min-detection-confidence", type=_unit_float, default=0.5,
-                   help="face detector threshold [0, 1]")
-    p.add_argument("--num-threads", type=_int_at_least(1), default=None, help="model threads (>= 1; default 1)")
+    add_max_num_faces(p, max_faces, "faces read per image/frame")
+    add_confidences(p, detection=0.5)
+    add_num_threads(p)
     p.add_argument("--descriptor", choices=("geometry", "blendshapes", "landmarks"), default="geometry",
                    help="expression vector: geometry (default), or the blendshapes / landmarks baselines")
     p.add_argument("--model", type=Path, default=None, metavar="FILE.onnx",
@@ -108,9 +92,9 @@ def _descriptor_spec(args: argparse.Namespace) -> Any:
     from facepipe.apps.expression_search.descriptor import DescriptorSpec
 
     if args.model is None and args.model_sha256 is not None:
-        args.usage_error("--model-sha256 is given without --model")
+        raise UsageError("--model-sha256 is given without --model")
     if args.model is not None and not args.model_sha256:
-        args.usage_error(f"{args.model}: --model needs --model-sha256 (the file's sha256, to pin it)")
+        raise UsageError(f"{args.model}: --model needs --model-sha256 (the file's sha256, to pin it)")
     return DescriptorSpec(args.descriptor, None if args.model is None else str(args.model), args.model_sha256,
                           args.num_threads)
 
@@ -174,7 +158,7 @@ def run_query(args: argparse.Namespace) -> int:
     from facepipe.io.video import is_video_file
 
     if (args.input is None) == (args.camera is None):
-        args.usage_error("give a query PHOTO or VIDEO, or --camera N (one of them)")
+        raise UsageError("give a query PHOTO or VIDEO, or --camera N (one of them)")
     spec = _descriptor_spec(args)
     if args.input is not None and not args.input.exists():
         raise InputError(f"{args.input}: no such file")
