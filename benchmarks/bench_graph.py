@@ -79,7 +79,7 @@ def run_sequential(src: Path, dst: Path, frames: int, options) -> float:
 
 
 def run_graph(src: Path, dst: Path, frames: int, options, workers: int, detect_in_flight: int):
-    from facepipe.apps.anonymize.graph import anonymize_video_config
+    from facepipe.apps.anonymize.calculators import anonymize_video_config
     from facepipe.graph import Graph
 
     graph = Graph(anonymize_video_config(options, detect_in_flight=detect_in_flight, redact_in_flight=detect_in_flight,

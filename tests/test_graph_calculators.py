@@ -136,7 +136,7 @@ def test_face_mesh_calculator_tracks_like_the_solution():
 @pytest.mark.parametrize("shape, n", [("ellipse", 30), ("hull", 12)])
 def test_anonymize_graph_matches_the_offline_anonymizer(tmp_path, shape, n):
     _need_models("face_detection_short_range", "face_detection_full_range", "face_landmark")
-    from facepipe.apps.anonymize.graph import anonymize_video_config
+    from facepipe.apps.anonymize.calculators import anonymize_video_config
     from facepipe.apps.anonymize.options import AnonymizeOptions
     from facepipe.apps.anonymize.pipeline import OfflineAnonymizer
     from facepipe.apps.anonymize.redact import RedactOptions

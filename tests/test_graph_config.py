@@ -281,3 +281,21 @@ def test_bad_files_name_the_file(tmp_path):
     unknown.write_text(json.dumps({"input_streams": ["x"], "nodes": [{"calculator": "Nope", "inputs": "x"}]}))
     with pytest.raises(GraphConfigError, match=r"g\.json.*unknown calculator 'Nope'"):
         Graph(unknown, registry=REG)
+
+
+def test_calculators_are_found_through_entry_points_and_the_framework_names_no_app():
+    """A fresh interpreter resolves the anonymizer's calculators by name: the registry imports the
+    modules of the `facepipe.calculators` entry points (pyproject.toml), not a list of app names."""
+    import subprocess
+    from pathlib import Path
+
+    code = ("import sys; from facepipe.graph import default_registry as r; "
+            "print(r.lookup('RedactCalculator').__module__, r.lookup('FaceDetectorCalculator').__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["facepipe.apps.anonymize.calculators", "facepipe.calculators.detection"]
+    graph_dir = Path(__file__).resolve().parents[1] / "facepipe" / "graph"
+    for src in graph_dir.glob("*.py"):
+        assert "facepipe.apps" not in src.read_text(encoding="utf-8"), src
+    # A registry without autoload knows only what was registered into it.
+    with pytest.raises(GraphConfigError, match="unknown calculator 'RedactCalculator'"):
+        CalculatorRegistry(autoload=()).lookup("RedactCalculator")

@@ -41,7 +41,7 @@ from facepipe.runtime.options import RuntimeOptions
 log = logging.getLogger(__name__)
 
 __all__ = ["AnalyzeOptions", "FileReport", "analyze_camera", "analyze_image", "analyze_inputs", "analyze_video",
-           "check_available", "collect_inputs", "is_our_output", "outputs_for"]
+           "collect_inputs", "is_our_output", "outputs_for"]
 
 _VIDEO_OUT_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v")
 
@@ -177,20 +177,6 @@ class _Solutions:
             close = getattr(s, "close", None)
             if close is not None:
                 close()
-
-
-def check_available(options: AnalyzeOptions) -> None:
-    """Fail before any work if an optional solution that `options` asks for is missing."""
-    import importlib
-
-    wanted = [m for m, on in (("pose", options.pose and not options.holistic), ("holistic", options.holistic))
-              if on]
-    for module in wanted:
-        try:
-            importlib.import_module(f"facepipe.solutions.{module}")
-        except ImportError as exc:
-            raise FacepipeError(f"--{module} needs facepipe.solutions.{module}, which is not available in "
-                                f"this installation ({exc})") from exc
 
 
 # --------------------------------------------------------------------------- JSON

@@ -2,13 +2,14 @@
 
 Importing this package registers them by name (a graph config can then say
 `calculator: FaceDetectorCalculator`); the graph registry imports it by itself
-the first time a name is not found.
+the first time a name is not found (it is in the `facepipe.calculators` entry-point
+group of pyproject.toml, as each app's calculators module is).
 
     VideoDecoderCalculator / VideoEncoderCalculator   video files (facepipe.io.video)
     FaceDetectorCalculator                            BlazeFace (facepipe.solutions.face_detection)
     FaceMeshCalculator / FaceLandmarkerCalculator     face landmarks (facepipe.solutions)
-    (the anonymizer's FaceFinder/FaceTracker/Backfill/Redact calculators live with the app,
-    in facepipe.apps.anonymize.graph, and are loaded by name the same way)
+    (apps define their own calculators next to them, e.g. facepipe.apps.anonymize.calculators,
+    found by name the same way)
     FlowLimiterCalculator                             (in facepipe.graph)
 """
 

@@ -11,7 +11,6 @@ from facepipe.apps.analyze import (
     FileReport,
     analyze_camera,
     analyze_inputs,
-    check_available,
     collect_inputs,
 )
 from facepipe.cli._help import HelpFormatter
@@ -92,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
         charts=args.charts, video=VideoEncodeOptions(crf=args.crf), workers=args.workers,
     )
-    check_available(options)
     if args.camera is not None:
         if args.inputs:
             raise UsageError("--camera reads a camera: give no input files with it")

@@ -1,8 +1,13 @@
 """Name -> calculator/subgraph lookup.
 
 Registration is what lets a config file say `calculator: FaceDetectorCalculator`.
-A config can also name any class by dotted path ("package.module:Class"), and the
-Python builder takes classes directly, so registering is optional.
+A module registers the calculators it defines as it is imported (`@register_calculator`).
+Packages make their modules findable by name without an import by declaring them in the
+`facepipe.calculators` entry-point group (pyproject.toml:
+`[project.entry-points."facepipe.calculators"] name = "package.module"`); the registry
+imports those modules the first time a name is not found. A config can also name any class
+by dotted path ("package.module:Class"), and the Python builder takes classes directly, so
+registering is optional.
 """
 
 from __future__ import annotations
@@ -25,18 +30,24 @@ __all__ = ["CalculatorRegistry", "default_registry", "register_calculator", "reg
 
 C = TypeVar("C", bound=type)
 
-# Packages imported the first time a name is not found, so that the built-in calculators
-# are available by name without an explicit import (they depend on higher layers than the
-# graph core, hence loaded by name, not imported here).
-DEFAULT_AUTOLOAD = ("facepipe.calculators", "facepipe.apps.anonymize.graph")
+ENTRY_POINT_GROUP = "facepipe.calculators"
+
+
+def entry_point_modules(group: str = ENTRY_POINT_GROUP) -> list[str]:
+    """The modules that installed packages declare in the calculator entry-point group."""
+    from importlib.metadata import entry_points
+
+    return sorted({ep.value.partition(":")[0] for ep in entry_points(group=group)})
 
 
 class CalculatorRegistry:
     """A thread-safe map of names to Calculator classes, Subgraph classes and subgraph configs."""
 
-    def __init__(self, autoload: Iterable[str] = DEFAULT_AUTOLOAD) -> None:
+    def __init__(self, autoload: Iterable[str] | None = None) -> None:
+        """autoload: modules imported the first time a name is not found (None: those of the
+        `facepipe.calculators` entry points, looked up then)."""
         self._entries: dict[str, type[Calculator] | type[Subgraph] | ConfigSubgraph] = {}
-        self._autoload = list(autoload)
+        self._autoload: list[str] | None = None if autoload is None else list(autoload)
         self._lock = threading.RLock()
 
     def register(self, obj: Any = None, *, name: str | None = None, replace: bool = False) -> Any:
@@ -86,7 +97,7 @@ class CalculatorRegistry:
             raise GraphConfigError(f"calculator must be a name, a dotted path or a class, got {ref!r}")
         with self._lock:
             entry = self._entries.get(ref)
-            if entry is None and self._autoload:
+            if entry is None and self._autoload != []:
                 self._run_autoload()
                 entry = self._entries.get(ref)
         if entry is not None:
@@ -101,7 +112,8 @@ class CalculatorRegistry:
         )
 
     def _run_autoload(self) -> None:
-        modules, self._autoload = self._autoload, []
+        modules = entry_point_modules() if self._autoload is None else self._autoload
+        self._autoload = []
         for module in modules:
             try:
                 importlib.import_module(module)

@@ -152,7 +152,7 @@ def _progress_total(frame_count: int | None, max_frames: int | None) -> int | No
 
 def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
                            progress: bool, max_frames: int | None, workers: int) -> FileReport:
-    from facepipe.apps.anonymize.graph import anonymize_video_config
+    from facepipe.apps.anonymize.calculators import anonymize_video_config
 
     report = FileReport(src, "video", [dst])
     t0 = time.perf_counter()
