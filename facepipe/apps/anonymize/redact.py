@@ -22,9 +22,8 @@ from facepipe.apps.anonymize.regions import FaceRegions, Source
 __all__ = ["METHODS", "SHAPES", "RedactOptions", "Redactor", "mask_boxes"]
 
 METHODS = ("blur", "mosaic", "solid", "image", "none")
-# Blur sigma per unit of `blur`, as a fraction of the face size. 0.2 (the former default) left
-# dark, low-contrast faces recognisable and barely changed (the leak test's Hamilton clip, frames
-# 43-74: 10 leaks of faces inside their ellipse); 0.4 left one, 0.5 none.
+# Blur sigma per unit of `blur`, as a fraction of the face size: the least that left no dark,
+# low-contrast face recognisable in the leak test (benchmarks/RESULTS.md).
 _BLUR_SIGMA = 0.5
 _BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
 SHAPES = ("ellipse", "box", "hull")

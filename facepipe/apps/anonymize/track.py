@@ -32,12 +32,9 @@ __all__ = ["FaceTracker", "TrackerOptions", "TrackStep"]
 
 @dataclass(frozen=True)
 class TrackerOptions:
-    """hold: frames a lost face stays redacted forward, and frames redacted before its first detection.
-        Default 15, from measurements on 7 shared videos (2007 YuNet faces; leak criterion of
-        benchmarks/leak_test.py, frames redacted in memory): faces left visible 147 / 59 / 53 /
-        43 / 12 for hold 0 / 2 / 5 / 10 / 20, while the redacted share of the frame grows
-        11 / 14 / 17 / 21 / 31 %; hold 15 sits between (30 leaks where 10 left 43). Every
-        remaining leak is in fr_short_hamilton_clip (dark faces, crowd, scene cuts).
+    """hold: frames a lost face stays redacted forward, and frames redacted before its first detection
+        (longer: fewer faces left visible, more of the frame blurred; benchmarks/RESULTS.md has
+        the measurements behind 15).
     match_iou: IoU with a track's predicted box that links a detection to it.
     match_centre: or centre distance below this fraction of the larger box side.
     grow_per_frame: relative growth of a held/backfilled box per frame away from a detection.
@@ -47,10 +44,7 @@ class TrackerOptions:
     confirm_score, unconfirmed_hold: a face seen once with a score below `confirm_score` is
         held and backfilled only `unconfirmed_hold` frames, and backfilled `hold` frames once it
         is seen again (into the frames still buffered). A one-frame false positive on a wall
-        then blurs 11 frames, not 31. Off by default (0.0), recall first. Measured with 0.5 on
-        the 14 shared videos (leak criterion of benchmarks/leak_test.py, frames redacted in
-        memory): no face left visible either way, and 31.4 % of the frame changed instead of
-        32.9 %; with `unconfirmed_hold` 3, one face of the hamilton clip leaks.
+        then blurs 11 frames, not 31. Off by default (0.0), recall first (benchmarks/RESULTS.md).
     """
 
     hold: int = 15
