@@ -31,7 +31,7 @@ import numpy as np
 
 from facepipe._fsutil import atomic_write_bytes
 from facepipe.draw.annotate import annotate
-from facepipe.errors import FacepipeError, InputError
+from facepipe.errors import InputError
 from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import Frame, VideoEncodeOptions
 from facepipe.jobs import FileReport, MonotonicMs, Progress, graph_error, media_kind, output_stems, run_each, schema
