@@ -268,8 +268,8 @@ def test_old_spelling_warns_and_new_one_does_not(tmp_path, capsys, caplog):
     assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
 
 
-@pytest.mark.parametrize("command", ["analyze", "anonymize", "mesh", "landmarks", "hands", "pose", "holistic",
-                                     "segment"])
+@pytest.mark.parametrize("command", ["analyze", "anonymize", "detect", "mesh", "landmarks", "hands", "pose",
+                                     "holistic", "segment"])
 def test_every_media_command_takes_a_camera(command, capsys, caplog):
     """--camera N everywhere; without a camera here, the error is one line naming the device."""
     code, text = cli([command, "--camera", "7", "-o", "cam.mp4" if command == "anonymize" else "x.json"],
@@ -334,6 +334,10 @@ def test_analyze_and_mesh_read_a_camera(tmp_path, monkeypatch, capsys, caplog):
     assert code == 0, text
     doc = json.loads((tmp_path / "m.json").read_text())
     assert doc["input"] == "camera 0" and len(doc["frames"]) == 2
+    code, text = cli(["detect", "--camera", "0", "--max-frames", "2", "-o", tmp_path / "d.json"], capsys, caplog)
+    assert code == 0, text
+    (cam,) = json.loads((tmp_path / "d.json").read_text())["inputs"]
+    assert cam["input"] == "camera 0" and [len(f["faces"]) for f in cam["frames"]] == [1, 1]
 
 
 def test_camera_as_an_input_is_an_old_spelling_of_dash_dash_camera(tmp_path, capsys, caplog):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._options import add_confidences, add_num_threads, add_recursive
+from facepipe.cli._options import add_camera, add_confidences, add_max_frames, add_num_threads, add_recursive
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("input", type=Path, help="image file, or a folder of images")
+    p.add_argument("input", type=Path, nargs="?", help="image file, or a folder of images (or --camera N)")
+    add_camera(p)
+    add_max_frames(p)
     add_output_arguments(p, FORMATS)
     p.add_argument("--model", choices=("short", "full"), default="short",
                    help="short: faces within ~2 m (128 px model); full: small and distant faces (192 px)")
@@ -94,31 +96,54 @@ def run(args: argparse.Namespace) -> int:
     from facepipe.solutions.face_detection import FACE_KEYPOINT_NAMES, FaceDetector, FaceDetectorOptions
 
     fmt = output_format(args.format, args.output)
-    files = _image_files(args.input, args.recursive)
+    if (args.camera is None) == (args.input is None):
+        raise UsageError("give an image or a folder, or --camera N (not both)")
+    if args.camera is not None and fmt != "json":
+        raise UsageError("--camera writes JSON (frames with their timestamps): -f json")
+    files = _image_files(args.input, args.recursive) if args.input is not None else []
     check_output(args.output, files, fmt)
     try:
         options = FaceDetectorOptions(model=args.model, min_score=args.min_detection_confidence)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     detector = FaceDetector(options)
-    results = list(_detect_all(detector, files, args.skip_bad))
+    if args.camera is not None:
+        inputs = [_camera_json(detector, args.camera, args.max_frames)]
+    else:
+        results = list(_detect_all(detector, files, args.skip_bad))
+        inputs = [{"input": str(path), "image_size": list(det.image_size),
+                   "frames": [{"frame": 0, "timestamp_ms": 0, "faces": _faces(det)}]} for path, det in results]
     if fmt == "json":
-        doc = {
-            "schema": schema.SCHEMA, "command": "detect", "model": args.model,
-            "min_detection_confidence": detector.min_score, "keypoint_names": list(FACE_KEYPOINT_NAMES),
-            "inputs": [
-                {"input": str(path), "image_size": list(det.image_size), "frames": [{"frame": 0, "timestamp_ms": 0,
-                 "faces": [schema.face(b, s, keypoints=np.round(k.astype(np.float64), 3).tolist())
-                           for b, k, s in zip(det.xyxy, det.keypoints, det.scores)]}]}
-                for path, det in results
-            ],
-        }
+        doc = {"schema": schema.SCHEMA, "command": "detect", "model": args.model,
+               "min_detection_confidence": detector.min_score, "keypoint_names": list(FACE_KEYPOINT_NAMES),
+               "inputs": inputs}
         write_output(args.output, json_text(doc))
     elif fmt == "csv":
         write_output(args.output, _csv(results, FACE_KEYPOINT_NAMES))
     else:
         write_output(args.output, npz_bytes(_arrays(results, FACE_KEYPOINT_NAMES)))
     return 0
+
+
+def _faces(det) -> list[dict]:
+    return [schema.face(b, s, keypoints=np.round(k.astype(np.float64), 3).tolist())
+            for b, k, s in zip(det.xyxy, det.keypoints, det.scores)]
+
+
+def _camera_json(detector, device: int, max_frames: int | None) -> dict:
+    """Every frame of camera `device` until Ctrl-C or max_frames, as one input of the document."""
+    from facepipe.jobs import open_camera
+
+    frames, size = [], [0, 0]
+    with open_camera(device, max_frames=max_frames) as camera:
+        try:
+            for f in camera:
+                det = detector.detect(f.image)
+                size = list(det.image_size)
+                frames.append({"frame": f.index, "timestamp_ms": f.timestamp_ms, "faces": _faces(det)})
+        except KeyboardInterrupt:
+            pass  # the normal end of a live stream: what was seen is written
+    return {"input": f"camera {device}", "image_size": size, "frames": frames}
 
 
 def _csv(results: list, names: tuple[str, ...]) -> str:
