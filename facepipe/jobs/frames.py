@@ -4,7 +4,7 @@ timestamps that tracking solutions (MediaPipe's VIDEO mode) require.
     with open_media(path, max_frames=100) as media:        # or open_camera(0)
         for f in media:                                    # MediaFrame: index, image, timestamp_ms
             result = landmarker.detect_for_video(f.image, f.timestamp_ms)
-        media.is_video, media.size, media.reader           # reader: for VideoWriter.like(...)
+        media.is_video, media.fps, media.reader            # reader: for VideoWriter.like(...)
 
 A photo is one frame, index 0 at 0 ms. A video's frames carry their own presentation time
 (variable frame rates keep their timing); two frames within one millisecond, or a clock that
