@@ -276,13 +276,15 @@ def test_nothing_listening_is_a_warning_not_a_failure(caplog) -> None:
 def test_ctrl_c_stops_cleanly(receivers) -> None:
     rx = receivers()
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "facepipe", "stream", str(shared_file(VIDEO)),
+    # --loop: the stream cannot end by itself before the signal, however slow the machine is.
+    proc = subprocess.Popen([sys.executable, "-m", "facepipe", "stream", str(shared_file(VIDEO)), "--loop",
                              "--vmc", rx.address], stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 30
         while not rx.packets and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert rx.packets, "no packet arrived"
+        assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     finally:

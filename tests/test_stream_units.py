@@ -348,3 +348,16 @@ def test_live_source_drops_frames_instead_of_queueing() -> None:
     assert np.median(staleness) < 0.1 and max(staleness) < 1.0
     with pytest.raises(InputError, match="camera 96: cannot be opened"):
         CameraSource(96)
+
+
+def test_video_loop_continues_numbers_and_times() -> None:
+    from facepipe.apps.stream.sources import VideoSource
+
+    src = VideoSource(shared_file("videos/pyfeat_single_face.mp4"), realtime=False, loop=True, max_frames=200)
+    try:
+        items = [(f.index, f.time_s) for f in src]  # the clip has 72 frames: played almost three times
+    finally:
+        src.close()
+    assert [i for i, _ in items] == list(range(200))
+    times = np.array([t for _, t in items])
+    assert (np.diff(times) > 0).all() and np.diff(times).max() < 2.5 / src.fps

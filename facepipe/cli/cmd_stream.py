@@ -54,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=True,
                    help="video: pace frames at the video's frame rate (--no-realtime: as fast as possible)")
     r.add_argument("--max-frames", type=int, default=None, help="stop after N input frames")
+    r.add_argument("--loop", action="store_true", help="video: start again at the end (until Ctrl-C/--max-frames)")
     r.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="preview window (default: when a display and OpenCV GUI support exist)")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -74,6 +75,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--camera must be >= 0, got {args.camera}")
     if not (args.vmc or args.livelink or args.osc):
         raise UsageError("no target: give at least one of --vmc HOST:PORT, --livelink HOST:PORT, --osc HOST:PORT")
+    if args.loop and args.camera is not None:
+        raise UsageError("--loop is for a video file, not --camera")
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.num_threads < 1:
@@ -141,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         if args.camera is not None:
             source = CameraSource(args.camera, max_frames=args.max_frames)
         else:
-            source = VideoSource(args.input, realtime=args.realtime, max_frames=args.max_frames)
+            source = VideoSource(args.input, realtime=args.realtime, max_frames=args.max_frames, loop=args.loop)
         stack.callback(source.close)
         progress = sys.stderr.isatty() if args.progress is None else args.progress
         on_frame = _preview(args, stack)

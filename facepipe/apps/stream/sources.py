@@ -36,9 +36,12 @@ class SourceFrame:
 
 
 class VideoSource:
-    """Frames of a video file. realtime=True paces them at their timestamps and drops late ones."""
+    """Frames of a video file. realtime=True paces them at their timestamps and drops late ones;
+    loop=True starts the video again at its end (a recorded performance played on repeat), with
+    frame numbers and times continuing."""
 
-    def __init__(self, path: str | Path, *, realtime: bool = True, max_frames: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, realtime: bool = True, max_frames: int | None = None,
+                 loop: bool = False) -> None:
         from facepipe.io.video import VideoReader
 
         self.path = Path(path)
@@ -47,31 +50,48 @@ class VideoSource:
         self._reader = VideoReader(self.path)
         rate = self._reader.info.fps
         self.fps = float(rate) if rate else 30.0
-        self.realtime, self.max_frames = realtime, max_frames
+        self.realtime, self.max_frames, self.loop = realtime, max_frames, loop
         self.dropped = 0
         self.label = str(self.path)
+
+    def _frames(self) -> Iterator[tuple[int, np.ndarray, float]]:
+        """(index, image, time) over the video, again and again with loop=True."""
+        from facepipe.io.video import VideoReader
+
+        index, offset = 0, 0.0
+        while True:
+            last = None
+            for frame in self._reader:
+                last = frame.time
+                yield index, frame.image, offset + frame.time
+                index += 1
+            if not self.loop or last is None:
+                return
+            offset += last + 1.0 / self.fps
+            self._reader.close()
+            self._reader = VideoReader(self.path)
 
     def __iter__(self) -> Iterator[SourceFrame]:
         period = 1.0 / self.fps
         start: float | None = None
         first_time = 0.0
-        for frame in self._reader:
-            if self.max_frames is not None and frame.index >= self.max_frames:
+        for index, image, t in self._frames():
+            if self.max_frames is not None and index >= self.max_frames:
                 break
             now = time.perf_counter()
             if not self.realtime:
-                yield SourceFrame(frame.index, frame.image, frame.time, now)
+                yield SourceFrame(index, image, t, now)
                 continue
             if start is None:
-                start, first_time = now, frame.time
-            due = start + (frame.time - first_time)
+                start, first_time = now, t
+            due = start + (t - first_time)
             if now < due:
                 time.sleep(due - now)
                 now = time.perf_counter()
             elif now > due + period:  # a whole frame late: drop it, the next one may be on time
                 self.dropped += 1
                 continue
-            yield SourceFrame(frame.index, frame.image, frame.time, max(now, due))
+            yield SourceFrame(index, image, t, max(now, due))
 
     def close(self) -> None:
         self._reader.close()
