@@ -19,8 +19,9 @@ __all__ = ["atomic_write", "atomic_write_bytes", "refuse_overwrite"]
 
 
 @contextlib.contextmanager
-def atomic_write(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """Open a temporary file next to `dest` for binary writing; rename it onto `dest` on success."""
+def atomic_write(dest: str | os.PathLike[str], mode: int = 0o644) -> Iterator[BinaryIO]:
+    """Open a temporary file next to `dest` for binary writing; rename it onto `dest` on success,
+    with permissions `mode` (0o600 for private data such as face embeddings)."""
     dest = Path(dest)
     # The suffix is kept so that tools keyed on extensions still recognise the temp file.
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -31,7 +32,7 @@ def atomic_write(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             os.fsync(fh.fileno())
         # mkstemp creates 0600; model files and images are meant to be readable by others.
         # (Reading the umask would mean setting it, which is not thread-safe.)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

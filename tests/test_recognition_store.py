@@ -152,9 +152,9 @@ def test_sqlite_corrupt_and_foreign_files(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[4096:] = b"\xa5" * (len(raw) - 4096)
     path.write_bytes(bytes(raw))
-    with pytest.raises(GalleryError, match="g.sqlite3: (gallery file is damaged|damaged)"):
-        with open_gallery(path, INFO) as g:
-            g.people()
+    with pytest.raises(GalleryError, match="g.sqlite3: (gallery file is damaged|damaged)"), \
+            open_gallery(path, INFO) as g:
+        g.people()
 
 
 def test_sqlite_locked_gallery_is_a_clear_error(tmp_path):

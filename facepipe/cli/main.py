@@ -35,6 +35,7 @@ COMMANDS = (
     "facepipe.cli.cmd_body",
     "facepipe.cli.cmd_stream",
     "facepipe.cli.cmd_search",
+    "facepipe.cli.cmd_faces",
     "facepipe.cli.cmd_models",
 )
 # `facepipe --help` lists the commands under the job they do; a command not named here is listed

@@ -68,7 +68,8 @@ class ExactIndex:
     def __init__(self, labels: np.ndarray, vectors: np.ndarray, metric: str) -> None:
         self.metric = metric
         self.labels = np.asarray(labels, dtype=object)
-        v = np.ascontiguousarray(vectors, np.float32).reshape(len(self.labels), -1)
+        v = np.ascontiguousarray(vectors, np.float32)
+        v = v.reshape(len(self.labels), v.shape[-1] if v.ndim == 2 else 0)
         if metric == "cosine":
             v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
         self.vectors = v

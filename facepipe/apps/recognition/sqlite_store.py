@@ -80,7 +80,7 @@ class SqliteGallery(GalleryStore):
         except sqlite3.Error as exc:
             raise GalleryError(f"{self.path}: cannot open the gallery ({exc})") from exc
         try:
-            self._conn.execute("PRAGMA busy_timeout = %d" % int(timeout * 1000))
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA secure_delete = ON")
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

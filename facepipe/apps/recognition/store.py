@@ -66,12 +66,13 @@ class GalleryInfo:
         """The info of a FaceEmbedder (its model_id, dim and metric attributes)."""
         return cls(str(embedder.model_id), int(embedder.dim), str(embedder.metric))  # type: ignore[attr-defined]
 
-    def check_compatible(self, other: GalleryInfo, where: str) -> None:
+    def check_compatible(self, other: GalleryInfo, where: str, other_is: str = "the embedder makes") -> None:
+        """GalleryError unless `other` (the embedder's, or an import file's) is this gallery's model."""
         if other != self:
             raise GalleryError(
-                f"{where}: gallery holds {self.dim}-d {self.metric} embeddings of model {self.model_id!r}; the"
-                f" embedder makes {other.dim}-d {other.metric} embeddings of {other.model_id!r} (vectors of two"
-                " models cannot be compared: enroll into another gallery with --gallery)"
+                f"{where}: gallery holds {self.dim}-d {self.metric} embeddings of model {self.model_id!r};"
+                f" {other_is} {other.dim}-d {other.metric} embeddings of {other.model_id!r} (vectors of two"
+                " models cannot be compared: use another gallery, --gallery PATH)"
             )
 
 

@@ -1,0 +1,90 @@
+"""Identify people in photo, video and folder inputs; write annotated copies and the JSON record.
+
+JSON per input: {"path", "kind": "image"|"video", "frames": [{"frame", "timestamp_ms", "faces":
+[{"box", "score", "name", "distance", "confidence", "track_id"}]}], "tracks": [{"track_id", "name",
+"distance", "votes", "embedded", "first_frame", "last_frame"}], "people": {name: frames}}.
+Photos are frame 0 at 0 ms, with no tracks. Annotated outputs are written atomically; a video
+output is only complete once every frame is written (the writer deletes a partial file).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from facepipe.apps.recognition.draw import draw_identities
+from facepipe.apps.recognition.recognizer import FaceRecognizer, Identities
+from facepipe.apps.recognition.video import TrackVoteOptions, VideoIdentities, identify_video
+from facepipe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["collect_inputs", "identify_image_file", "identify_video_file"]
+
+
+def collect_inputs(paths: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:
+    """Photos and videos given directly or inside the given folders."""
+    from facepipe.io.image import READABLE_EXTENSIONS
+    from facepipe.io.video import is_video_file
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.glob("**/*" if recursive else "*")
+                           if f.is_file() and (f.suffix.lower() in READABLE_EXTENSIONS or is_video_file(f)))
+            if not found:
+                raise InputError(f"{p}: no photos or videos in this folder")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    return out
+
+
+def _frame_doc(index: int, t_ms: float, ids: Identities) -> dict[str, Any]:
+    return {"frame": index, "timestamp_ms": round(t_ms, 3), "faces": ids.to_faces()}
+
+
+def identify_image_file(recognizer: FaceRecognizer, path: Path, out_dir: Path | None) -> dict[str, Any]:
+    from facepipe.io.image import read_image, write_image
+
+    image = read_image(path)
+    ids = recognizer.identify(image)
+    if out_dir is not None:
+        write_image(out_dir / f"{path.stem}_faces{path.suffix if path.suffix.lower() != '.gif' else '.png'}",
+                    draw_identities(image, ids))
+    people = {str(n): 1 for n in ids.names[ids.known]}
+    return {"path": str(path), "kind": "image", "frames": [_frame_doc(0, 0.0, ids)], "tracks": [],
+            "people": people}
+
+
+def video_doc(path: Path, result: VideoIdentities) -> dict[str, Any]:
+    return {
+        "path": str(path), "kind": "video",
+        "frames": [_frame_doc(i, t, ids) for i, t, ids in result.frames],
+        "tracks": [{"track_id": d.track_id, "name": d.name,
+                    "distance": round(d.distance, 4) if d.distance != float("inf") else None,
+                    "votes": d.votes, "embedded": d.embedded, "first_frame": d.first, "last_frame": d.last}
+                   for d in result.tracks.values()],
+        "people": result.people(),
+    }
+
+
+def identify_video_file(recognizer: FaceRecognizer, path: Path, out_dir: Path | None,
+                        options: TrackVoteOptions | None = None, *, max_frames: int | None = None) -> dict[str, Any]:
+    """Two passes: identify (tracks decided over the whole video), then draw the decisions on a
+    second decode, so the first frames of a track already show the name decided later."""
+    result = identify_video(recognizer, path, options, max_frames=max_frames)
+    if out_dir is not None:
+        from facepipe.io.video import VideoReader, VideoWriter
+
+        dest = out_dir / f"{path.stem}_faces.mp4"
+        with VideoReader(path) as reader, VideoWriter.like(reader, dest) as writer:
+            for frame, (_, _, ids) in zip(reader, result.frames):
+                writer.write(draw_identities(frame.image, ids), frame)
+        log.info("wrote %s", dest)
+    return video_doc(path, result)

@@ -1,0 +1,260 @@
+"""`facepipe faces`: a gallery of people, and who is in photos, videos and cameras.
+
+    facepipe faces enroll NAME PHOTO|DIR…      add photos of one person (one face each; --largest picks)
+    facepipe faces enroll --people DIR         one subfolder per person: DIR/NAME/*.jpg
+    facepipe faces list | remove NAME | export FILE | import FILE
+    facepipe faces identify PHOTO|VIDEO|DIR… [-o OUT]   names drawn into OUT/, JSON to OUT/faces.json or stdout
+    facepipe faces identify --camera N [-o FILE.mp4]
+
+The gallery is an SQLite file (default: $FACEPIPE_GALLERY, else $XDG_DATA_HOME/facepipe/gallery.sqlite3,
+mode 0600) or, with --gallery postgresql://…, a PostgreSQL database with pgvector shared by a team.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from facepipe.cli._help import HelpFormatter
+from facepipe.errors import InputError
+
+log = logging.getLogger("facepipe.faces")
+
+
+def _fraction(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return v
+
+
+def _ranged_int(lo: int, hi: int):
+    def parse(text: str) -> int:
+        v = int(text)
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}], got {text}")
+        return v
+
+    return parse
+
+
+def _threshold(text: str) -> float:
+    v = float(text)
+    if not 0.0 < v <= 4.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 4], got {text}")
+    return v
+
+
+def _common(p: argparse.ArgumentParser, *, recognise: bool) -> None:
+    p.add_argument("--gallery", default=None, metavar="PATH|URL",
+                   help="gallery file or postgresql://user@host/db URL (default: $FACEPIPE_GALLERY, else"
+                        " $XDG_DATA_HOME/facepipe/gallery.sqlite3)")
+    if not recognise:
+        return
+    p.add_argument("--min-detection-confidence", type=_fraction, default=0.5, help="face detector score threshold")
+    p.add_argument("--max-num-faces", type=_ranged_int(1, 1000), default=None, help="most faces per image")
+    p.add_argument("--num-threads", type=_ranged_int(1, 64), default=None, help="interpreter threads per model")
+    p.add_argument("--threshold", type=_threshold, default=None,
+                   help="largest embedding distance that counts as the same person (default: the embedder's"
+                        " calibrated value, 0.55 for dlib)")
+    p.add_argument("-k", type=_ranged_int(1, 100), default=5, dest="k",
+                   help="nearest gallery embeddings that vote per face")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("faces", help="people gallery: enroll, list, remove, export/import, identify",
+                              description=__doc__, formatter_class=HelpFormatter)
+    sub = p.add_subparsers(dest="faces_command", metavar="ACTION")
+    sub.required = True
+
+    e = sub.add_parser("enroll", help="add photos of a person (or --people DIR: a subfolder per person)",
+                       formatter_class=HelpFormatter)
+    e.add_argument("name", nargs="?", help="the person's name")
+    e.add_argument("photos", nargs="*", metavar="PHOTO|DIR", help="photos, or folders of photos, of that person")
+    e.add_argument("--people", type=Path, metavar="DIR", help="enroll every subfolder DIR/NAME/ as person NAME")
+    e.add_argument("--largest", action="store_true", help="a photo with several faces: enroll the largest")
+    e.add_argument("--skip-bad", action="store_true",
+                   help="skip photos without a usable face (with a warning) instead of failing")
+    e.add_argument("--keep-thumbnails", action="store_true",
+                   help="also store the aligned face chip (JPEG) of each photo; by default no image is stored")
+    e.add_argument("-r", "--recursive", action="store_true", help="include subfolders of photo folders")
+    _common(e, recognise=True)
+    e.set_defaults(func=_enroll)
+
+    ls = sub.add_parser("list", help="who is enrolled", formatter_class=HelpFormatter)
+    ls.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    _common(ls, recognise=False)
+    ls.set_defaults(func=_list)
+
+    rm = sub.add_parser("remove", help="delete a person and all their embeddings", formatter_class=HelpFormatter)
+    rm.add_argument("name")
+    _common(rm, recognise=False)
+    rm.set_defaults(func=_remove)
+
+    ex = sub.add_parser("export", help="write the gallery to a JSON file (mode 0600)", formatter_class=HelpFormatter)
+    ex.add_argument("output", type=Path, metavar="FILE")
+    _common(ex, recognise=False)
+    ex.set_defaults(func=_export)
+
+    im = sub.add_parser("import", help="add the people of an exported JSON file", formatter_class=HelpFormatter)
+    im.add_argument("input", type=Path, metavar="FILE")
+    _common(im, recognise=False)
+    im.set_defaults(func=_import)
+
+    i = sub.add_parser("identify", help="name the faces in photos, videos, folders or a camera",
+                       formatter_class=HelpFormatter)
+    i.add_argument("inputs", nargs="*", metavar="PHOTO|VIDEO|DIR")
+    i.add_argument("--camera", type=_ranged_int(0, 99), default=None, metavar="N", help="camera device N")
+    i.add_argument("-o", "--output", type=Path, default=None,
+                   help="folder for annotated copies (NAME_faces.EXT) and faces.json (camera: a video file);"
+                        " without it, JSON goes to standard output")
+    i.add_argument("-r", "--recursive", action="store_true", help="include subfolders of folder inputs")
+    i.add_argument("--embed-every", type=_ranged_int(1, 1000), default=3,
+                   help="video: frames between two embeddings of one tracked face")
+    i.add_argument("--max-frames", type=_ranged_int(1, 10**9), default=None, help="video/camera: stop after N frames")
+    i.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="log each file")
+    _common(i, recognise=True)
+    i.set_defaults(func=_identify)
+
+
+def _store(args: argparse.Namespace):
+    from facepipe.apps.recognition.store import open_gallery
+
+    return open_gallery(args.gallery, None, create=False)
+
+
+def _recognizer(args: argparse.Namespace):
+    from facepipe.apps.recognition.faces import SpotterOptions
+    from facepipe.apps.recognition.matching import MatchOptions
+    from facepipe.apps.recognition.recognizer import FaceRecognizer, RecognizerOptions
+
+    options = RecognizerOptions(
+        SpotterOptions(min_detection_confidence=args.min_detection_confidence, max_num_faces=args.max_num_faces,
+                       num_threads=args.num_threads),
+        MatchOptions(threshold=args.threshold, k=args.k))
+    return FaceRecognizer(args.gallery, options)
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from facepipe.apps.recognition.enroll import enroll, image_files, people_folders
+
+    if args.people is not None:
+        if args.name or args.photos:
+            raise _usage("enroll: give either NAME PHOTO… or --people DIR, not both")
+        people = people_folders(args.people)
+    else:
+        if not args.name or not args.photos:
+            raise _usage("enroll: give NAME and at least one PHOTO or folder (or --people DIR)")
+        people = {args.name: image_files(args.photos, args.recursive)}
+    with _recognizer(args) as rec:
+        done = enroll(rec, people, largest=args.largest, skip_bad=args.skip_bad,
+                      keep_thumbnails=args.keep_thumbnails)
+        for e in done:
+            log.warning("enrolled %s: %d photo(s)%s into %s", e.name, len(e.embeddings),
+                        f", {len(e.skipped)} skipped" if e.skipped else "", rec.gallery.location)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        people = store.people()
+        if args.format == "json":
+            doc = {"gallery": store.location, "model_id": store.info.model_id, "dim": store.info.dim,
+                   "metric": store.info.metric,
+                   "people": [{"name": p.name, "embeddings": p.embeddings, "thumbnails": p.thumbnails}
+                              for p in people]}
+            sys.stdout.write(json.dumps(doc) + "\n")
+        else:
+            for p in people:
+                sys.stdout.write(f"{p.name}\t{p.embeddings}\n")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        n = store.remove(args.name)
+        log.warning("removed %s (%d embeddings) from %s", args.name, n, store.location)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from facepipe.apps.recognition.enroll import export_gallery
+
+    if not args.output.parent.is_dir():
+        raise InputError(f"{args.output}: output folder {args.output.parent} does not exist")
+    with _store(args) as store:
+        n = export_gallery(store, args.output)
+    log.warning("exported %d embeddings to %s", n, args.output)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from facepipe.apps.recognition.enroll import import_gallery, read_export
+    from facepipe.apps.recognition.store import GalleryError, open_gallery
+
+    info, _ = read_export(args.input)
+    try:
+        store = open_gallery(args.gallery, None, create=False)
+    except GalleryError:  # no gallery yet (or a broken one, which fails again here): made for the file's model
+        store = open_gallery(args.gallery, info)
+    with store:
+        n = import_gallery(store, args.input)
+    log.warning("imported %d embeddings into %s", n, store.location)
+    return 0
+
+
+def _usage(message: str) -> InputError:
+    err = InputError(message)
+    err.exit_code = 2
+    return err
+
+
+def _identify(args: argparse.Namespace) -> int:
+    from facepipe._fsutil import atomic_write
+    from facepipe.apps.recognition.files import collect_inputs, identify_image_file, identify_video_file
+    from facepipe.apps.recognition.video import TrackVoteOptions
+    from facepipe.io.video import is_video_file
+
+    if args.camera is not None:
+        if args.inputs:
+            raise _usage("identify: give inputs or --camera N, not both")
+        from facepipe.apps.recognition.camera import run_camera
+
+        with _recognizer(args) as rec:
+            return run_camera(rec, args.camera, args.output, TrackVoteOptions(embed_every=args.embed_every),
+                              max_frames=args.max_frames)
+    if not args.inputs:
+        raise _usage("identify: give at least one photo, video or folder (or --camera N)")
+    files = collect_inputs(args.inputs, args.recursive)
+    if args.output is not None:
+        if args.output.exists() and not args.output.is_dir():
+            raise InputError(f"{args.output}: not a folder (-o takes the folder for annotated copies and JSON)")
+        args.output.mkdir(parents=True, exist_ok=True)
+    docs, failed = [], 0
+    with _recognizer(args) as rec:
+        votes = TrackVoteOptions(embed_every=args.embed_every)
+        for path in files:
+            if args.progress:
+                log.warning("%s", path)
+            try:
+                if is_video_file(path):
+                    docs.append(identify_video_file(rec, path, args.output, votes, max_frames=args.max_frames))
+                else:
+                    docs.append(identify_image_file(rec, path, args.output))
+            except InputError as exc:
+                if len(files) == 1:
+                    raise
+                log.error("%s", exc)
+                failed += 1
+        doc = {"model_id": rec.info.model_id, "threshold": rec.threshold, "gallery": rec.gallery.location,
+               "files": docs}
+    text = json.dumps(doc) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        with atomic_write(args.output / "faces.json", mode=0o600) as fh:
+            fh.write(text.encode("utf-8"))
+    return 1 if failed else 0
