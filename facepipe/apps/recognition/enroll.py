@@ -35,6 +35,10 @@ __all__ = ["Enrollment", "enroll", "export_gallery", "image_files", "import_gall
 
 EXPORT_FORMAT = "facepipe-gallery"
 
+# Enrollment counts only clearly visible faces (Face Mesh presence): every face of the shared
+# identity photos scores >= 0.96, a building BlazeFace took for a face in one of them 0.76.
+ENROLL_MIN_PRESENCE = 0.9
+
 
 @dataclass(frozen=True)
 class Enrollment:
@@ -95,6 +99,8 @@ def embed_photos(recognizer: FaceRecognizer, name: str, photos: Sequence[Path], 
         try:
             image = read_image(path)
             faces, emb = recognizer.embed_faces(image)
+            clear = faces.presence >= ENROLL_MIN_PRESENCE
+            faces, emb = faces[clear], emb[clear]
             if len(faces) == 0:
                 raise InputError(f"{path}: no face found (enroll needs a photo with one clearly visible face)")
             if len(faces) > 1 and not largest:

@@ -26,8 +26,11 @@ __all__ = ["FaceSpotter", "SpotterOptions", "SpottedFaces"]
 class SpotterOptions:
     """models: BlazeFace models run on the whole image ("short", "full"); boxes merged.
     min_detection_confidence: detector score threshold.
-    min_presence: Face Mesh presence below which a detection is not a face (faces of the shared
-        identity and group photos score >= 0.96; a building BlazeFace took for a face, 0.76).
+    min_presence: Face Mesh presence below which a detection is dropped. Off by default: faces
+        half hidden by a hand or seen from the side score low (Obama in the hamilton clip's
+        audience: 0.04-0.5) and are still recognisable, while a false detection costs only an
+        "unknown" box. Enrollment is stricter (ENROLL_MIN_PRESENCE). Faces of the shared identity
+        photos score >= 0.96; a building BlazeFace took for a face, 0.76.
     min_face: faces narrower than this many pixels are dropped (too small to recognise:
         dlib's chips are 150 px; below ~30 px identity is mostly guesswork).
     max_num_faces: most faces kept per image, largest first (None: all).
@@ -37,7 +40,7 @@ class SpotterOptions:
 
     models: tuple[str, ...] = ("short", "full")
     min_detection_confidence: float = 0.5
-    min_presence: float = 0.9
+    min_presence: float = 0.0
     min_face: float = 24.0
     max_num_faces: int | None = None
     nms_iou: float = 0.3
@@ -58,25 +61,28 @@ class SpotterOptions:
 
 @dataclass(frozen=True, eq=False)
 class SpottedFaces(_Indexable):
-    """N faces of one image: xyxy (N,4) pixel boxes, scores (N,), points5 (N,5,2) pixel alignment
-    points (embedder convention, `five_point_landmarks`), image_size (width, height)."""
+    """N faces of one image: xyxy (N,4) pixel boxes, scores (N,) detection scores, presence (N,)
+    Face Mesh presence (how face-like the landmark model finds the box), points5 (N,5,2) pixel
+    alignment points (embedder convention, `five_point_landmarks`), image_size (width, height)."""
 
     xyxy: np.ndarray
     scores: np.ndarray
+    presence: np.ndarray
     points5: np.ndarray
     image_size: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xyxy", as_f32(self.xyxy, (4,)))
         object.__setattr__(self, "scores", as_f32(self.scores, ()).reshape(-1))
+        object.__setattr__(self, "presence", as_f32(self.presence, ()).reshape(-1))
         object.__setattr__(self, "points5", as_f32(self.points5, (5, 2)))
         n = len(self.xyxy)
-        if len(self.scores) != n or len(self.points5) != n:
+        if len(self.scores) != n or len(self.presence) != n or len(self.points5) != n:
             raise ValueError("SpottedFaces fields disagree on N")
 
     @classmethod
     def empty(cls, image_size: tuple[int, int] = (0, 0)) -> SpottedFaces:
-        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), image_size)
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0), np.zeros((0, 5, 2)), image_size)
 
     @property
     def widths(self) -> np.ndarray:
@@ -131,12 +137,12 @@ class FaceSpotter:
             dets = self.detect(image)
             if len(dets) == 0:
                 return SpottedFaces.empty(size)
-            meshes, _, kept = self._mesh.landmarks_in_rois(image, detection_rois(dets))
-        dets = dets[kept]
+            meshes, presence, kept = self._mesh.landmarks_in_rois(image, detection_rois(dets))
+        dets, presence = dets[kept], presence[kept]
         if len(dets) == 0:
             return SpottedFaces.empty(size)
         pixels = meshes * np.array([size[0], size[1], size[0]], np.float32)
-        faces = SpottedFaces(dets.xyxy, dets.scores, five_point_landmarks(pixels), size)
+        faces = SpottedFaces(dets.xyxy, dets.scores, presence, five_point_landmarks(pixels), size)
         order = np.argsort(-faces.widths, kind="stable")
         if self.options.max_num_faces is not None:
             order = order[: self.options.max_num_faces]

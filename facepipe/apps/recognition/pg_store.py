@@ -69,7 +69,7 @@ def _where(url: str) -> str:
     return f"postgresql://{host}{port}/{d.get('dbname', '')}"
 
 
-def _register_vector(conn: Any) -> None:
+def _register_vector(conn: Any) -> int:
     """Binary dumper/loader for pgvector's `vector` (int16 dim, int16 unused, dim big-endian float4)."""
     from psycopg.adapt import Dumper, Loader
     from psycopg.pq import Format
@@ -96,17 +96,19 @@ def _register_vector(conn: Any) -> None:
 
     conn.adapters.register_dumper(np.ndarray, VectorDumper)
     conn.adapters.register_loader(info.oid, VectorLoader)
+    return int(info.oid)
 
 
 class PostgresGallery(GalleryStore):
     """A gallery in a PostgreSQL database with pgvector. Thread-safe (one connection, guarded)."""
 
     def __init__(self, url: str, info: GalleryInfo | None = None, *, create: bool = True,
-                 exact_limit: int = 20_000, connect_timeout: int = 10) -> None:
+                 exact_limit: int = 20_000, rebuild_index_at: int = 5_000, connect_timeout: int = 10) -> None:
         psycopg = _psycopg()
         self._psycopg = psycopg
         self.location = _where(url)
         self.exact_limit = exact_limit
+        self.rebuild_index_at = rebuild_index_at
         self._lock = threading.RLock()
         self._index: ExactIndex | None = None
         self._index_generation: int | None = None
@@ -118,7 +120,7 @@ class PostgresGallery(GalleryStore):
                                ) from exc
         try:
             self._ensure_extension()
-            _register_vector(self._conn)
+            self._vector_oid = _register_vector(self._conn)
             self.info = self._init_schema(info, create)
         except BaseException:
             self._conn.close()
@@ -196,15 +198,37 @@ class PostgresGallery(GalleryStore):
             self._index = None
             return result
 
-    @staticmethod
-    def _insert(conn: Any, name: str, vectors: np.ndarray, sources: list[str],
+    def _insert(self, conn: Any, name: str, vectors: np.ndarray, sources: list[str],
                 thumbnails: list[bytes | None]) -> None:
         conn.execute("INSERT INTO facepipe_people (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
         pid = conn.execute("SELECT id FROM facepipe_people WHERE name = %s", (name,)).fetchone()[0]
-        with conn.cursor() as cur, cur.copy(
-                "COPY facepipe_embeddings (person_id, embedding, source, thumbnail) FROM STDIN") as copy:
-            for vec, src, th in zip(vectors, sources, thumbnails):
-                copy.write_row((pid, _vector_text(vec), src, th))
+        self._copy(conn, [(pid, v, s, t) for v, s, t in zip(vectors, sources, thumbnails)])
+
+    def _copy(self, conn: Any, rows: list[tuple]) -> None:
+        """Binary COPY of (person_id, vector, source, thumbnail) rows."""
+        with conn.cursor() as cur, cur.copy("COPY facepipe_embeddings (person_id, embedding, source, thumbnail)"
+                                            " FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", self._vector_oid, "text", "bytea"])
+            for row in rows:
+                copy.write_row(row)
+
+    def _bulk_insert(self, conn: Any, rows: list[Any]) -> None:
+        """Many people at once (import): people first, then one COPY; for large loads the HNSW index
+        is dropped and rebuilt after (building it once is much faster than growing it row by row)."""
+        names = sorted({v.name for v in rows})
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO facepipe_people (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                            [(n,) for n in names])
+        ids = dict(conn.execute("SELECT name, id FROM facepipe_people WHERE name = ANY(%s)", (names,)).fetchall())
+        big = len(rows) >= self.rebuild_index_at
+        if big:
+            conn.execute("DROP INDEX IF EXISTS facepipe_embeddings_hnsw")
+        self._copy(conn, [(ids[v.name], vec, src, th) for v in rows
+                          for vec, src, th in zip(v.vectors, v.sources, v.thumbnails)])
+        if big:
+            conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            conn.execute(f"CREATE INDEX facepipe_embeddings_hnsw ON facepipe_embeddings USING hnsw"
+                         f" (embedding {_OPS[self.info.metric][0]})")
 
     def add(self, name: str, embeddings: np.ndarray, sources: Sequence[str] = (),
             thumbnails: Sequence[bytes | None] = ()) -> int:
@@ -215,11 +239,7 @@ class PostgresGallery(GalleryStore):
     def add_records(self, records: Sequence[GalleryRecord]) -> int:
         rows = [validate_add(self, r.name, r.embedding, [r.source], [r.thumbnail]) for r in records]
 
-        def insert_all(conn: Any) -> None:
-            for v in rows:
-                self._insert(conn, v.name, v.vectors, v.sources, v.thumbnails)
-
-        self._write(insert_all, "importing")
+        self._write(lambda conn: self._bulk_insert(conn, rows), "importing")
         return len(rows)
 
     def _read(self, sql: str, params: tuple = (), *, binary: bool = False) -> list[tuple]:
@@ -293,7 +313,3 @@ class PostgresGallery(GalleryStore):
             self._conn.close()
             self._index = None
 
-
-def _vector_text(vec: np.ndarray) -> str:
-    """pgvector's text form for COPY (float32 printed with 9 significant digits round-trips exactly)."""
-    return "[" + ",".join(f"{float(x):.9g}" for x in vec) + "]"
