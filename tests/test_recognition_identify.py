@@ -11,13 +11,12 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import TESTDATA, model_path
 from conftest import testdata_file as data
+
 from facepipe.apps.recognition import (
     UNKNOWN,
     FaceRecognizer,
-    GalleryError,
     GalleryInfo,
     TrackVoteOptions,
     identify_frames,
@@ -162,7 +161,7 @@ def test_video_names_are_decided_per_track(tmp_path, recognizer_parts):
         result = identify_frames(rec, [(im, t) for _, im, t in frames], TrackVoteOptions(embed_every=2))
     index = [i for i, _, _ in frames]
     names_per_track: dict[int, set[str]] = {}
-    for k, _, ids in result.frames:
+    for _, _, ids in result.frames:
         for t, n in zip(ids.track_ids, ids.names):
             names_per_track.setdefault(int(t), set()).add(str(n))
     assert all(len(v) == 1 for v in names_per_track.values())  # one name per track: no flicker
@@ -203,3 +202,26 @@ def test_graph_calculators_match_the_recognizer(held_out_gallery, recognizer_par
     assert got[0].names[0] == "katy_perry" and got[1].names[0] == "mark_zuckerberg"
     for g, w in zip(got, want):
         np.testing.assert_allclose(g.distances, w.distances, rtol=1e-5)
+
+
+def test_postgres_gallery_end_to_end(pg_server, tmp_path, caplog, capsys, recognizer_parts):
+    """The same enroll/identify/remove from the CLI against a real PostgreSQL + pgvector server."""
+    from test_recognition_store import fresh_db
+
+    url = fresh_db(pg_server)
+    people = tmp_path / "people"
+    for person in ("katy_perry", "jack_dorsey"):
+        (people / person).mkdir(parents=True)
+        for p in sorted((IDENTITIES / person).iterdir())[:-1]:
+            shutil.copy(p, people / person / p.name)
+    assert main(["faces", "enroll", "--people", str(people), "--gallery", url]) == 0
+    probe = sorted((IDENTITIES / "katy_perry").iterdir())[-1]
+    assert main(["faces", "identify", str(probe), "--gallery", url]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["files"][0]["frames"][0]["faces"][0]["name"] == "katy_perry"
+    assert "secret" not in doc["gallery"]
+    assert main(["faces", "remove", "katy_perry", "--gallery", url]) == 0
+    assert main(["faces", "identify", str(probe), "--gallery", url]) == 0
+    assert json.loads(capsys.readouterr().out)["files"][0]["frames"][0]["faces"][0]["name"] == UNKNOWN
+    with open_gallery(url, None, create=False) as g:
+        assert [p.name for p in g.people()] == ["jack_dorsey"] and len(g) == 3
