@@ -153,9 +153,10 @@ def _facepipe_embeddings(photos: list[Path]) -> tuple[np.ndarray, list[float], l
     from facepipe.apps.recognition.matching import DEFAULT_THRESHOLDS
     from facepipe.apps.recognition.recognizer import default_embedder
     from facepipe.io.image import read_image
+    from facepipe.runtime.options import RuntimeOptions
 
-    spotter = FaceSpotter(SpotterOptions(num_threads=1))
-    embedder = default_embedder(1)
+    spotter = FaceSpotter(SpotterOptions(runtime=RuntimeOptions(num_threads=1)))
+    embedder = default_embedder(RuntimeOptions(num_threads=1))
     vecs, emb_ms, det_ms = [], [], []
     for p in photos:
         image = read_image(p)

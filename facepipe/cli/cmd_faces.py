@@ -130,10 +130,11 @@ def _recognizer(args: argparse.Namespace):
     from facepipe.apps.recognition.faces import SpotterOptions
     from facepipe.apps.recognition.matching import MatchOptions
     from facepipe.apps.recognition.recognizer import FaceRecognizer, RecognizerOptions
+    from facepipe.runtime.options import RuntimeOptions
 
     options = RecognizerOptions(
         SpotterOptions(min_detection_confidence=args.min_detection_confidence, max_num_faces=args.max_num_faces,
-                       num_threads=args.num_threads),
+                       runtime=RuntimeOptions(num_threads=args.num_threads)),
         MatchOptions(threshold=args.threshold, k=args.k))
     return FaceRecognizer(args.gallery, options)
 

@@ -33,7 +33,7 @@ class FaceEmbedderCalculator(Calculator):
     Options = SpotterOptions
 
     def open(self, ctx: CalculatorContext) -> None:
-        self._embedder = ctx.side_packets.get("EMBEDDER") or default_embedder(ctx.options.num_threads)
+        self._embedder = ctx.side_packets.get("EMBEDDER") or default_embedder(ctx.options.runtime)
         self._spotter = FaceSpotter(ctx.options)
 
     def process(self, ctx: CalculatorContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from facepipe.apps.recognition.recognizer import Identities
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 __all__ = ["draw_identities"]
 

@@ -12,12 +12,12 @@ embedder's similarity alignment needs (`five_point_landmarks`).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from facepipe.stages.detection_decode import iou_matrix
-from facepipe.types import Detections, _Indexable, as_f32
+from facepipe.results import Detections, _Indexable, as_f32
+from facepipe.runtime.options import RuntimeOptions
 
 __all__ = ["FaceSpotter", "SpotterOptions", "SpottedFaces"]
 
@@ -35,7 +35,7 @@ class SpotterOptions:
         dlib's chips are 150 px; below ~30 px identity is mostly guesswork).
     max_num_faces: most faces kept per image, largest first (None: all).
     nms_iou: boxes of the two models overlapping more than this are one face.
-    num_threads: interpreter threads per model (None: FACEPIPE_NUM_THREADS or 1).
+    runtime: threads, model files, delegate (`RuntimeOptions`) for the detector and mesh models.
     """
 
     models: tuple[str, ...] = ("short", "full")
@@ -44,7 +44,7 @@ class SpotterOptions:
     min_face: float = 24.0
     max_num_faces: int | None = None
     nms_iou: float = 0.3
-    num_threads: int | None = None
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -89,24 +89,6 @@ class SpottedFaces(_Indexable):
         return self.xyxy[:, 2] - self.xyxy[:, 0]
 
 
-def merge_detections(parts: list[Detections], iou: float) -> Detections:
-    """Union of several detectors' boxes; of overlapping ones the higher-scoring stays."""
-    size = parts[0].image_size
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return Detections.empty(6, size)
-    allx = np.concatenate([p.xyxy for p in parts])
-    allk = np.concatenate([p.keypoints for p in parts])
-    alls = np.concatenate([p.scores for p in parts])
-    overlap = iou_matrix(allx, allx)
-    keep: list[int] = []
-    for i in np.argsort(-alls, kind="stable"):  # a handful of faces: the loop is over faces, not pixels
-        if all(overlap[i, j] <= iou for j in keep):
-            keep.append(int(i))
-    idx = np.array(keep, int)
-    return Detections(allx[idx], allk[idx], alls[idx], size)
-
-
 class FaceSpotter:
     """Faces and alignment points in RGB images. Thread-safe (one call at a time per instance)."""
 
@@ -116,15 +98,17 @@ class FaceSpotter:
 
         self.options = o = options or SpotterOptions()
         self._detectors = [FaceDetector(FaceDetectorOptions(model=m, min_score=o.min_detection_confidence,
-                                                            num_threads=o.num_threads)) for m in o.models]
+                                                            runtime=o.runtime)) for m in o.models]
         # Only its landmark model is used (in the detections' ROIs); presence filters non-faces.
         self._mesh = FaceMesh(FaceMeshOptions(static_image_mode=True, min_tracking_confidence=o.min_presence,
-                                              num_threads=o.num_threads))
+                                              runtime=o.runtime))
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> Detections:
         """Merged BlazeFace detections (before the mesh check)."""
-        dets = merge_detections([d.detect(image) for d in self._detectors], self.options.nms_iou)
+        # Of overlapping boxes of the two models the higher-scoring one stays (hard NMS).
+        dets = Detections.merge([d.detect(image) for d in self._detectors]).with_nms(self.options.nms_iou,
+                                                                                     weighted=False)
         return dets[dets.wh[:, 0] >= self.options.min_face]
 
     def spot(self, image: np.ndarray) -> SpottedFaces:

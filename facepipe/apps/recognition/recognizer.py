@@ -21,7 +21,8 @@ import numpy as np
 from facepipe.apps.recognition.faces import FaceSpotter, SpottedFaces, SpotterOptions
 from facepipe.apps.recognition.matching import Matches, MatchOptions, vote
 from facepipe.apps.recognition.store import UNKNOWN, GalleryInfo, GalleryStore, open_gallery
-from facepipe.types import _Indexable, as_f32
+from facepipe.results import _Indexable, as_f32
+from facepipe.runtime.options import RuntimeOptions
 
 __all__ = ["FaceRecognizer", "Identities", "RecognizerOptions", "default_embedder"]
 
@@ -100,11 +101,11 @@ class Identities(_Indexable):
         ]
 
 
-def default_embedder(num_threads: int | None = None) -> Any:
+def default_embedder(runtime: RuntimeOptions | None = None) -> Any:
     """dlib's face recognition ResNet, run by onnxruntime (no dlib needed)."""
     from facepipe.solutions.face_embedder import DlibFaceEmbedder
 
-    return DlibFaceEmbedder() if num_threads is None else DlibFaceEmbedder(num_threads=num_threads)
+    return DlibFaceEmbedder(runtime)
 
 
 class FaceRecognizer:
@@ -120,7 +121,7 @@ class FaceRecognizer:
                  options: RecognizerOptions | None = None, *, embedder: Any = None,
                  spotter: FaceSpotter | None = None) -> None:
         self.options = options or RecognizerOptions()
-        self.embedder = embedder if embedder is not None else default_embedder(self.options.spotter.num_threads)
+        self.embedder = embedder if embedder is not None else default_embedder(self.options.spotter.runtime)
         self.info = GalleryInfo.of(self.embedder)
         if isinstance(gallery, GalleryStore):
             gallery.info.check_compatible(self.info, gallery.location)

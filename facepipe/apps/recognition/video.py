@@ -24,7 +24,7 @@ from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.apps.recognition.matching import Matches
 from facepipe.apps.recognition.recognizer import FaceRecognizer, Identities
 from facepipe.apps.recognition.store import UNKNOWN
-from facepipe.types import Detections
+from facepipe.results import Detections
 
 __all__ = ["TrackDecision", "TrackIdentifier", "TrackVoteOptions", "VideoIdentities", "identify_video"]
 
