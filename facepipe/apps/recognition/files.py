@@ -10,39 +10,16 @@ output is only complete once every frame is written (the writer deletes a partia
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from facepipe.apps.recognition.draw import draw_identities
 from facepipe.apps.recognition.recognizer import FaceRecognizer, Identities
 from facepipe.apps.recognition.video import TrackVoteOptions, VideoIdentities, identify_video
-from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["collect_inputs", "identify_image_file", "identify_video_file"]
-
-
-def collect_inputs(paths: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:
-    """Photos and videos given directly or inside the given folders."""
-    from facepipe.io.image import READABLE_EXTENSIONS
-    from facepipe.io.video import is_video_file
-
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(f for f in p.glob("**/*" if recursive else "*")
-                           if f.is_file() and (f.suffix.lower() in READABLE_EXTENSIONS or is_video_file(f)))
-            if not found:
-                raise InputError(f"{p}: no photos or videos in this folder")
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise InputError(f"{p}: no such file or folder")
-    return out
+__all__ = ["identify_image_file", "identify_video_file"]
 
 
 def _frame_doc(index: int, t_ms: float, ids: Identities) -> dict[str, Any]:

@@ -23,22 +23,22 @@ from facepipe.apps.recognition.store import UNKNOWN, Neighbours
 
 __all__ = ["DEFAULT_THRESHOLDS", "ExactIndex", "MatchOptions", "Matches", "vote"]
 
-# Distance below which two faces count as one person, per metric. Calibrated for dlib's
-# ResNet on the shared identities (8 people, 30 photos; benchmarks/bench_gallery.py
-# --calibrate): see MatchOptions.
-DEFAULT_THRESHOLDS = {"euclidean": 0.575, "cosine": 0.6}
+# Distance below which two faces count as one person, per metric; see MatchOptions.
+DEFAULT_THRESHOLDS = {"euclidean": 0.6, "cosine": 0.6}
 
 
 @dataclass(frozen=True)
 class MatchOptions:
     """threshold: largest distance at which a gallery embedding votes for its person; None uses
-        the metric's default (DEFAULT_THRESHOLDS). For dlib's vectors, 0.575: on the shared
-        identities (8 people, 30 photos, 435 pairs) pair verification is perfect from 0.6 to 0.675
-        and 99.8 % at 0.575, leave-one-out identification by voting is 100 % from 0.575 up, and the
-        49 faces of people not in that gallery (testdata faces/, groups/, expressions/) lie at
-        >= 0.595 from everyone in it: 0.575 keeps them all unknown. (face_recognition uses 0.6.)
-        `benchmarks/bench_gallery.py accuracy --calibrate` prints the sweep. The cosine default is
-        a placeholder for user-supplied ArcFace models: calibrate yours the same way.
+        the metric's default (DEFAULT_THRESHOLDS). For dlib's vectors 0.6, face_recognition's
+        convention, checked on the shared identities (8 people, 30 photos, faces found as
+        `faces enroll` finds them): the farthest same-person pair is 0.592 apart, the nearest
+        different-person pair 0.682, so all 435 pairs and every leave-one-out identification are
+        right; of 81 faces of other people in the shared photos (faces/, groups/, expressions/),
+        one comes within 0.6 of someone in that gallery (0.595), the next at 0.636. 0.575 would
+        keep that one out but miss the 0.592 pair. `benchmarks/bench_gallery.py accuracy
+        --calibrate` prints the sweep. The cosine default is a placeholder for user-supplied
+        ArcFace models: calibrate yours the same way.
     k: neighbours looked at per face (all of a person's photos can vote, up to k).
     """
 
