@@ -75,5 +75,8 @@ def run_camera(recognizer: FaceRecognizer, device: int, output: Path | None = No
         if show:
             cv2.destroyAllWindows()
         if writer is not None:
-            writer.close() if ok else writer.abort()
+            if ok:
+                writer.close()
+            else:
+                writer.abort()  # no half-written recording
     return 0

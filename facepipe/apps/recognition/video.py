@@ -115,7 +115,8 @@ class TrackIdentifier:
         return prev is not None and float(np.abs(thumb - prev).mean()) > self.options.scene_cut
 
     def update(self, image: np.ndarray, frame: int | None = None) -> Identities:
-        """The faces of the next frame, named by their track's decision so far."""
+        """The faces of the next frame, named by their track's decision so far. Embeddings are those
+        computed in this frame (tracks due, see `embed_every`); zeros for the faces not embedded."""
         self._frame = frame = self._frame + 1 if frame is None else frame
         if self._scene_changed(image):
             self._tracker.reset()  # track ids keep counting up: new tracks after the cut
