@@ -103,7 +103,8 @@ class PostgresGallery(GalleryStore):
     """A gallery in a PostgreSQL database with pgvector. Thread-safe (one connection, guarded)."""
 
     def __init__(self, url: str, info: GalleryInfo | None = None, *, create: bool = True,
-                 exact_limit: int = 20_000, rebuild_index_at: int = 5_000, connect_timeout: int = 10) -> None:
+                 exact_limit: int = 20_000, rebuild_index_at: int = 5_000, ef_search: int = 100,
+                 connect_timeout: int = 10) -> None:
         psycopg = _psycopg()
         self._psycopg = psycopg
         self.location = _where(url)
@@ -121,6 +122,8 @@ class PostgresGallery(GalleryStore):
         try:
             self._ensure_extension()
             self._vector_oid = _register_vector(self._conn)
+            # HNSW candidate list per query (pgvector's default 40 gave top-5 recall 0.92 at 100 k).
+            self._conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
             self.info = self._init_schema(info, create)
         except BaseException:
             self._conn.close()
