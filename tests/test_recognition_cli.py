@@ -100,3 +100,20 @@ def test_usage_errors_exit_2(tmp_path, capsys, caplog):
         main(["faces", "identify", "x.jpg", "-k", "0"])
     assert exc.value.code == 2
     assert "must be an integer in [1, 100]" in capsys.readouterr().err
+
+
+def test_camera_that_cannot_be_opened(tmp_path, caplog):
+    pytest.importorskip("facepipe.solutions.face_embedder")
+    from conftest import model_path
+
+    model_path("face_recognition_dlib_resnet_v1")
+    gallery = tmp_path / "g.sqlite3"
+    open_gallery(gallery, _dlib_info()).close()
+    assert main(["faces", "identify", "--camera", "99", "--gallery", str(gallery), "--max-frames", "1"]) == 1
+    assert "camera 99: cannot be opened" in caplog.text
+
+
+def _dlib_info() -> GalleryInfo:
+    from facepipe.apps.recognition.recognizer import default_embedder
+
+    return GalleryInfo.of(default_embedder())
