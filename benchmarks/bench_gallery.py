@@ -195,7 +195,7 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|")
     rows = [("facepipe (app: BlazeFace + mesh points, dlib ResNet)", fp_vecs, threshold)]
     if fr_vecs is not None:
-        rows += [("face_recognition 1.3", fr_vecs, 0.6), ("face_recognition 1.3", fr_vecs, threshold)]
+        rows += [("face_recognition 1.3", fr_vecs, t) for t in sorted({0.6, threshold})]
     for name, vecs, thr in rows:
         s = _scores(vecs, labels, thr)
         print(f"| {name} | {thr:.3f} | {s['rank1']:.3f} | {s['open_set']:.3f} | {s['pair_acc']:.3f} | {s['tar']:.3f} "
@@ -210,7 +210,7 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     nearest = np.linalg.norm(stranger[:, None] - gallery[None], axis=-1).min(1)
     where = [p.relative_to(shared / "testdata") for p, f in zip(others, per_photo) for _ in range(len(f))]
     closest = np.argsort(nearest)[:5]
-    print("closest strangers:", ", ".join(f"{where[i]} {nearest[i]:.3f}" for i in closest))
+    print("\nclosest strangers:", ", ".join(f"{where[i]} {nearest[i]:.3f}" for i in closest))
     print(f"\n{len(stranger)} faces of people not in the gallery ({len(others)} photos of testdata faces/, groups/,"
           f" expressions/): nearest gallery distance min {nearest.min():.3f}, 5th percentile"
           f" {np.percentile(nearest, 5):.3f}; named at the threshold: {(nearest < threshold).sum()}")
