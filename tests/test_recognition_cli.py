@@ -99,7 +99,7 @@ def test_usage_errors_exit_2(tmp_path, capsys, caplog):
     with pytest.raises(SystemExit) as exc:
         main(["faces", "identify", "x.jpg", "-k", "0"])
     assert exc.value.code == 2
-    assert "must be an integer in [1, 100]" in capsys.readouterr().err
+    assert "must be an integer in 1..100" in capsys.readouterr().err
 
 
 def test_camera_that_cannot_be_opened(tmp_path, caplog):

@@ -136,13 +136,16 @@ def test_identify_cli_writes_json_and_annotated_photo(held_out_gallery, tmp_path
     out = tmp_path / "out"
     assert main(["faces", "identify", str(photo), "--gallery", str(gallery), "-o", str(out)]) == 0
     doc = json.loads((out / "faces.json").read_text())
-    (face,) = doc["files"][0]["frames"][0]["faces"]
+    from facepipe.jobs.schema import validate
+
+    assert validate(doc) == []
+    (face,) = doc["inputs"][0]["frames"][0]["faces"]
     assert face["name"] == "jack_dorsey" and 0 < face["distance"] < doc["threshold"]
     assert face["track_id"] is None and len(face["box"]) == 4
-    assert doc["files"][0]["frames"][0]["frame"] == 0 and doc["files"][0]["people"] == {"jack_dorsey": 1}
+    assert doc["inputs"][0]["frames"][0]["frame"] == 0 and doc["inputs"][0]["people"] == {"jack_dorsey": 1}
     assert (out / f"{photo.stem}_faces{photo.suffix}").stat().st_size > 0
     assert main(["faces", "identify", str(photo), "--gallery", str(gallery)]) == 0
-    assert json.loads(capsys.readouterr().out)["files"][0]["frames"][0]["faces"][0]["name"] == "jack_dorsey"
+    assert json.loads(capsys.readouterr().out)["inputs"][0]["frames"][0]["faces"][0]["name"] == "jack_dorsey"
 
 
 def _clip_frames(*ranges: range):
@@ -229,10 +232,10 @@ def test_postgres_gallery_end_to_end(pg_server, tmp_path, caplog, capsys, recogn
     probe = sorted((IDENTITIES / "katy_perry").iterdir())[-1]
     assert main(["faces", "identify", str(probe), "--gallery", url]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["files"][0]["frames"][0]["faces"][0]["name"] == "katy_perry"
+    assert doc["inputs"][0]["frames"][0]["faces"][0]["name"] == "katy_perry"
     assert "secret" not in doc["gallery"]
     assert main(["faces", "remove", "katy_perry", "--gallery", url]) == 0
     assert main(["faces", "identify", str(probe), "--gallery", url]) == 0
-    assert json.loads(capsys.readouterr().out)["files"][0]["frames"][0]["faces"][0]["name"] == UNKNOWN
+    assert json.loads(capsys.readouterr().out)["inputs"][0]["frames"][0]["faces"][0]["name"] == UNKNOWN
     with open_gallery(url, None, create=False) as g:
         assert [p.name for p in g.people()] == ["jack_dorsey"] and len(g) == 3

@@ -19,33 +19,20 @@ import sys
 from pathlib import Path
 
 from facepipe.cli._help import HelpFormatter
-from facepipe.errors import InputError
+from facepipe.cli._options import (
+    add_camera,
+    add_confidences,
+    add_max_frames,
+    add_max_num_faces,
+    add_num_threads,
+    add_progress,
+    add_recursive,
+    float_range,
+    int_range,
+)
+from facepipe.errors import InputError, UsageError
 
 log = logging.getLogger("facepipe.faces")
-
-
-def _fraction(text: str) -> float:
-    v = float(text)
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return v
-
-
-def _ranged_int(lo: int, hi: int):
-    def parse(text: str) -> int:
-        v = int(text)
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}], got {text}")
-        return v
-
-    return parse
-
-
-def _threshold(text: str) -> float:
-    v = float(text)
-    if not 0.0 < v <= 4.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 4], got {text}")
-    return v
 
 
 def _common(p: argparse.ArgumentParser, *, recognise: bool) -> None:
@@ -54,13 +41,13 @@ def _common(p: argparse.ArgumentParser, *, recognise: bool) -> None:
                         " $XDG_DATA_HOME/facepipe/gallery.sqlite3)")
     if not recognise:
         return
-    p.add_argument("--min-detection-confidence", type=_fraction, default=0.5, help="face detector score threshold")
-    p.add_argument("--max-num-faces", type=_ranged_int(1, 1000), default=None, help="most faces per image")
-    p.add_argument("--num-threads", type=_ranged_int(1, 64), default=None, help="interpreter threads per model")
-    p.add_argument("--threshold", type=_threshold, default=None,
+    add_confidences(p, detection=0.5)
+    add_max_num_faces(p, None, "most faces per image/frame, largest first (default: all)")
+    add_num_threads(p)
+    p.add_argument("--threshold", type=float_range(0.0, 4.0, above=True), default=None,
                    help="largest embedding distance that counts as the same person (default: the embedder's"
                         " calibrated value, 0.6 for dlib)")
-    p.add_argument("-k", type=_ranged_int(1, 100), default=5, dest="k",
+    p.add_argument("-k", type=int_range(1, 100), default=5, dest="k",
                    help="nearest gallery embeddings that vote per face")
 
 
@@ -80,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="skip photos without a usable face (with a warning) instead of failing")
     e.add_argument("--keep-thumbnails", action="store_true",
                    help="also store the aligned face chip (JPEG) of each photo; by default no image is stored")
-    e.add_argument("-r", "--recursive", action="store_true", help="include subfolders of photo folders")
+    add_recursive(e)
     _common(e, recognise=True)
     e.set_defaults(func=_enroll)
 
@@ -107,15 +94,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i = sub.add_parser("identify", help="name the faces in photos, videos, folders or a camera",
                        formatter_class=HelpFormatter)
     i.add_argument("inputs", nargs="*", metavar="PHOTO|VIDEO|DIR")
-    i.add_argument("--camera", type=_ranged_int(0, 99), default=None, metavar="N", help="camera device N")
+    add_camera(i)
     i.add_argument("-o", "--output", type=Path, default=None,
                    help="folder for annotated copies (NAME_faces.EXT) and faces.json (camera: a video file);"
                         " without it, JSON goes to standard output")
-    i.add_argument("-r", "--recursive", action="store_true", help="include subfolders of folder inputs")
-    i.add_argument("--embed-every", type=_ranged_int(1, 1000), default=3,
+    add_recursive(i)
+    i.add_argument("--embed-every", type=int_range(1, 1000), default=3,
                    help="video: frames between two embeddings of one tracked face")
-    i.add_argument("--max-frames", type=_ranged_int(1, 10**9), default=None, help="video/camera: stop after N frames")
-    i.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="log each file")
+    add_max_frames(i)
+    add_progress(i)
     _common(i, recognise=True)
     i.set_defaults(func=_identify)
 
@@ -144,11 +131,11 @@ def _enroll(args: argparse.Namespace) -> int:
 
     if args.people is not None:
         if args.name or args.photos:
-            raise _usage("enroll: give either NAME PHOTO… or --people DIR, not both")
+            raise UsageError("enroll: give either NAME PHOTO… or --people DIR, not both")
         people = people_folders(args.people)
     else:
         if not args.name or not args.photos:
-            raise _usage("enroll: give NAME and at least one PHOTO or folder (or --people DIR)")
+            raise UsageError("enroll: give NAME and at least one PHOTO or folder (or --people DIR)")
         people = {args.name: media_files(args.photos, args.recursive)}
     with _recognizer(args) as rec:
         done = enroll(rec, people, largest=args.largest, skip_bad=args.skip_bad,
@@ -207,12 +194,6 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _usage(message: str) -> InputError:
-    err = InputError(message)
-    err.exit_code = 2
-    return err
-
-
 def _identify(args: argparse.Namespace) -> int:
     from facepipe._fsutil import atomic_write
     from facepipe.apps.recognition.enroll import media_files
@@ -222,14 +203,14 @@ def _identify(args: argparse.Namespace) -> int:
 
     if args.camera is not None:
         if args.inputs:
-            raise _usage("identify: give inputs or --camera N, not both")
+            raise UsageError("identify: give inputs or --camera N, not both")
         from facepipe.apps.recognition.camera import run_camera
 
         with _recognizer(args) as rec:
             return run_camera(rec, args.camera, args.output, TrackVoteOptions(embed_every=args.embed_every),
                               max_frames=args.max_frames)
     if not args.inputs:
-        raise _usage("identify: give at least one photo, video or folder (or --camera N)")
+        raise UsageError("identify: give at least one photo, video or folder (or --camera N)")
     files = media_files(args.inputs, args.recursive, videos=True)
     if args.output is not None:
         if args.output.exists() and not args.output.is_dir():
@@ -251,8 +232,8 @@ def _identify(args: argparse.Namespace) -> int:
                     raise
                 log.error("%s", exc)
                 failed += 1
-        doc = {"model_id": rec.info.model_id, "threshold": rec.threshold, "gallery": rec.gallery.location,
-               "files": docs}
+        doc = {"schema": "facepipe.frames/1", "command": "faces identify", "model_id": rec.info.model_id,
+               "threshold": rec.threshold, "gallery": rec.gallery.location, "inputs": docs}
     text = json.dumps(doc) + "\n"
     if args.output is None:
         sys.stdout.write(text)

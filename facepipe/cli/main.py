@@ -45,7 +45,7 @@ COMMAND_GROUPS = {
     "face data as JSON/CSV/NPZ": ("facepipe.cli.cmd_detect", "facepipe.cli.cmd_mesh", "facepipe.cli.cmd_landmarks"),
     "hands, body and segmentation": ("facepipe.cli.cmd_body",),
     "live streams": ("facepipe.cli.cmd_stream",),
-    "find and recognize": ("facepipe.cli.cmd_search",),
+    "find and recognize": ("facepipe.cli.cmd_search", "facepipe.cli.cmd_faces"),
     "models": ("facepipe.cli.cmd_models",),
 }
 

@@ -1,9 +1,10 @@
 """Identify people in photo, video and folder inputs; write annotated copies and the JSON record.
 
-JSON per input: {"path", "kind": "image"|"video", "frames": [{"frame", "timestamp_ms", "faces":
-[{"box", "score", "name", "distance", "confidence", "track_id"}]}], "tracks": [{"track_id", "name",
-"distance", "votes", "embedded", "first_frame", "last_frame"}], "people": {name: frames}}.
-Photos are frame 0 at 0 ms, with no tracks. Annotated outputs are written atomically; a video
+JSON per input (facepipe.frames/1, docs/json-schema.md, plus recognition keys): {"input", "kind":
+"image"|"video", "image_size", "frames": [{"frame", "timestamp_ms", "faces": [{"box", "score", "name",
+"distance", "confidence", "track_id"}]}], "tracks": [{"track_id", "name", "distance", "votes",
+"embedded", "first_frame", "last_frame"}], "people": {name: frames}}. Photos are frame 0 at 0 ms,
+with no tracks. Annotated outputs are written atomically; a video
 output is only complete once every frame is written (the writer deletes a partial file).
 """
 
@@ -23,7 +24,7 @@ __all__ = ["identify_image_file", "identify_video_file"]
 
 
 def _frame_doc(index: int, t_ms: float, ids: Identities) -> dict[str, Any]:
-    return {"frame": index, "timestamp_ms": round(t_ms, 3), "faces": ids.to_faces()}
+    return {"frame": index, "timestamp_ms": int(round(t_ms)), "faces": ids.to_faces()}
 
 
 def identify_image_file(recognizer: FaceRecognizer, path: Path, out_dir: Path | None) -> dict[str, Any]:
@@ -35,13 +36,14 @@ def identify_image_file(recognizer: FaceRecognizer, path: Path, out_dir: Path | 
         write_image(out_dir / f"{path.stem}_faces{path.suffix if path.suffix.lower() != '.gif' else '.png'}",
                     draw_identities(image, ids))
     people = {str(n): 1 for n in ids.names[ids.known]}
-    return {"path": str(path), "kind": "image", "frames": [_frame_doc(0, 0.0, ids)], "tracks": [],
-            "people": people}
+    return {"input": str(path), "kind": "image", "image_size": list(ids.image_size),
+            "frames": [_frame_doc(0, 0.0, ids)], "tracks": [], "people": people}
 
 
 def video_doc(path: Path, result: VideoIdentities) -> dict[str, Any]:
     return {
-        "path": str(path), "kind": "video",
+        "input": str(path), "kind": "video",
+        "image_size": list(result.frames[0][2].image_size) if result.frames else [0, 0],
         "frames": [_frame_doc(i, t, ids) for i, t, ids in result.frames],
         "tracks": [{"track_id": d.track_id, "name": d.name,
                     "distance": round(d.distance, 4) if d.distance != float("inf") else None,
