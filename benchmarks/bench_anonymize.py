@@ -6,7 +6,7 @@ frames/s. Default videos: a 720p and a 1080p clip from ../shared/testdata/videos
 
     python benchmarks/bench_anonymize.py
     python benchmarks/bench_anonymize.py --videos lp_s18_woman_indoor.mp4 --repeat 3
-    python benchmarks/bench_anonymize.py --measure-ranges   # the face-size table of detect.MODEL_RANGES
+    python benchmarks/bench_anonymize.py --measure-ranges   # the face-size table of tiling.MODEL_RANGES
 """
 
 from __future__ import annotations

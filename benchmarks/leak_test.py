@@ -13,6 +13,13 @@ The price of recall is shown too: "frame changed" is the mean share of each
 frame's pixels that the tool changed (faces and whatever else it blurred;
 with redaction off, re-encoding alone changes about 1 % of tfjs_pose_1: --calibrate).
 
+The price of recall in false positives is counted too: "false regions" are the changed
+areas away from every face (see RegionJudge: connected changed areas of at least 100 px
+outside the zones of YuNet's faces at the low score 0.3, that the face mesh does not take
+for a face either), summed over frames, and "false %" is their mean share of the frame.
+Changes are taken against the tool's own output with redaction off (cached), so that
+re-encoding noise does not count.
+
 The threshold is the smallest that re-encoding noise alone never crosses for
 half a face box (measured with --calibrate, which runs both tools with
 redaction turned off: the median face has 2-5 % of its pixels above 6, none
@@ -27,6 +34,9 @@ Tools: facepipe (this checkout, defaults) and deface (side venv, defaults:
 
     python benchmarks/leak_test.py                    # both tools, all videos + group photos
     python benchmarks/leak_test.py --tools facepipe --videos lp_d12_talking.mp4
+
+It ends with one table: per video and photo, each tool's leaks, false regions, false %
+and frame changed, side by side, and totals for videos and photos.
 """
 
 from __future__ import annotations
@@ -59,14 +69,14 @@ YUNET_SCORE = 0.8
 CACHE = Path(tempfile.gettempdir()) / "facepipe_leak_cache"
 
 
-def yunet_faces(frames: list[np.ndarray], key: str) -> list[np.ndarray]:
-    """(N,5) x0,y0,x1,y1,score per frame, score >= YUNET_SCORE; cached by content key."""
+def yunet_faces(frames: list[np.ndarray], key: str, score: float = YUNET_SCORE) -> list[np.ndarray]:
+    """(N,5) x0,y0,x1,y1,score per frame, score >= `score`; cached by content key."""
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"yunet_{key}.npz"
+    path = CACHE / f"yunet_{key}{'' if score == YUNET_SCORE else f'_{score}'}.npz"
     if path.exists():
         data = np.load(path)
         return [data[f"f{i}"] for i in range(len(frames))]
-    det = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), YUNET_SCORE, 0.3, 5000)
+    det = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), score, 0.3, 5000)
     out = []
     for rgb in frames:
         h, w = rgb.shape[:2]
@@ -129,9 +139,63 @@ def changed_fraction(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
     return float((d > DIFF_THRESHOLD).mean())
 
 
+# False-positive regions: changed areas away from every face. The pixels that differ between the
+# tool's output and its own output with redaction off (so that re-encoding noise does not count)
+# are closed (a blur leaves flat parts of its region unchanged) and opened (thin edges); the zone
+# of each YuNet face at the low threshold WEAK_YUNET_SCORE (its box scaled by FACE_ZONE, room for
+# hair, ears and a mask margin) is taken out, so that redactions of neighbouring faces do not
+# merge with the blobs between them. Each connected part left of at least REGION_MIN_AREA pixels
+# is a region; it is a face after all when the face mesh, run on the square around it, says a
+# face is there (presence >= MESH_PRESENCE: faces YuNet misses, profiles, tiny or blurred faces),
+# else a false positive.
+WEAK_YUNET_SCORE = 0.3
+FACE_ZONE = 2.0
+REGION_MIN_AREA = 100
+MESH_PRESENCE = 0.5
+
+
+def changed_mask(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 mask of the areas that differ between frames `a` and `b` (closed, then opened)."""
+    changed = (np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1) > DIFF_THRESHOLD).astype(np.uint8)
+    changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    return cv2.morphologyEx(changed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+
+
+class RegionJudge:
+    """Finds the changed regions of an output frame that hold no face (see WEAK_YUNET_SCORE)."""
+
+    def __init__(self) -> None:
+        from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
+
+        self._mesh = FaceMesh(FaceMeshOptions(static_image_mode=True))
+
+    def false_regions(self, rgb: np.ndarray, changed: np.ndarray, weak_faces: np.ndarray) -> tuple[int, float]:
+        """(number of false-positive regions, their share of the frame) in the `changed` mask of
+        input frame `rgb`, whose faces are `weak_faces` (YuNet, low threshold)."""
+        H, W = changed.shape
+        off = changed.copy()
+        for x0, y0, x1, y1 in weak_faces[:, :4]:
+            cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * FACE_ZONE / 2, (y1 - y0) * FACE_ZONE / 2
+            off[max(0, int(cy - hh)):max(0, int(cy + hh) + 1), max(0, int(cx - hw)):max(0, int(cx + hw) + 1)] = 0
+        off = cv2.morphologyEx(off, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+        n, labels, st, _ = cv2.connectedComponentsWithStats(off, connectivity=8)
+        big = np.flatnonzero(st[1:, cv2.CC_STAT_AREA] >= REGION_MIN_AREA) + 1
+        if len(big) == 0:
+            return 0, 0.0
+        x, y, w, h = (st[big, i].astype(np.float32) for i in range(4))
+        side = np.maximum(w, h)
+        rois = np.stack([(x + w / 2) / W, (y + h / 2) / H, side / W, side / H, np.zeros(len(big))], 1)
+        _, presence, _ = self._mesh.landmarks_in_rois(rgb, rois.astype(np.float32))
+        false = big[presence < MESH_PRESENCE]
+        return len(false), float(st[false, cv2.CC_STAT_AREA].sum()) / (H * W)
+
+
 def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.ndarray], name: str,
-            crops_dir: Path | None, match: np.ndarray | None = None) -> dict:
-    """match[i]: output frame index for input frame i (-1 none); default frame i."""
+            crops_dir: Path | None, match: np.ndarray | None = None, weak_faces: list[np.ndarray] | None = None,
+            judge: RegionJudge | None = None, plain: list[np.ndarray] | None = None) -> dict:
+    """match[i]: output frame index for input frame i (-1 none); default frame i. With `judge`,
+    `weak_faces` (YuNet at WEAK_YUNET_SCORE) and `plain` (the tool's output with redaction off,
+    frame for frame like `outputs`), the changed regions holding no face are counted."""
     if match is None:
         match = np.where(np.arange(len(inputs)) < len(outputs), np.arange(len(inputs)), -1)
     notes = []
@@ -143,6 +207,7 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
     leaks, total, fracs = 0, 0, []
     leak_frames = []
     areas: list[float] = []
+    false_regions, false_area = 0, []
     missing = 0
     for i in range(len(inputs)):
         if match[i] < 0:
@@ -156,6 +221,13 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
             out = cv2.resize(out, (inputs[i].shape[1], inputs[i].shape[0]), interpolation=cv2.INTER_AREA)
         # The share of the frame the tool changed: what it hides beyond the faces (precision).
         areas.append(changed_fraction(inputs[i], out, np.array([0, 0, out.shape[1], out.shape[0]])))
+        if judge is not None and weak_faces is not None and plain is not None and match[i] < len(plain):
+            ref = plain[match[i]]
+            if ref.shape != out.shape:
+                ref = cv2.resize(ref, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_AREA)
+            n, share = judge.false_regions(inputs[i], changed_mask(ref, out), weak_faces[i])
+            false_regions += n
+            false_area.append(share)
         for box in faces[i]:
             total += 1
             f = changed_fraction(inputs[i], out, box)
@@ -174,7 +246,8 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
         notes.append(f"{missing} input frames have no output frame at their time")
     return {"frames": len(inputs), "faces": total, "leaks": leaks, "leak_frames": sorted(set(leak_frames)),
             "median_changed": float(np.median(fracs)) if fracs else None,
-            "changed_area": float(np.mean(areas)) if areas else None, "notes": notes}
+            "changed_area": float(np.mean(areas)) if areas else None, "notes": notes,
+            "false_regions": false_regions, "false_area": float(np.mean(false_area)) if false_area else None}
 
 
 def run_facepipe(src: Path, dst: Path, extra: list[str]) -> float:
@@ -194,6 +267,61 @@ def run_deface(src: Path, dst: Path, extra: list[str]) -> float:
 
 
 TOOLS = {"facepipe": run_facepipe, "deface": run_deface}
+# Each tool's arguments that turn redaction off (its output then differs from the input by
+# re-encoding alone).
+PLAIN_ARGS = {"facepipe": ["--method", "none"], "deface": ["--replacewith", "none"]}
+
+
+def plain_output(tool: str, src: Path, key: str, extra: list[str]) -> Path:
+    """The tool's output of `src` with redaction off, cached (it depends on the input and the
+    tool's encoder only)."""
+    suffix = ".mp4" if src.suffix.lower() in (".mp4", ".mov", ".mkv", ".avi", ".webm") else src.suffix
+    args_key = hashlib.sha1(" ".join(extra).encode()).hexdigest()[:8]
+    path = CACHE / f"plain_{tool}_{key}_{args_key}{suffix}"
+    if not path.exists():
+        CACHE.mkdir(exist_ok=True)
+        tmp = path.with_name(f"tmp_{os.getpid()}_{path.name}")
+        TOOLS[tool](src, tmp, [*extra, *PLAIN_ARGS[tool]])
+        tmp.replace(path)
+    return path
+
+
+def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: list[str], images: list[str]) -> None:
+    """One row per input with every tool side by side (leaks, false-positive regions summed over
+    frames, mean share of the frame changed), then totals for videos and photos."""
+    cols = [("leaks", "leaks"), ("false regions", "false_regions"), ("false %", "false_area"),
+            ("changed %", "changed_area")]
+
+    def cell(r: dict | None, key: str) -> str:
+        if r is None or r.get(key) is None:
+            return "-"
+        return f"{100 * r[key]:.1f}" if key.endswith("_area") else str(r[key])
+
+    head = [f"{t} {c}" for c, _ in cols for t in tools]
+    print("\n| input | frames | YuNet faces | " + " | ".join(head) + " |")
+    print("|---" * (3 + len(head)) + "|")
+    for label, names in (("videos", videos), ("photos", images)):
+        for n in names:
+            rs = {t: results[t].get(n) for t in tools}
+            any_r = next((r for r in rs.values() if r), None)
+            if any_r is None:
+                continue
+            print(f"| {n} | {any_r['frames']} | {any_r['faces']} | "
+                  + " | ".join(cell(rs[t], k) for _, k in cols for t in tools) + " |")
+        total = []
+        for _, k in cols:
+            for t in tools:
+                rs = [results[t][n] for n in names if n in results[t] and results[t][n].get(k) is not None]
+                if not rs:
+                    total.append("-")
+                elif k.endswith("_area"):
+                    total.append(f"{100 * np.mean([r[k] for r in rs]):.1f} (mean)")
+                else:
+                    total.append(str(sum(r[k] for r in rs)))
+        frames = [results[t][n]["frames"] for n in names for t in tools[:1] if n in results[t]]
+        faces = [results[t][n]["faces"] for n in names for t in tools[:1] if n in results[t]]
+        if frames:
+            print(f"| **{label} ({len(frames)})** | {sum(frames)} | {sum(faces)} | " + " | ".join(total) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,18 +335,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrate", action="store_true",
                     help="run both tools with redaction off, to measure re-encoding noise")
     ap.add_argument("--crops", type=Path, default=None, help="save input|output crops of each leak here")
+    ap.add_argument("--no-regions", action="store_true", help="skip the false-positive region count (faster)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     args = ap.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
     extra = {"facepipe": args.facepipe_args.split(), "deface": args.deface_args.split()}
+    user_extra = dict(extra)
     if args.calibrate:
-        extra = {"facepipe": [*extra["facepipe"], "--method", "none"],
-                 "deface": [*extra["deface"], "--replacewith", "none"]}
+        extra = {t: [*extra[t], *PLAIN_ARGS[t]] for t in extra}
     videos = [] if args.no_videos else sorted(VIDEOS.glob("*.*"))
     if args.videos:
         videos = [VIDEOS / v for v in args.videos]
     images = [] if args.no_images else sorted(GROUPS.glob("*.jpg"))
     results: dict[str, dict[str, dict]] = {t: {} for t in tools}
+    judge = None if args.no_regions else RegionJudge()
     work = Path(tempfile.mkdtemp(prefix="leaktest_"))
     try:
         for src in [*videos, *images]:
@@ -226,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             inputs, in_times = read_frames(src) if is_video else ([cv2.imread(str(src))[..., ::-1].copy()], None)
             key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
             faces = yunet_faces(inputs, key)
+            weak = yunet_faces(inputs, key, WEAK_YUNET_SCORE) if judge is not None else None
             for tool in tools:
                 dst = work / f"{tool}_{src.stem}{src.suffix if not is_video else '.mp4'}"
                 try:
@@ -236,37 +367,28 @@ def main(argv: list[str] | None = None) -> int:
                                                "leaks": int(sum(len(f) for f in faces))}
                     print(f"{tool:9s} {src.name:34s} FAILED: {exc}", flush=True)
                     continue
+                read = (lambda p: read_frames(p)[0]) if is_video else (lambda p: [cv2.imread(str(p))[..., ::-1].copy()])
                 if is_video:
                     outputs, out_times = read_frames(dst)
                     match = align(in_times, out_times)
                 else:
-                    outputs, match = [cv2.imread(str(dst))[..., ::-1].copy()], None
+                    outputs, match = read(dst), None
+                plain = None
+                if judge is not None:
+                    plain = read(plain_output(tool, src, key, user_extra[tool]))
                 r = compare(inputs, outputs, faces, f"{tool}_{src.stem}",
-                            args.crops / tool if args.crops else None, match)
+                            args.crops / tool if args.crops else None, match, weak, judge, plain)
                 r["seconds"] = secs
                 results[tool][src.name] = r
                 med = r["median_changed"]
                 print(f"{tool:9s} {src.name:34s} frames {r['frames']:4d} faces {r['faces']:5d} leaks {r['leaks']:4d}"
                       f" median-changed {med if med is None else round(med, 3)}"
-                      f" frame-changed {100 * (r['changed_area'] or 0):.1f}%"
+                      f" frame-changed {100 * (r['changed_area'] or 0):.1f}% false-regions {r['false_regions']}"
                       f" {' '.join(r['notes'])} frames-leaked {r['leak_frames'][:12]}", flush=True)
                 dst.unlink(missing_ok=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\n| tool | inputs | frames | YuNet faces | leaks | leaks / 1000 frames | leaks / 1000 faces"
-          " | frame changed (mean) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for tool in tools:
-        for label, names in (("videos", [v.name for v in videos]), ("photos", [i.name for i in images])):
-            rs = [results[tool][n] for n in names if n in results[tool]]
-            if not rs:
-                continue
-            frames = sum(r["frames"] for r in rs)
-            faces = sum(r["faces"] for r in rs)
-            leaks = sum(r["leaks"] for r in rs)
-            area = [r["changed_area"] for r in rs if r.get("changed_area") is not None]
-            print(f"| {tool} | {label} ({len(rs)}) | {frames} | {faces} | {leaks} | {1000 * leaks / max(frames, 1):.2f}"
-                  f" | {1000 * leaks / max(faces, 1):.2f} | {100 * np.mean(area) if area else float('nan'):.1f} % |")
+    print_tables(results, tools, [v.name for v in videos], [i.name for i in images])
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -4,7 +4,8 @@
 distance for fast small faces, against each track's motion-extrapolated box)
 and returns, for every frame:
 
-* the detections themselves (never dropped: recall first);
+* the detections themselves (never dropped, recall first, except those the
+  finder's verifier did not confirm that continue no track);
 * `held` regions: a track not found in this frame, carried forward along its
   estimated velocity for up to `hold` frames, growing a little each frame to
   cover the uncertainty;
@@ -172,6 +173,16 @@ class FaceTracker:
         preds = (np.stack([self._predict(t, frame) for t in self._tracks]) if self._tracks
                  else np.zeros((0, 4), np.float32))
         pairs = self._associate(dets, preds)
+        verified = dets.extras.get("verified") if dets.extras else None
+        if verified is not None:
+            # A detection the verifier did not confirm (FaceFinderOptions.verify) counts only
+            # as a weak sighting of a face already tracked; alone it is a blob on a shirt or wall.
+            keep = np.asarray(verified, bool).copy()
+            keep[[d for d, _ in pairs]] = True
+            if not keep.all():
+                new_index = np.cumsum(keep) - 1
+                pairs = [(int(new_index[d]), t) for d, t in pairs]
+                dets = dets[keep]
         matched_d = {d for d, _ in pairs}
         matched_t = {t for _, t in pairs}
         ids = np.full(len(dets), -1, np.int64)

@@ -1,0 +1,133 @@
+"""A second opinion on weak face detections, from two models that are not BlazeFace.
+
+BlazeFace, run at the low thresholds and fine tile scales that recall needs, also
+fires on shirts, hands, hair and walls; in a crowd it scores many real faces as low
+as those textures, so its score alone cannot tell them apart. A weak detection is
+therefore kept only if one of two other models agrees that a face is there:
+
+* the face mesh's face-presence output (the landmark model was trained to fit 468
+  points to a face crop and says separately whether the crop holds a face; about a
+  millisecond per crop), on the mesh's own ROI for the detection (the box squared and
+  scaled 1.5x, turned upright by the eye keypoints);
+* YuNet (OpenCV Zoo, MIT), a detector with another architecture and training set, on
+  a crop around the detection enlarged so that the face is about `YUNET_FACE` px.
+
+The mesh accepts about four in five real faces of 24 px and more, YuNet most crowd
+faces the mesh does not (small, turned, half hidden); together they reject about three
+in four of the textures BlazeFace likes (on the shared group photos). YuNet's crop
+often shows a real face next to a rejected detection (BlazeFace, in a crowd, puts a
+weak box on the hair or the neck of a face it does not otherwise find): those faces
+are returned too, so that rejecting the box does not uncover the face. Measured
+numbers: benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facepipe.results import Detections
+from facepipe.runtime.options import RuntimeOptions
+
+__all__ = ["FaceVerifier", "VerifyOptions"]
+
+YUNET_FACE = 48.0  # face size (px) YuNet sees in its crop
+_CROP = 3.0  # crop side, in face sizes
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """below: detections scoring below this are verified (0: none are).
+    min_presence: face-mesh presence that confirms a face.
+    yunet_score: YuNet score that confirms a face (0: YuNet is not asked).
+    mark_only: keep the unconfirmed detections, marked False in `extras["verified"]` (True for
+        the others), for the tracker to decide: there, one that continues a tracked face stays
+        (in a dark or blurred frame the second opinion can miss a face the track already knows),
+        one that continues nothing is dropped. For streams; still images drop them at once.
+    """
+
+    below: float = 0.0
+    min_presence: float = 0.5
+    yunet_score: float = 0.5
+    mark_only: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.below <= 1.0:
+            raise ValueError(f"verify below must be in [0, 1], got {self.below}")
+        if not 0.0 < self.min_presence <= 1.0 or not 0.0 <= self.yunet_score < 1.0:
+            raise ValueError(f"min_presence must be in (0, 1] and yunet_score in [0, 1), got {self.min_presence},"
+                             f" {self.yunet_score}")
+
+
+class FaceVerifier:
+    """Callable (rgb, detections) -> ((N,) bool: whether another model confirms each face, and the
+    Detections YuNet found beside the unconfirmed ones). Thread-safe."""
+
+    def __init__(self, options: VerifyOptions | None = None, *, runtime: RuntimeOptions | None = None) -> None:
+        from facepipe.solutions.face_mesh import FaceMesh, FaceMeshOptions
+
+        runtime = runtime or RuntimeOptions()
+        self.options = options or VerifyOptions()
+        self._mesh = FaceMesh(FaceMeshOptions(static_image_mode=True, runtime=runtime))
+        self._yunet = None
+        if self.options.yunet_score > 0:
+            path = runtime.model_path("face_detection_yunet_2023mar")
+            self._yunet = cv2.FaceDetectorYN.create(str(path), "", (64, 64), self.options.yunet_score, 0.3, 50)
+        self._lock = threading.Lock()
+
+    def __call__(self, rgb: np.ndarray, dets: Detections) -> tuple[np.ndarray, Detections]:
+        from facepipe.solutions.face_mesh import detection_rois
+
+        H, W = rgb.shape[:2]
+        found = Detections.empty(6, (W, H))
+        if len(dets) == 0:
+            return np.zeros(0, bool), found
+        with self._lock:
+            _, presence, _ = self._mesh.landmarks_in_rois(rgb, detection_rois(dets))
+            ok = presence >= self.options.min_presence
+            if self._yunet is not None:
+                beside = []
+                for i in np.flatnonzero(~ok):
+                    ok[i], faces = self._yunet_faces(rgb, dets.xyxy[i])
+                    beside.append(faces)
+                if beside:
+                    found = Detections.merge(beside, image_size=(W, H))
+        return ok, found
+
+    def _yunet_faces(self, rgb: np.ndarray, box: np.ndarray) -> tuple[bool, Detections]:
+        """Whether YuNet finds a face whose centre lies in `box`, in a crop around it; and the
+        faces it finds there that are not in `box`."""
+        H, W = rgb.shape[:2]
+        none = Detections.empty(6, (W, H))
+        side = float(max(box[2] - box[0], box[3] - box[1], 1.0))
+        c = (box[:2] + box[2:]) / 2
+        half = _CROP * side / 2
+        x0, y0 = int(max(0, c[0] - half)), int(max(0, c[1] - half))
+        x1, y1 = int(min(W, c[0] + half)), int(min(H, c[1] + half))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return False, none
+        k = YUNET_FACE / side
+        w, h = max(8, round((x1 - x0) * k)), max(8, round((y1 - y0) * k))
+        crop = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1]), (w, h),
+                          interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        self._yunet.setInputSize((w, h))
+        _, faces = self._yunet.detect(crop)
+        if faces is None:
+            return False, none
+        scale = np.array([(x1 - x0) / w, (y1 - y0) / h], np.float32)
+        xy = faces[:, :2] * scale + (x0, y0)
+        wh = faces[:, 2:4] * scale
+        xyxy = np.concatenate([xy, xy + wh], 1)
+        centres = xy + wh / 2
+        inside = ((centres >= box[:2]) & (centres <= box[2:])).all(1)
+        # YuNet's five points (eyes, nose tip, mouth corners) as BlazeFace's six (eyes, nose,
+        # mouth centre, ears): the ears at the box's sides, level with the eyes.
+        pts = faces[:, 4:14].reshape(-1, 5, 2) * scale + (x0, y0)
+        eyes_y = pts[:, :2, 1].mean(1)
+        kps = np.stack([pts[:, 0], pts[:, 1], pts[:, 2], pts[:, 3:5].mean(1),
+                        np.stack([xyxy[:, 0], eyes_y], 1), np.stack([xyxy[:, 2], eyes_y], 1)], 1)
+        other = ~inside
+        return bool(inside.any()), Detections(xyxy[other], kps[other], faces[other, 14], (W, H))
