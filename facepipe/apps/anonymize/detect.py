@@ -147,9 +147,10 @@ class FaceFinderOptions:
         """Dense crowds (BlazeFace scores many real faces in crowds low and erratically): the
         short-range model on every tile and threshold 0.2, its detections not gated by the crowd
         rule. Meant for streams (`facepipe anonymize --crowd` uses it for videos and cameras);
-        on still photos `for_images` does better (benchmarks/RESULTS.md)."""
+        on still photos `for_images` does better (benchmarks/RESULTS.md). No verifier (as for
+        videos: see benchmarks/RESULTS.md)."""
         return cls.for_images(**{"tile_models": ("full_dense", "short"), "min_score": 0.2, "crowd_tile_models": (),
-                                 **changes})
+                                 "verify": VerifyOptions(), **changes})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
