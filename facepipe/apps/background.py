@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from facepipe._fsutil import refuse_overwrite
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_num_threads_alias
 from facepipe.solutions.selfie_segmentation import SelfieSegmentation, SelfieSegmentationOptions
 from facepipe.stages.filters import smooth_segmentation
 
@@ -59,8 +59,7 @@ class BackgroundOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if self.mode not in BACKGROUND_MODES:
             raise ValueError(f"mode must be one of {BACKGROUND_MODES}, got {self.mode!r}")
         if self.mode == "image":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from facepipe.runtime.model import Model
 
-__all__ = ["RuntimeOptions", "DELEGATES", "fold_legacy_options"]
+__all__ = ["RuntimeOptions", "DELEGATES", "fold_legacy_options", "fold_num_threads_alias"]
 
 DELEGATES = ("cpu",)  # LiteRT with XNNPACK for .tflite, onnxruntime's CPU provider for .onnx
 
@@ -86,3 +86,11 @@ def fold_legacy_options(owner: str, runtime: RuntimeOptions, num_threads: int | 
     if given:
         changes["model_paths"] = {**given, **runtime.model_paths}
     return replace(runtime, **changes)
+
+
+def fold_num_threads_alias(options: Any) -> None:
+    """In the __post_init__ of an options dataclass with a deprecated `num_threads` field and a
+    `runtime` field: move the first into the second (warning) and clear it."""
+    runtime = fold_legacy_options(type(options).__name__, options.runtime, options.num_threads, _stacklevel=5)
+    object.__setattr__(options, "runtime", runtime)
+    object.__setattr__(options, "num_threads", None)

@@ -16,7 +16,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import Detections
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.stages.anchors import FACE_FULL_RANGE, FACE_SHORT_RANGE, AnchorSpec, anchor_centers
 from facepipe.stages.detection_decode import RawDetections, decode_detections, weighted_nms
 from facepipe.stages.image_to_tensor import (
@@ -84,8 +84,7 @@ class FaceDetectorOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if self.model not in _MODELS:
             raise ValueError(f"unknown face detector model {self.model!r}; choose one of {sorted(_MODELS)}")
         if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:

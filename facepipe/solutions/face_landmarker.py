@@ -43,7 +43,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import Landmarks, as_f32
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.solutions.blendshapes import BLENDSHAPE_NAMES, BlendshapeModel
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.face_geometry import FaceGeometryEstimator, HeadPose, head_pose
@@ -110,8 +110,7 @@ class FaceLandmarkerOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         try:
             mode = RunningMode(self.running_mode) if isinstance(self.running_mode, str) else self.running_mode
         except ValueError:

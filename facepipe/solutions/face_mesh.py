@@ -31,7 +31,7 @@ import numpy as np
 
 from facepipe.io.image import ensure_rgb_uint8
 from facepipe.results import Detections, ImageSize, Landmarks
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.solutions.attention_mesh import AttentionMeshModel, refine_attention_outputs
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
@@ -89,8 +89,7 @@ class FaceMeshOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if int(self.max_num_faces) != self.max_num_faces or self.max_num_faces < 1:
             raise ValueError(f"max_num_faces must be an integer >= 1, got {self.max_num_faces!r}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):

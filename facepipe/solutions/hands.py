@@ -25,7 +25,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import ImageSize, Landmarks, as_f32
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.solutions.hand_landmark import NUM_HAND_LANDMARKS, HandLandmarkModel, hand_rects_for_next_frame
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.solutions.palm_detection import PalmDetector, PalmDetectorOptions, hand_rects_from_palms
@@ -142,8 +142,7 @@ class HandsOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if self.max_num_hands < 1:
             raise ValueError(f"max_num_hands must be >= 1, got {self.max_num_hands}")
         if self.model_complexity not in (0, 1):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModelSpec
 from facepipe.stages.anchors import PALM
 from facepipe.stages.detection_decode import RawDetections
@@ -40,8 +40,7 @@ class PalmDetectorOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if self.model_complexity not in _SPECS:
             raise ValueError(f"palm model_complexity must be 0 or 1, got {self.model_complexity}")
         if not 0.0 <= self.min_score <= 1.0:

@@ -22,7 +22,7 @@ import numpy as np
 
 from facepipe.io.image import check_rgb_image
 from facepipe.results import ImageSize, Landmarks, as_f32
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.solutions.landmark_tracker import LandmarkTracker, TrackedObjects, TrackPlan
 from facepipe.solutions.pose_detection import PoseDetector, PoseDetectorOptions, pose_rects_from_detections
 from facepipe.stages.filters import LandmarksSmoother, VisibilitySmoother, roi_object_scale, smooth_segmentation
@@ -277,8 +277,7 @@ class PoseOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if self.model_complexity not in _MODEL_NAMES:
             raise ValueError(f"model_complexity must be 0, 1 or 2, got {self.model_complexity}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.solutions.letterbox_detector import LetterboxSsdDetector, SsdModelSpec
 from facepipe.stages.anchors import POSE
 from facepipe.stages.detection_decode import RawDetections
@@ -36,8 +36,7 @@ class PoseDetectorOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be in [0,1], got {self.min_score}")
 

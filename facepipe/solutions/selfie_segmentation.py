@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from facepipe.io.image import check_rgb_image
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_legacy_options, fold_num_threads_alias
 from facepipe.stages.image_to_tensor import BORDER_ZERO, FullImageCropper
 
 __all__ = ["SelfieSegmentation", "SelfieSegmentationOptions", "SegmentationResult"]
@@ -51,8 +51,7 @@ class SelfieSegmentationOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         if self.model_selection not in _MODELS:
             raise ValueError(f"model_selection must be 0 or 1, got {self.model_selection}")
 

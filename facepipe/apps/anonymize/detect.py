@@ -34,7 +34,7 @@ from facepipe.apps.anonymize.tiling import (
 )
 from facepipe.apps.anonymize.verify import FaceVerifier, VerifyOptions
 from facepipe.results import Detections, box_iou
-from facepipe.runtime.options import RuntimeOptions, fold_legacy_options
+from facepipe.runtime.options import RuntimeOptions, fold_num_threads_alias
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 
 __all__ = ["FaceFinder", "FaceFinderOptions"]
@@ -153,8 +153,7 @@ class FaceFinderOptions:
                                  "verify": VerifyOptions(), **changes})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "runtime", fold_legacy_options(type(self).__name__, self.runtime, self.num_threads))
-        object.__setattr__(self, "num_threads", None)
+        fold_num_threads_alias(self)
         for m in (*self.tile_models, *self.whole_models, *self.zoom_models, *self.crowd_tile_models,
                   *self.mirror_tile_models):
             if m not in MODEL_RANGES:
