@@ -41,7 +41,7 @@ from facepipe.runtime.options import RuntimeOptions
 log = logging.getLogger(__name__)
 
 __all__ = ["AnalyzeOptions", "FileReport", "analyze_camera", "analyze_image", "analyze_inputs", "analyze_video",
-           "collect_inputs", "is_our_output", "outputs_for"]
+           "collect_inputs", "is_our_output", "output_places", "outputs_for"]
 
 _VIDEO_OUT_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v")
 
@@ -422,6 +422,14 @@ def _have_matplotlib() -> bool:
     return True
 
 
+def output_places(items: Iterable[tuple[Path, Path]], out_root: Path | None
+                  ) -> tuple[dict[Path, Path], dict[Path, str]]:
+    """({input: its output folder}, {input: its output stem}) for (input, relative folder) items:
+    out_root/relative folder, or next to the input when out_root is None."""
+    out_dirs = {p: (out_root / rel) if out_root is not None else p.parent for p, rel in items}
+    return out_dirs, output_stems(out_dirs, folder_of=out_dirs.__getitem__)  # IMG_1.JPG + IMG_1.MOV: both kept
+
+
 def analyze_inputs(
     items: Iterable[tuple[Path, Path]],
     out_root: Path | None,
@@ -433,8 +441,7 @@ def analyze_inputs(
     the input when out_root is None). A failing input is reported and the rest carry on."""
     items = list(items)
     inputs = {p.resolve() for p, _ in items}
-    out_dirs = {p: (out_root / rel) if out_root is not None else p.parent for p, rel in items}
-    stems = output_stems(out_dirs, folder_of=out_dirs.__getitem__)  # IMG_1.JPG + IMG_1.MOV: both kept
+    out_dirs, stems = output_places(items, out_root)
     image_solutions: list[_Solutions] = []  # shared by all images: models loaded once
     claimed: dict[Path, Path] = {}  # output -> the input that writes it
 

@@ -13,6 +13,7 @@ from facepipe.apps.analyze import (
     analyze_inputs,
     collect_inputs,
 )
+from facepipe.cli._batch import add_batch_arguments, run_batch_command, wants_batch
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     add_camera,
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="threads for a video (default: all cores); 1 does one frame after another")
     add_progress(p)
     add_num_threads(p)
+    add_batch_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -105,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     items = collect_inputs(args.inputs, out_root)
     if not items:
         raise InputError(f"no images or videos found in {', '.join(args.inputs)}")
+    if wants_batch(args):
+        from facepipe.apps.batch import AnalyzeTask, plan_analyze
+
+        return run_batch_command(args, AnalyzeTask(options), plan_analyze(items, out_root))
 
     def done(report: FileReport) -> None:
         if report.ok:

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from facepipe.cli._batch import add_batch_arguments, run_batch_command, wants_batch
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     POSITIVE,
@@ -112,6 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         " after another without the graph")
     g.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="camera: show a live window (default: when a display is available)")
+    add_batch_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -195,12 +197,19 @@ def run(args: argparse.Namespace) -> int:
     if camera is not None:
         if args.inputs and args.camera is not None:
             raise UsageError("--camera reads a camera: give no input files with it")
+        if wants_batch(args):
+            raise UsageError("--ray and --resume take files and folders, not a camera")
         report = run_camera(camera, options, output=args.output, preview=args.preview, max_frames=args.max_frames)
         sys.stderr.write(f"camera {camera}: {report.frames} frames in {report.seconds:.1f} s\n")
         return 0
     if not args.inputs:
         raise UsageError("no input: give images, videos or folders, or --camera N")
     progress = args.progress if args.progress is not None else not args.quiet
+    if wants_batch(args):
+        from facepipe.apps.batch import AnonymizeTask, plan_anonymize
+
+        task = AnonymizeTask(options, max_frames=args.max_frames, threads=args.workers)
+        return run_batch_command(args, task, plan_anonymize(args.inputs, args.output, args.recursive))
     summary = anonymize_paths(args.inputs, options, output=args.output, recursive=args.recursive,
                               progress=progress, max_frames=args.max_frames, workers=args.workers)
     for r in summary.reports:

@@ -45,6 +45,8 @@ __all__ = [
     "anonymize_video_file",
     "default_output_path",
     "describe",
+    "file_kind",
+    "planned_outputs",
     "is_our_output",
     "OUTPUT_SUFFIX",
 ]
@@ -290,34 +292,22 @@ def anonymize_paths(
     """Anonymize files and folders; never raises for a single bad file (see the summary).
     workers: see anonymize_video_file (None: all cores; 1: no graph)."""
     options = options or AnonymizeOptions()
-    jobs = collect_inputs(inputs, recursive=recursive, skip=is_our_output)
-    if not jobs:
-        raise InputError("no input files")
-    out = Path(output) if output is not None else None
-    many = len(jobs) > 1 or any(job.folder is not None for job in jobs)
-    if out is not None and many and out.exists() and not out.is_dir():
-        raise InputError(f"{out}: several inputs need an output folder, but this is a file")
+    jobs, outputs = planned_outputs(inputs, output, recursive)
     workers = workers or os.cpu_count() or 1
     # One frame at a time: one FaceFinder, its models loaded once for all files. The graph gives each
     # of its parallel detection slots a FaceFinder of its own instead (a FaceFinder detects one frame
     # at a time).
     finder = FaceFinder(options.detect) if workers == 1 else None
     anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
-    # Inputs whose outputs would share a name (x.gif and x.png both give x_anonymized.png) keep
-    # their extension in it.
-    stems = output_stems((job.path for job in jobs), folder_of=lambda p: (p.parent, _output_ext(p).lower()))
     claimed: dict[Path, Path] = {}  # output -> the input that writes it
-
-    def kind(job: InputFile) -> str:
-        return "video" if job.kind == "video" or (job.kind is None and _probably_video(job.path)) else "image"
 
     def one(job: InputFile) -> FileReport:
         src = job.path
-        dst = _output_for(src, job.folder, out, many, stems[src])
+        dst = outputs[src]
         first = claimed.setdefault(dst.resolve(), src)
         if first != src:  # e.g. -o names one file for two inputs: never overwrite a result
             raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
-        if kind(job) == "video":
+        if file_kind(job) == "video":
             report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
                                           max_frames=max_frames, workers=workers)
         else:
@@ -326,6 +316,28 @@ def anonymize_paths(
         return report
 
     return run_each(jobs, one, describe=lambda job: (job.path, job.kind or "image"))
+
+
+def planned_outputs(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str] | None,
+                    recursive: bool = False) -> tuple[list[InputFile], dict[Path, Path]]:
+    """The input files and {input: its output file}: `NAME_anonymized.EXT` next to each input, or
+    mirrored below the output folder. (Shared by the plain run and the batch runner.)"""
+    jobs = collect_inputs(inputs, recursive=recursive, skip=is_our_output)
+    if not jobs:
+        raise InputError("no input files")
+    out = Path(output) if output is not None else None
+    many = len(jobs) > 1 or any(job.folder is not None for job in jobs)
+    if out is not None and many and out.exists() and not out.is_dir():
+        raise InputError(f"{out}: several inputs need an output folder, but this is a file")
+    # Inputs whose outputs would share a name (x.gif and x.png both give x_anonymized.png) keep
+    # their extension in it.
+    stems = output_stems((job.path for job in jobs), folder_of=lambda p: (p.parent, _output_ext(p).lower()))
+    return jobs, {job.path: _output_for(job.path, job.folder, out, many, stems[job.path]) for job in jobs}
+
+
+def file_kind(job: InputFile) -> str:
+    """"video" or "image" (a named file of unknown type is tried as a video)."""
+    return "video" if job.kind == "video" or (job.kind is None and _probably_video(job.path)) else "image"
 
 
 def _probably_video(path: Path) -> bool:

@@ -1,0 +1,51 @@
+"""Batch flags shared by commands that process folders: --ray, --resume, --retries."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from facepipe.cli._options import int_range
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("batch runs (resumable; across a Ray cluster)")
+    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="process files on Ray workers (pip install 'facepipe[ray]'): alone, a cluster on this machine;"
+                        " 'auto' or HOST:PORT joins a running cluster. Implies --resume. Put it after the inputs")
+    g.add_argument("--ray-workers", type=int_range(1, 100000), default=None, metavar="N",
+                   help="Ray workers (default: all cores here, all CPUs of a cluster / --ray-threads)")
+    g.add_argument("--ray-threads", type=int_range(1, 1024), default=1, metavar="N",
+                   help="CPUs of each Ray worker, which are also its video threads")
+    g.add_argument("--resume", action="store_true",
+                   help="record finished files in OUTPUT/.facepipe-manifest.jsonl and skip them when run again")
+    g.add_argument("--retries", type=int_range(0, 100), default=2, metavar="N",
+                   help="with --ray/--resume: attempts after a file's first failure before it is reported")
+
+
+def wants_batch(args: argparse.Namespace) -> bool:
+    return args.ray is not None or args.resume
+
+
+def run_batch_command(args: argparse.Namespace, task: Any, plan: Any) -> int:
+    """Run the plan, print a line per finished file and the summary; 1 if any file failed."""
+    from facepipe.apps.batch import BatchOptions, run_batch
+
+    quiet = getattr(args, "quiet", False)
+    total = len(plan.items)
+
+    def on_result(result: Any, summary: Any) -> None:
+        if quiet:
+            return
+        n = len(summary.done) + len(summary.failed) + len(summary.skipped)
+        fps = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
+        what = f"{result.frames} frames, {result.faces} faces" if result.ok else "FAILED"
+        sys.stderr.write(f"[{n}/{total}] {result.input}: {what} ({result.worker or 'here'});"
+                         f" all: {summary.frames} frames, {fps:.1f} frames/s\n")
+
+    options = BatchOptions(ray=args.ray, workers=args.ray_workers, threads=args.ray_threads, retries=args.retries)
+    summary = run_batch(task, plan.items, plan.manifest_dir, options, on_result=on_result)
+    summary.failed[:0] = plan.rejected
+    sys.stderr.write(summary.describe() + "\n")
+    return 0 if summary.ok else 1
