@@ -169,7 +169,10 @@ def run_batch(task: Task, items: Iterable[WorkItem], manifest_dir: str | os.Path
                 pending.append(item)
                 continue
             else:
-                input_sha = file_sha256(item.input) if item.input.is_file() else None
+                try:
+                    input_sha = file_sha256(item.input)
+                except OSError:
+                    input_sha = None
                 manifest.record({"input": manifest.key(item.input), "status": "failed", "error": result.error,
                                  "settings_sha256": settings, "input_sha256": input_sha,
                                  "attempts": summary.attempts[item.input]})
