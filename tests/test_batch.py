@@ -122,3 +122,16 @@ def test_cli_resume_and_exit_status(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["anonymize", str(folder), "--resume", "--retries", "-1"])
     assert exc.value.code == 2 and "0..100" in capsys.readouterr().err
+
+
+def test_cli_analyze_resume(tmp_path, capsys, caplog):
+    model_path("face_landmarker")
+    folder = make_folder(tmp_path, clips=0, photos=1)
+    out = tmp_path / "out"
+    assert main(["analyze", str(folder), "-o", str(out), "--resume", "--no-charts"]) == 0
+    assert "1 done, 0 skipped" in capsys.readouterr().err
+    assert json.loads((out / "if_blur.json").read_text())["frames"][0]["faces"]
+    assert main(["analyze", str(folder), "-o", str(out), "--resume", "--no-charts"]) == 0
+    assert "0 done, 1 skipped" in capsys.readouterr().err
+    assert main(["analyze", "--camera", "0", "--resume"]) == 2
+    assert "not a camera" in caplog.text

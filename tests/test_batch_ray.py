@@ -98,7 +98,7 @@ def test_analyze_on_ray_equals_local(cluster, tmp_path):
     assert summary.ok and len(summary.done) == 2 and summary.frames == sum(r.frames for r in local)
     for stem in ("pyfeat_single_face", "if_blur"):
         a, b = (json.loads((tmp_path / d / f"{stem}.json").read_text()) for d in ("local", "ray"))
-        assert a == b and (a.get("faces") or a["frames"][0]["faces"])
+        assert a == b and a["frames"][0]["faces"]
     assert_same_video(tmp_path / "ray" / "pyfeat_single_face.annotated.mp4",
                       tmp_path / "local" / "pyfeat_single_face.annotated.mp4")
     assert ((tmp_path / "ray" / "if_blur.annotated.jpg").read_bytes()

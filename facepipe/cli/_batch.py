@@ -32,7 +32,8 @@ def run_batch_command(args: argparse.Namespace, task: Any, plan: Any) -> int:
     """Run the plan, print a line per finished file and the summary; 1 if any file failed."""
     from facepipe.apps.batch import BatchOptions, run_batch
 
-    quiet = getattr(args, "quiet", False)
+    # One line per finished file (not a bar: results arrive from many workers), unless -q or --no-progress.
+    quiet = getattr(args, "quiet", False) or getattr(args, "progress", None) is False
     total = len(plan.items)
 
     def on_result(result: Any, summary: Any) -> None:

@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.camera is not None:
         if args.inputs:
             raise UsageError("--camera reads a camera: give no input files with it")
+        if wants_batch(args):
+            raise UsageError("--ray and --resume take files and folders, not a camera")
         report = analyze_camera(args.camera, args.output or Path("."), options, args.max_frames)
         log.warning("camera %d: %d frames -> %s", args.camera, report.frames, ", ".join(map(str, report.outputs)))
         return 0
