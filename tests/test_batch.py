@@ -50,8 +50,8 @@ def make_folder(root: Path, clips: int = 2, photos: int = 2) -> Path:
     """Short clips of shared talking-face videos (MP3 and AAC audio) and shared photos."""
     folder = root / "in"
     folder.mkdir(parents=True)
-    for name in ("pyfeat_single_face.mp4", "lp_d20_talking.mp4")[:clips]:
-        cut_clip(shared_file(f"videos/{name}"), folder / name, 0.4)
+    for i, name in enumerate(("pyfeat_single_face.mp4", "lp_d20_talking.mp4")[:clips]):
+        cut_clip(shared_file(f"videos/{name}"), folder / f"clip{i}_{name}", 0.4)  # in this order in a folder
     for name in ("if_blur.jpg", "if_pose_left_wryneck.png")[:photos]:
         shutil.copy(shared_file(f"faces/{name}"), folder / name)
     return folder
@@ -62,30 +62,31 @@ def manifest_records(folder: Path) -> list[dict]:
 
 
 def test_resume_skips_done_redoes_changed_and_reports_failures(tmp_path):
-    folder = make_folder(tmp_path, clips=1)
+    folder = make_folder(tmp_path)
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))  # not decodable
     out = tmp_path / "out"
-    task = AnonymizeTask(AnonymizeOptions(), threads=1)
+    task = AnonymizeTask(AnonymizeOptions(), max_frames=9, threads=1)  # 9: not a multiple of the tile period
     plan = plan_anonymize([folder], out, recursive=False)
     first = run_batch(task, plan.items, plan.manifest_dir, BatchOptions(retries=1))
-    assert sorted(r.input.name for r in first.done) == ["if_blur.jpg", "if_pose_left_wryneck.png",
-                                                        "pyfeat_single_face.mp4"]
+    assert sorted(r.input.name for r in first.done) == ["clip0_pyfeat_single_face.mp4", "clip1_lp_d20_talking.mp4",
+                                                        "if_blur.jpg", "if_pose_left_wryneck.png"]
     assert [r.input.name for r in first.failed] == ["broken.mp4"] and first.attempts[folder / "broken.mp4"] == 2
     assert "broken.mp4" in first.failed[0].error and not (out / "broken.mp4").exists()
-    # Same bytes as the plain folder run (one frame after another).
-    plain = anonymize_paths([folder / "pyfeat_single_face.mp4", folder / "if_blur.jpg"], output=tmp_path / "plain",
-                            progress=False, workers=1)
+    # Same bytes as the plain run (one frame after another) of the file alone, although here the
+    # worker did another video first.
+    plain = anonymize_paths([folder / "clip1_lp_d20_talking.mp4", folder / "if_blur.jpg"], output=tmp_path / "plain",
+                            progress=False, workers=1, max_frames=9)
     assert plain.ok
-    for name in ("pyfeat_single_face.mp4", "if_blur.jpg"):
+    for name in ("clip1_lp_d20_talking.mp4", "if_blur.jpg"):
         assert (out / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
     recs = manifest_records(out)
     assert sorted((Path(r["input"]).name, r["status"]) for r in recs) == [
-        ("broken.mp4", "failed"), ("if_blur.jpg", "done"), ("if_pose_left_wryneck.png", "done"),
-        ("pyfeat_single_face.mp4", "done")]
+        ("broken.mp4", "failed"), ("clip0_pyfeat_single_face.mp4", "done"), ("clip1_lp_d20_talking.mp4", "done"),
+        ("if_blur.jpg", "done"), ("if_pose_left_wryneck.png", "done")]
 
-    # Rerun: the three done files are skipped, the failed one is tried again.
+    # Rerun: the four done files are skipped, the failed one is tried again.
     second = run_batch(task, plan.items, plan.manifest_dir, BatchOptions(retries=0))
-    assert len(second.skipped) == 3 and not second.done and [r.input.name for r in second.failed] == ["broken.mp4"]
+    assert len(second.skipped) == 4 and not second.done and [r.input.name for r in second.failed] == ["broken.mp4"]
 
     # A changed output, a changed input and changed settings are redone; the rest still skipped.
     (out / "if_blur.jpg").write_bytes(b"tampered")
@@ -94,8 +95,8 @@ def test_resume_skips_done_redoes_changed_and_reports_failures(tmp_path):
     plan = plan_anonymize([folder], out, recursive=False)
     third = run_batch(task, plan.items, plan.manifest_dir)
     assert sorted(r.input.name for r in third.done) == ["if_blur.jpg", "if_pose_left_wryneck.png"]
-    assert [p.name for p in third.skipped] == ["pyfeat_single_face.mp4"]
-    mosaic = AnonymizeTask(AnonymizeOptions(redact=RedactOptions(method="mosaic")), threads=1)
+    assert [p.name for p in third.skipped] == ["clip0_pyfeat_single_face.mp4", "clip1_lp_d20_talking.mp4"]
+    mosaic = AnonymizeTask(AnonymizeOptions(redact=RedactOptions(method="mosaic")), max_frames=9, threads=1)
     assert mosaic.settings() != task.settings()
     assert task.with_threads(4).settings() == task.settings()  # threads do not change the output
     assert len(run_batch(mosaic, plan.items[:1], plan.manifest_dir).done) == 1

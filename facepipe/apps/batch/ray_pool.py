@@ -5,8 +5,9 @@ is given; each actor gets one file at a time. An actor that dies (killed, crashe
 is replaced by a fresh one and its file is handed back to the runner as a failed attempt.
 
 A cluster started here (`ray="local"`) has 127.0.0.1 as its node address, no dashboard and no
-usage statistics (Ray 2.60's gRPC servers still listen on all interfaces: see docs/scaling.md). Joining a cluster ("auto" or an address) needs facepipe, its models and
-the same paths to the inputs and outputs (a shared filesystem) on every node.
+usage statistics (Ray 2.60's gRPC servers still listen on all interfaces: see docs/scaling.md).
+Joining a cluster ("auto" or an address) needs facepipe, its models and the same paths to the
+inputs and outputs (a shared filesystem) on every node.
 """
 
 from __future__ import annotations
