@@ -39,6 +39,7 @@ def uptime() -> str:
 def stage_costs(video: Path, max_frames: int) -> dict[str, float]:
     """Mean ms per frame of each stage, one graph thread (no stage waits on another's core)."""
     from facepipe.apps.anonymize.graph import anonymize_video_config
+
     from facepipe.apps.anonymize.options import AnonymizeOptions
     from facepipe.graph import Graph
 
