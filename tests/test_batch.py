@@ -72,12 +72,12 @@ def test_resume_skips_done_redoes_changed_and_reports_failures(tmp_path):
                                                         "if_blur.jpg", "if_pose_left_wryneck.png"]
     assert [r.input.name for r in first.failed] == ["broken.mp4"] and first.attempts[folder / "broken.mp4"] == 2
     assert "broken.mp4" in first.failed[0].error and not (out / "broken.mp4").exists()
-    # Same bytes as the plain run (one frame after another) of the file alone, although here the
-    # worker did another video first.
-    plain = anonymize_paths([folder / "clip1_lp_d20_talking.mp4", folder / "if_blur.jpg"], output=tmp_path / "plain",
-                            progress=False, workers=1, max_frames=9)
+    # Same bytes as the plain run (one frame after another) of the same files in the same order.
+    names = ("clip0_pyfeat_single_face.mp4", "clip1_lp_d20_talking.mp4", "if_blur.jpg")
+    plain = anonymize_paths([folder / n for n in names], output=tmp_path / "plain", progress=False, workers=1,
+                            max_frames=9)
     assert plain.ok
-    for name in ("clip1_lp_d20_talking.mp4", "if_blur.jpg"):
+    for name in names:
         assert (out / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
     recs = manifest_records(out)
     assert sorted((Path(r["input"]).name, r["status"]) for r in recs) == [
