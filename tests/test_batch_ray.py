@@ -36,7 +36,8 @@ def cluster():
     model_path("face_detection_full_range")
     model_path("face_detection_short_range")
     model_path("face_landmarker")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=False)  # leave the logging of later tests alone
     yield
     ray.shutdown()
 
