@@ -14,7 +14,9 @@ import facepipe as fp
 from facepipe.errors import ModelError
 from facepipe.io.image import read_image
 from facepipe.runtime.onnx_writer import OnnxGraph
+from facepipe.runtime.options import RuntimeOptions
 from facepipe.solutions.face_embedder import (
+    DLIB_MODEL,
     DlibFaceEmbedder,
     FaceEmbedder,
     OnnxFaceEmbedder,
@@ -34,7 +36,7 @@ def ref():
 
 @pytest.fixture(scope="module")
 def dlib_embedder() -> DlibFaceEmbedder:
-    return DlibFaceEmbedder(model_path=model_path("face_recognition_dlib_resnet_v1"))
+    return DlibFaceEmbedder(RuntimeOptions(model_paths={DLIB_MODEL: model_path(DLIB_MODEL)}))
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from facepipe.errors import ModelError
 from facepipe.io.image import check_rgb_image
 from facepipe.runtime.hashing import DIGESTS
 from facepipe.runtime.model import Model
-from facepipe.runtime.store import resolve_model
+from facepipe.runtime.options import RuntimeOptions
 from facepipe.stages.face_align import (
     ARCFACE_TEMPLATE_112,
     DLIB_TEMPLATE_150,
@@ -144,15 +144,16 @@ class _TemplateEmbedder:
 class DlibFaceEmbedder(_TemplateEmbedder):
     """dlib's face recognition ResNet (face_recognition's model) on onnxruntime; 128-d, euclidean, 0.6.
 
-    `model_path`: the converted ONNX file (default: the model store's verified
-    face_recognition_dlib_resnet_v1; `facepipe models pull face_recognition_dlib_resnet_v1`).
-    `num_threads`: onnxruntime intra-op threads (None: FACEPIPE_NUM_THREADS or 1).
+    The model is the store's verified face_recognition_dlib_resnet_v1 (`facepipe models pull
+    face_recognition_dlib_resnet_v1`), or `runtime.model_paths[DLIB_MODEL]`; `runtime.num_threads`
+    sets onnxruntime's threads (None: FACEPIPE_NUM_THREADS or 1).
     """
 
-    def __init__(self, *, model_path: str | os.PathLike[str] | None = None, num_threads: int | None = None) -> None:
-        path = Path(model_path) if model_path is not None else resolve_model(DLIB_MODEL)
+    def __init__(self, runtime: RuntimeOptions | None = None) -> None:
+        runtime = runtime or RuntimeOptions()
+        path = runtime.model_path(DLIB_MODEL)
         digest = DIGESTS.sha256(path)
-        model = Model(path, num_threads=num_threads)
+        model = Model(path, num_threads=runtime.num_threads)
         want = (-1, 150, 150, 3)
         got = tuple(model.inputs[0].shape)
         if got[1:] != want[1:] or model.inputs[0].dtype != np.uint8:
@@ -167,7 +168,7 @@ class OnnxFaceEmbedder(_TemplateEmbedder):
     (pixel - input_mean) / input_std in `color` channel order (insightface: RGB,
     127.5/127.5), and give one (N,D) embedding. Chips use the standard ArcFace
     5-point template scaled to S (112 for the usual models). Embeddings are
-    L2-normalised and compared by cosine.
+    L2-normalised and compared by cosine. `runtime.num_threads` sets onnxruntime's threads.
     """
 
     def __init__(
@@ -178,7 +179,7 @@ class OnnxFaceEmbedder(_TemplateEmbedder):
         input_mean: float = 127.5,
         input_std: float = 127.5,
         color: str = "rgb",
-        num_threads: int | None = None,
+        runtime: RuntimeOptions | None = None,
     ) -> None:
         p = Path(path)
         if not p.is_file():
@@ -193,7 +194,7 @@ class OnnxFaceEmbedder(_TemplateEmbedder):
             raise ValueError(f"color must be 'rgb' or 'bgr', got {color!r}")
         if input_std == 0:
             raise ValueError("input_std must not be 0")
-        model = Model(p, num_threads=num_threads)
+        model = Model(p, num_threads=(runtime or RuntimeOptions()).num_threads)
         if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
             raise ModelError(f"{p}: expected one 4-D image input, got {[i.shape for i in model.inputs]}")
         shape = model.inputs[0].shape
