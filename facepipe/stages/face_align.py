@@ -30,6 +30,7 @@ __all__ = [
     "ARCFACE_TEMPLATE_112",
     "DLIB_TEMPLATE_150",
     "DLIB_WEIGHTS",
+    "DETECTOR_TEMPLATE_150",
     "five_point_from_detection",
     "five_point_landmarks",
     "similarity_transforms",
@@ -56,6 +57,15 @@ DLIB_TEMPLATE_150 = np.array(
 # Over the calibration faces this brings facepipe-aligned embeddings closer to dlib's (mean distance
 # 0.144 -> 0.116, tools/calibrate_dlib_template.py's faces) than equal weights.
 DLIB_WEIGHTS = np.array([2.0, 2.0, 1.0, 0.5, 0.5])
+
+# Where BlazeFace's right eye, left eye, nose tip and mouth centre keypoints fall, on average, in the same
+# chip frame (same tool, same faces: 54 matched). They sit off the mesh-derived points (the detector's left
+# eye ~3 px further out, its mouth centre ~4 px below the corners' midpoint), so five_point_from_detection
+# maps through this template rather than assuming the detector's points are the mesh's.
+DETECTOR_TEMPLATE_150 = np.array(
+    [[46.8091, 47.6647], [103.5525, 47.1462], [74.0766, 78.4105], [73.6559, 107.8575]],
+    np.float64,
+)
 
 # Face mesh indices (468/478-point topology, subject's sides): eye contours (16 points each), nose tip,
 # mouth corners. Eye centres are contour means: stable when the eye closes, unlike the iris points.
@@ -147,23 +157,20 @@ def warp_chips(image: np.ndarray, matrices: np.ndarray, size: int) -> np.ndarray
     return chips
 
 
-def five_point_from_detection(keypoints6: np.ndarray, template: np.ndarray = ARCFACE_TEMPLATE_112) -> np.ndarray:
+def five_point_from_detection(keypoints6: np.ndarray) -> np.ndarray:
     """(N,6,2) BlazeFace keypoints (right eye, left eye, nose tip, mouth centre, right ear, left ear) ->
-    (N,5,2) keypoints5.
+    (N,5,2) keypoints5 equivalent to five_point_landmarks'.
 
-    The detector has no mouth corners: the face's similarity to `template` is fitted
-    on eyes, nose and mouth centre (the template's corner midpoint), and the corners
-    are the template's, mapped back. Coarser than the mesh (see docs for the measured cost).
+    The detector has no mouth corners and its points sit elsewhere than the mesh's: its eyes, nose and
+    mouth centre are fitted (similarity) onto DETECTOR_TEMPLATE_150, and the mesh template's five points
+    are mapped back into the image. Coarser than the mesh (docs/face-embeddings.md has the numbers).
     """
     kp = np.asarray(keypoints6, np.float64)
     if kp.ndim != 3 or kp.shape[1] != 6 or kp.shape[2] != 2:
         raise ValueError(f"expected (N,6,2) detector keypoints, got shape {kp.shape}")
-    tpl = np.asarray(template, np.float64)
-    tpl4 = np.vstack([tpl[:3], tpl[3:].mean(axis=0, keepdims=True)])
-    to_template = similarity_transforms(kp[:, :4], tpl4)
-    out = np.empty((kp.shape[0], 5, 2), np.float32)
-    out[:, :3] = kp[:, :3]
-    for i, m in enumerate(to_template):
-        inv = cv2.invertAffineTransform(m)
-        out[i, 3:] = tpl[3:] @ inv[:, :2].T + inv[:, 2]
-    return out
+    if len(kp) == 0:
+        return np.zeros((0, 5, 2), np.float32)
+    to_chip = similarity_transforms(kp[:, :4], DETECTOR_TEMPLATE_150)
+    inv_a = np.linalg.inv(to_chip[:, :, :2])
+    inv_t = -np.einsum("nij,nj->ni", inv_a, to_chip[:, :, 2])
+    return (np.einsum("nij,kj->nki", inv_a, DLIB_TEMPLATE_150) + inv_t[:, None]).astype(np.float32)
