@@ -83,7 +83,7 @@ class SqliteGallery(GalleryStore):
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA secure_delete = ON")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._set_wal()
             if str(mode).lower() != "wal":
                 log.warning("%s: journal mode %s (WAL not available on this filesystem)", self.path, mode)
             self.info = self._init_meta(info)
@@ -92,6 +92,18 @@ class SqliteGallery(GalleryStore):
             raise
 
     # -- opening -------------------------------------------------------------------------------
+
+    def _set_wal(self) -> str:
+        """Switch to WAL. SQLite answers "locked" at once, without its busy handler, while another
+        process is switching the same new file, so wait here up to `timeout` as a write would."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _create_file(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
