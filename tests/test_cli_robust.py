@@ -344,3 +344,14 @@ def test_camera_as_an_input_is_an_old_spelling_of_dash_dash_camera(tmp_path, cap
     code, text = cli(["anonymize", "cam:7", "-o", tmp_path / "cam.mp4", "--no-preview"], capsys, caplog)
     assert code == 1 and "camera 7: cannot be opened" in text
     assert "deprecated" in text and "--camera 7" in text
+
+
+@pytest.mark.parametrize("old, new", [("on", ["--progress"]), ("off", ["--no-progress"]), ("auto", [])])
+def test_old_progress_values_still_work_for_one_release(old, new, tmp_path, capsys, caplog):
+    """analyze's old `--progress on|off|auto` value form runs as the new flag does, with a deprecation note."""
+    photo = shared_file("faces/mp_sergey.png")
+    code, text = cli(["analyze", photo, "--progress", old, "-o", tmp_path / "a"], capsys, caplog)
+    assert code == 0 and f"--progress {old} is deprecated" in text
+    code, text = cli(["analyze", photo, *new, "-o", tmp_path / "b"], capsys, caplog)
+    assert code == 0 and "deprecated" not in text
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(p.name for p in (tmp_path / "b").iterdir())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["float_range", "int_range"]
@@ -109,6 +109,33 @@ def add_recursive(parser: argparse.ArgumentParser) -> None:
 def add_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+_OLD_PROGRESS_VALUES = {"on": "--progress", "off": "--no-progress", "auto": None}
+
+
+def rewrite_old_progress_values(argv: Sequence) -> tuple[list, list[str]]:
+    """The old `--progress on|off|auto` value form (analyze, before the one vocabulary), kept for one
+    release: rewritten to `--progress` / `--no-progress` / the default, with a deprecation note each."""
+    out: list = []
+    notes: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        value = None
+        if arg == "--progress" and i + 1 < len(argv) and str(argv[i + 1]) in _OLD_PROGRESS_VALUES:
+            value, i = str(argv[i + 1]), i + 1
+        elif isinstance(arg, str) and arg.startswith("--progress=") and arg.partition("=")[2] in _OLD_PROGRESS_VALUES:
+            value = arg.partition("=")[2]
+        if value is None:
+            out.append(arg)
+        else:
+            new = _OLD_PROGRESS_VALUES[value]
+            out.extend([new] if new else [])
+            notes.append(f"--progress {value} is deprecated and will be removed after this release; "
+                         f"use {new or 'neither flag (the default)'}")
+        i += 1
+    return out, notes
 
 
 def add_max_frames(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from facepipe._version import __version__
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._options import apply_num_threads
+from facepipe.cli._options import apply_num_threads, rewrite_old_progress_values
 from facepipe.cli._stderr import filtered_native_stderr
 from facepipe.errors import FacepipeError
 
@@ -120,9 +120,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv, old_values = rewrite_old_progress_values(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
-    for note in getattr(args, "deprecated_options", None) or ():
+    for note in [*old_values, *(getattr(args, "deprecated_options", None) or ())]:
         log.warning("%s", note)
     apply_num_threads(args)
     try:
