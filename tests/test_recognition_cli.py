@@ -103,7 +103,6 @@ def test_usage_errors_exit_2(tmp_path, capsys, caplog):
 
 
 def test_camera_that_cannot_be_opened(tmp_path, caplog):
-    pytest.importorskip("facepipe.solutions.face_embedder")
     from conftest import model_path
 
     model_path("face_recognition_dlib_resnet_v1")

@@ -26,9 +26,6 @@ from facepipe.cli.main import main
 
 IDENTITIES = TESTDATA / "identities"
 
-# The embedder (facepipe.solutions.face_embedder) lands separately; until it does, nothing here can run.
-pytest.importorskip("facepipe.solutions.face_embedder")
-
 
 @pytest.fixture(scope="module")
 def recognizer_parts():
