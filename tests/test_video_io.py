@@ -198,3 +198,19 @@ def test_written_colours_come_back(tmp_path, pix_fmt):
     for got, want in zip(frames, (img[:, ::-1], img), strict=True):
         centre = (slice(16, 48), np.arange(6) * 32 + 16)
         assert np.abs(got[centre].astype(int) - want[centre]).max() <= 3
+
+
+def test_writer_takes_a_float_frame_rate(tmp_path):
+    """A camera reports its rate as a float (29.97002997...); the writer must not overflow FFmpeg's rationals."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from facepipe.io.video import VideoReader, VideoWriter
+
+    path = tmp_path / "cam.mp4"
+    with VideoWriter(path, width=64, height=48, fps=30000 / 1001, time_base=Fraction(1, 1000)) as writer:
+        for i in range(3):
+            writer.write(np.full((48, 64, 3), 40 * i, np.uint8), 33 * i)
+    with VideoReader(path) as reader:
+        assert len(list(reader)) == 3

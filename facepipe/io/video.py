@@ -186,7 +186,9 @@ _PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS}
 def _fraction(x: Any) -> Fraction | None:
     if x is None:
         return None
-    f = Fraction(x)
+    # A float rate (a camera's 29.97002997...) as an exact Fraction has a 2**52 denominator, which FFmpeg's
+    # 32-bit rationals cannot hold; the nearest small fraction recovers 30000/1001 and the like.
+    f = Fraction(x).limit_denominator(100_000) if isinstance(x, float) else Fraction(x)
     return f if f > 0 else None
 
 
