@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import cv2
 from facepipe.apps.recognition.draw import draw_identities
 from facepipe.apps.recognition.recognizer import FaceRecognizer
 from facepipe.apps.recognition.video import TrackIdentifier, TrackVoteOptions
-from facepipe.errors import InputError
+from facepipe.jobs import open_camera
 
 log = logging.getLogger(__name__)
 
@@ -31,47 +30,32 @@ def run_camera(recognizer: FaceRecognizer, device: int, output: Path | None = No
     from facepipe.io.video import VideoWriter
 
     show = gui_available()
-    cap = cv2.VideoCapture(device)
-    if not cap.isOpened():
-        raise InputError(f"camera {device}: cannot be opened (not connected, busy, or no permission)")
     ident = TrackIdentifier(recognizer, options)
     writer = None
-    start = time.perf_counter()
-    frames = 0
     ok = False
     try:
-        while max_frames is None or frames < max_frames:
-            grabbed, bgr = cap.read()
-            if not grabbed:
-                if frames == 0:
-                    raise InputError(f"camera {device}: delivers no frames")
-                break
-            t_ms = (time.perf_counter() - start) * 1000.0
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            ids = ident.update(rgb, frames)
-            sys.stdout.write(json.dumps({"frame": frames, "timestamp_ms": round(t_ms, 1),
-                                         "faces": ids.to_faces()}) + "\n")
-            if output is not None or show:
-                drawn = draw_identities(rgb, ids)
+        # The shared camera source: RGB frames, strictly increasing integer timestamps, one-line errors.
+        with open_camera(device, max_frames=max_frames) as camera:
+            for frame in camera:
+                ids = ident.update(frame.image, frame.index)
+                sys.stdout.write(json.dumps({"frame": frame.index, "timestamp_ms": frame.timestamp_ms,
+                                             "faces": ids.to_faces()}) + "\n")
+                if output is None and not show:
+                    continue
+                drawn = draw_identities(frame.image, ids)
                 if output is not None:
                     if writer is None:
                         h, w = drawn.shape[:2]
-                        writer = VideoWriter(output, width=w, height=h, fps=cap.get(cv2.CAP_PROP_FPS) or 30.0,
-                                             time_base=Fraction(1, 1000))
-                    pts = round(t_ms)
-                    if writer.last_pts is not None and pts <= writer.last_pts:
-                        pts = writer.last_pts + 1
-                    writer.write(drawn, pts)
+                        writer = VideoWriter(output, width=w, height=h, fps=camera.fps, time_base=Fraction(1, 1000))
+                    writer.write(drawn, frame.timestamp_ms)
                 if show:
                     cv2.imshow(_WINDOW, cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
                     if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                         break
-            frames += 1
         ok = True
     except KeyboardInterrupt:
         ok = True  # stopping a live stream is the normal way to end it
     finally:
-        cap.release()
         if show:
             cv2.destroyAllWindows()
         if writer is not None:
