@@ -148,3 +148,23 @@ def test_cli_analyze_resume(tmp_path, capsys, caplog):
     assert "0 done, 1 skipped" in capsys.readouterr().err
     assert main(["analyze", "--camera", "0", "--resume"]) == 2
     assert "not a camera" in caplog.text
+
+
+def test_identify_resume_follows_the_gallery(tmp_path, capsys, caplog):
+    model_path("face_recognition_dlib_resnet_v1")
+    folder, out, gallery = tmp_path / "in", tmp_path / "out", tmp_path / "g.sqlite3"
+    folder.mkdir()
+    photo = shutil.copy(shared_file("identities/jack_dorsey/img62.jpg"), folder / "jack.jpg")
+    args = ["faces", "identify", str(folder), "-o", str(out), "--gallery", str(gallery), "--resume"]
+
+    def names() -> list[str]:
+        return [f["name"] for f in json.loads((out / "faces.json").read_text())["inputs"][0]["frames"][0]["faces"]]
+
+    assert main(args) == 0 and "1 done, 0 skipped" in capsys.readouterr().err
+    assert names() == ["unknown"] and gallery.is_file()  # an empty gallery is made, as without --resume
+    assert main(args) == 0 and "0 done, 1 skipped" in capsys.readouterr().err and names() == ["unknown"]
+    assert main(["faces", "enroll", "jack", str(photo), "--gallery", str(gallery)]) == 0
+    assert main(args) == 0 and "1 done, 0 skipped" in capsys.readouterr().err  # the gallery changed
+    assert names() == ["jack"]
+    assert main(["faces", "identify", str(folder), "--gallery", str(gallery), "--resume"]) == 2
+    assert "--ray and --resume need -o OUT" in caplog.text

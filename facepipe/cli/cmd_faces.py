@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from facepipe.cli._batch import add_batch_arguments, report_summary, run_batch_with_progress, wants_batch
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     add_camera,
@@ -104,6 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_max_frames(i)
     add_progress(i)
     _common(i, recognise=True)
+    add_batch_arguments(i)
     i.set_defaults(func=_identify)
 
 
@@ -113,17 +115,22 @@ def _store(args: argparse.Namespace):
     return open_gallery(args.gallery, None, create=False)
 
 
-def _recognizer(args: argparse.Namespace):
+def _recognizer_options(args: argparse.Namespace):
     from facepipe.apps.recognition.faces import SpotterOptions
     from facepipe.apps.recognition.matching import MatchOptions
-    from facepipe.apps.recognition.recognizer import FaceRecognizer, RecognizerOptions
+    from facepipe.apps.recognition.recognizer import RecognizerOptions
     from facepipe.runtime.options import RuntimeOptions
 
-    options = RecognizerOptions(
+    return RecognizerOptions(
         SpotterOptions(min_detection_confidence=args.min_detection_confidence, max_num_faces=args.max_num_faces,
                        runtime=RuntimeOptions(num_threads=args.num_threads)),
         MatchOptions(threshold=args.threshold, k=args.k))
-    return FaceRecognizer(args.gallery, options)
+
+
+def _recognizer(args: argparse.Namespace):
+    from facepipe.apps.recognition.recognizer import FaceRecognizer
+
+    return FaceRecognizer(args.gallery, _recognizer_options(args))
 
 
 def _enroll(args: argparse.Namespace) -> int:
@@ -197,13 +204,15 @@ def _import(args: argparse.Namespace) -> int:
 def _identify(args: argparse.Namespace) -> int:
     from facepipe._fsutil import atomic_write
     from facepipe.apps.recognition.enroll import media_files
-    from facepipe.apps.recognition.files import identify_image_file, identify_video_file
+    from facepipe.apps.recognition.files import identify_image_file, identify_report, identify_video_file
     from facepipe.apps.recognition.video import TrackVoteOptions
     from facepipe.io.video import is_video_file
 
     if args.camera is not None:
         if args.inputs:
             raise UsageError("identify: give inputs or --camera N, not both")
+        if wants_batch(args):
+            raise UsageError("--ray and --resume take files and folders, not a camera")
         from facepipe.apps.recognition.camera import run_camera
 
         with _recognizer(args) as rec:
@@ -216,6 +225,8 @@ def _identify(args: argparse.Namespace) -> int:
         if args.output.exists() and not args.output.is_dir():
             raise InputError(f"{args.output}: not a folder (-o takes the folder for annotated copies and JSON)")
         args.output.mkdir(parents=True, exist_ok=True)
+    if wants_batch(args):
+        return _identify_batch(args, files)
     docs, failed = [], 0
     with _recognizer(args) as rec:
         votes = TrackVoteOptions(embed_every=args.embed_every)
@@ -232,8 +243,7 @@ def _identify(args: argparse.Namespace) -> int:
                     raise
                 log.error("%s", exc)
                 failed += 1
-        doc = {"schema": "facepipe.frames/1", "command": "faces identify", "model_id": rec.info.model_id,
-               "threshold": rec.threshold, "gallery": rec.gallery.location, "inputs": docs}
+        doc = identify_report(rec.info.model_id, rec.threshold, rec.gallery.location, docs)
     text = json.dumps(doc) + "\n"
     if args.output is None:
         sys.stdout.write(text)
@@ -241,3 +251,29 @@ def _identify(args: argparse.Namespace) -> int:
         with atomic_write(args.output / "faces.json", mode=0o600) as fh:
             fh.write(text.encode("utf-8"))
     return 1 if failed else 0
+
+
+def _identify_batch(args: argparse.Namespace, files: list[Path]) -> int:
+    """--ray/--resume: files on workers, a manifest in OUT, OUT/faces.json as the plain run writes it."""
+    from facepipe.apps.batch import IdentifyTask, plan_identify
+    from facepipe.apps.batch.identify import gallery_sha256, write_identify_report
+    from facepipe.apps.recognition.recognizer import FaceRecognizer
+    from facepipe.apps.recognition.store import default_gallery_path, is_postgres_url, open_gallery
+    from facepipe.apps.recognition.video import TrackVoteOptions
+
+    if args.output is None:
+        raise UsageError("identify: --ray and --resume need -o OUT (the manifest and each file's results live there)")
+    options = _recognizer_options(args)
+    gallery = args.gallery if is_postgres_url(args.gallery) else str(
+        (default_gallery_path() if args.gallery is None else Path(args.gallery).expanduser()).resolve())
+    if not is_postgres_url(gallery) and not Path(gallery).exists():
+        FaceRecognizer(gallery, options).close()  # made empty, as the plain run does; not by every worker at once
+    with open_gallery(args.gallery, None, create=False) as store:  # as named in the plain run's JSON
+        contents = gallery_sha256(store)
+        head = {"model_id": store.info.model_id, "threshold": options.match.threshold_for(store.info.metric),
+                "gallery": store.location}
+    task = IdentifyTask(options, gallery, TrackVoteOptions(embed_every=args.embed_every), args.max_frames, contents)
+    plan = plan_identify(files, args.output)
+    summary = run_batch_with_progress(args, task, plan.items, plan.manifest_dir)
+    write_identify_report(plan.items, {r.input for r in summary.failed}, args.output, head)
+    return report_summary(summary, plan)

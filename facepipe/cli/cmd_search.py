@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from facepipe._fsutil import refuse_overwrite
+from facepipe.cli._batch import add_batch_arguments, run_batch_with_progress
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     add_camera,
@@ -54,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ix.add_argument("--prune", action="store_true", help="forget indexed files that no longer exist")
     add_progress(ix)
     _common(ix, max_faces=4)
+    add_batch_arguments(ix, resume=False)  # the index is its own record of what is done
     ix.set_defaults(func=run_index)
 
     q = sub.add_parser("query", help="find the indexed faces with the nearest expression",
@@ -117,9 +119,13 @@ def run_index(args: argparse.Namespace) -> int:
     if not files:
         raise InputError(f"{', '.join(map(str, args.inputs))}: no image files found"
                          + ("" if args.recursive else " (use -r for subfolders)"))
-    embedder = FaceEmbedder(EmbedOptions(max_num_faces=args.max_num_faces, largest_only=args.largest,
-                                         min_detection_confidence=args.min_detection_confidence,
-                                         num_threads=args.num_threads, descriptor=spec))
+    options = EmbedOptions(max_num_faces=args.max_num_faces, largest_only=args.largest,
+                           min_detection_confidence=args.min_detection_confidence, num_threads=args.num_threads,
+                           descriptor=spec)
+    if args.ray is not None:
+        report, total = _index_on_ray(args, files, options)
+        return _print_index_report(args, report, total)
+    embedder = FaceEmbedder(options)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     done = [0]
 
@@ -138,6 +144,26 @@ def run_index(args: argparse.Namespace) -> int:
         embedder.close()
         if show:
             sys.stderr.write("\n")
+    return _print_index_report(args, report, total)
+
+
+def _index_on_ray(args: argparse.Namespace, files: list[Path], options: Any) -> tuple[Any, int]:
+    """Workers embed the photos; this process adds them to the index as they come (see apps/batch/index.py)."""
+    from facepipe.apps.batch import IndexLedger, IndexTask, plan_index
+    from facepipe.apps.expression_search.descriptor import make_descriptor
+    from facepipe.apps.expression_search.index import ExpressionIndex
+
+    descriptor = make_descriptor(options.descriptor)
+    with ExpressionIndex(args.output, descriptor.id, descriptor.dim) as index:
+        ledger = IndexLedger(index)
+        summary = run_batch_with_progress(args, IndexTask(options), plan_index(files, args.output).items, ledger)
+        ledger.report.seconds = summary.seconds
+        if args.prune:
+            ledger.report.removed = index.remove_missing({str(p.resolve()) for p in files})
+        return ledger.report, len(index)
+
+
+def _print_index_report(args: argparse.Namespace, report: Any, total: int) -> int:
     ok = report.with_status("ok")
     no_face, bad = report.with_status("no_face"), report.with_status("unreadable")
     rate = len(report.added) / report.seconds if report.seconds > 0 else 0.0

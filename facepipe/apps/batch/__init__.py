@@ -9,10 +9,12 @@
 Ray is optional (`pip install 'facepipe[ray]'`); see docs/scaling.md.
 """
 
-from facepipe.apps.batch.manifest import MANIFEST_NAME, Manifest, file_sha256, settings_sha256
-from facepipe.apps.batch.plan import Plan, plan_analyze, plan_anonymize
-from facepipe.apps.batch.runner import BatchOptions, BatchSummary, run_batch
-from facepipe.apps.batch.tasks import AnalyzeTask, AnonymizeTask, BatchWorker, ItemResult, WorkItem
+from facepipe.apps.batch.identify import IdentifyTask
+from facepipe.apps.batch.index import IndexLedger, IndexTask
+from facepipe.apps.batch.manifest import MANIFEST_NAME, Manifest, ManifestLedger, file_sha256, settings_sha256
+from facepipe.apps.batch.plan import Plan, plan_analyze, plan_anonymize, plan_identify, plan_index
+from facepipe.apps.batch.runner import BatchOptions, BatchSummary, Ledger, run_batch
+from facepipe.apps.batch.tasks import AnalyzeTask, AnonymizeTask, BatchWorker, ItemResult, Processed, WorkItem
 
 __all__ = [
     "MANIFEST_NAME",
@@ -21,13 +23,21 @@ __all__ = [
     "BatchOptions",
     "BatchSummary",
     "BatchWorker",
+    "IdentifyTask",
+    "IndexLedger",
+    "IndexTask",
     "ItemResult",
+    "Ledger",
     "Manifest",
+    "ManifestLedger",
     "Plan",
+    "Processed",
     "WorkItem",
     "file_sha256",
     "plan_analyze",
     "plan_anonymize",
+    "plan_identify",
+    "plan_index",
     "run_batch",
     "settings_sha256",
 ]

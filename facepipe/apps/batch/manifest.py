@@ -18,13 +18,16 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:  # tasks.py imports this module
+    from facepipe.apps.batch.tasks import ItemResult, WorkItem
+
 log = logging.getLogger("facepipe.batch")
 
-__all__ = ["MANIFEST_NAME", "Manifest", "file_sha256", "settings_sha256"]
+__all__ = ["MANIFEST_NAME", "Manifest", "ManifestLedger", "file_sha256", "settings_sha256"]
 
 MANIFEST_NAME = ".facepipe-manifest.jsonl"
 _CHUNK = 1 << 20
@@ -112,3 +115,28 @@ class Manifest:
             return all(Path(p).is_file() and file_sha256(p) == digest for p, digest in rec["outputs"].items())
         except OSError:
             return False
+
+
+class ManifestLedger:
+    """The runner's record of a batch whose workers write the outputs: a `Manifest` and the task's settings."""
+
+    def __init__(self, folder: str | os.PathLike[str], settings: str) -> None:
+        self.manifest = Manifest(folder)
+        self.settings = settings
+
+    def is_done(self, item: WorkItem) -> bool:
+        return self.manifest.is_done(item.input, self.settings)
+
+    def done(self, item: WorkItem, result: ItemResult) -> None:
+        self.manifest.record({"input": self.manifest.key(item.input), "status": "done",
+                              "settings_sha256": self.settings, "input_sha256": result.input_sha256,
+                              "outputs": result.outputs, "frames": result.frames,
+                              "seconds": round(result.seconds, 3), "worker": result.worker})
+
+    def failed(self, item: WorkItem, result: ItemResult, attempts: int) -> None:
+        try:
+            input_sha = file_sha256(item.input)
+        except OSError:
+            input_sha = None
+        self.manifest.record({"input": self.manifest.key(item.input), "status": "failed", "error": result.error,
+                              "settings_sha256": self.settings, "input_sha256": input_sha, "attempts": attempts})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from facepipe.apps.batch.tasks import ItemResult, WorkItem
 
-__all__ = ["Plan", "plan_analyze", "plan_anonymize"]
+__all__ = ["Plan", "plan_analyze", "plan_anonymize", "plan_identify", "plan_index"]
 
 
 @dataclass
@@ -69,6 +69,33 @@ def plan_analyze(items: Iterable[tuple[Path, Path]], out_root: Path | None) -> P
         else:
             plan.items.append(WorkItem(path, out_dirs[path], outs, media_kind(path) or "image", stems[path]))
     return plan
+
+
+def plan_identify(files: Iterable[Path], output: Path) -> Plan:
+    """As `facepipe faces identify -o OUT`: OUT/NAME_faces.EXT per input, and its JSON document."""
+    from facepipe.apps.batch.identify import doc_path
+    from facepipe.apps.recognition.files import annotated_path
+    from facepipe.io.video import is_video_file
+
+    files = list(files)
+    all_inputs = {p.resolve() for p in files}
+    plan = Plan([], output)
+    claimed: dict[Path, Path] = {}
+    for path in files:
+        video = is_video_file(path)
+        annotated = annotated_path(path, output, video)
+        outs = (annotated, doc_path(annotated))
+        problem = _claim(claimed, path, outs, all_inputs)
+        if problem:
+            plan.rejected.append(ItemResult(path, False, error=problem))
+        else:
+            plan.items.append(WorkItem(path, output, outs, "video" if video else "image"))
+    return plan
+
+
+def plan_index(files: Iterable[Path], index: Path) -> Plan:
+    """As `facepipe search index`: every photo goes into the one index file, written by the driver."""
+    return Plan([WorkItem(path, index, (), "image") for path in files], index.parent)
 
 
 def _manifest_dir(output_folder: Path | None, inputs: list[Path]) -> Path:

@@ -16,14 +16,24 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from facepipe.apps.batch.manifest import Manifest, file_sha256
+from facepipe.apps.batch.manifest import ManifestLedger
 from facepipe.apps.batch.tasks import BatchWorker, ItemResult, Task, WorkItem
 
 log = logging.getLogger("facepipe.batch")
 
-__all__ = ["BatchOptions", "BatchSummary", "LocalPool", "run_batch"]
+__all__ = ["BatchOptions", "BatchSummary", "Ledger", "LocalPool", "run_batch"]
+
+
+class Ledger(Protocol):
+    """Where a batch records its files, read to skip finished ones on a rerun; used by the driver only.
+    `ManifestLedger` (the workers write the outputs; a manifest records them) is the usual one;
+    `search index` records into its index instead."""
+
+    def is_done(self, item: WorkItem) -> bool: ...
+    def done(self, item: WorkItem, result: ItemResult) -> None: ...
+    def failed(self, item: WorkItem, result: ItemResult, attempts: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -115,23 +125,24 @@ def _remove_partial_outputs(item: WorkItem) -> None:
                     log.info("removed %s, left by a lost worker", tmp)
 
 
-def run_batch(task: Task, items: Iterable[WorkItem], manifest_dir: str | os.PathLike[str],
+def run_batch(task: Task, items: Iterable[WorkItem], record: str | os.PathLike[str] | Ledger,
               options: BatchOptions | None = None, *,
               on_result: Callable[[ItemResult, BatchSummary], None] | None = None,
               on_dispatch: Callable[[WorkItem, Any], None] | None = None) -> BatchSummary:
-    """Run `task` on every item not already done (see the manifest in `manifest_dir`).
+    """Run `task` on every item not already done.
+
+    record: the folder of the manifest (see manifest.py), or another Ledger.
 
     on_result: called for each finished or finally failed file, in the driver, as results arrive.
     on_dispatch: called with (item, worker handle: a Ray actor or None) as each file is handed out.
     """
     options = options or BatchOptions()
     t0 = time.perf_counter()
-    manifest = Manifest(manifest_dir)
-    settings = task.settings()
+    ledger = ManifestLedger(record, task.settings()) if isinstance(record, (str, os.PathLike)) else record
     summary = BatchSummary()
     pending: deque[WorkItem] = deque()
     for item in items:
-        if manifest.is_done(item.input, settings):
+        if ledger.is_done(item):
             summary.skipped.append(item.input)
         else:
             pending.append(item)
@@ -158,10 +169,7 @@ def run_batch(task: Task, items: Iterable[WorkItem], manifest_dir: str | os.Path
                 summary.lost_workers += 1
                 _remove_partial_outputs(item)
             if result.ok:
-                manifest.record({"input": manifest.key(item.input), "status": "done", "settings_sha256": settings,
-                                 "input_sha256": result.input_sha256, "outputs": result.outputs,
-                                 "frames": result.frames, "seconds": round(result.seconds, 3),
-                                 "worker": result.worker})
+                ledger.done(item, result)
                 summary.done.append(result)
             elif summary.attempts[item.input] <= options.retries:
                 log.warning("%s (attempt %d of %d; retrying)", result.error, summary.attempts[item.input],
@@ -169,13 +177,7 @@ def run_batch(task: Task, items: Iterable[WorkItem], manifest_dir: str | os.Path
                 pending.append(item)
                 continue
             else:
-                try:
-                    input_sha = file_sha256(item.input)
-                except OSError:
-                    input_sha = None
-                manifest.record({"input": manifest.key(item.input), "status": "failed", "error": result.error,
-                                 "settings_sha256": settings, "input_sha256": input_sha,
-                                 "attempts": summary.attempts[item.input]})
+                ledger.failed(item, result, summary.attempts[item.input])
                 summary.failed.append(result)
             summary.seconds = time.perf_counter() - t0
             if on_result is not None:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from facepipe.apps.batch.manifest import file_sha256, settings_sha256
 
-__all__ = ["AnalyzeTask", "AnonymizeTask", "BatchWorker", "ItemResult", "Task", "WorkItem", "run_item"]
+__all__ = ["AnalyzeTask", "AnonymizeTask", "BatchWorker", "ItemResult", "Processed", "Task", "WorkItem", "run_item"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,16 @@ class WorkItem:
     stem: str | None = None
 
 
+@dataclass(frozen=True)
+class Processed:
+    """What a processor did with one file; `payload` is what the driver needs besides the files the
+    worker wrote (e.g. the face vectors `search index` adds to its index), or None."""
+
+    frames: int
+    faces: int
+    payload: Any = None
+
+
 @dataclass
 class ItemResult:
     input: Path
@@ -46,6 +56,7 @@ class ItemResult:
     seconds: float = 0.0
     worker: str = ""
     worker_lost: bool = False  # the worker died (killed, crashed, node lost) while on this file
+    payload: Any = None  # Processed.payload, for the driver
 
 
 class Task(Protocol):
@@ -104,7 +115,7 @@ class _Anonymize:
         self.finder = FaceFinder(task.options.detect) if threads == 1 else None
         self.anonymizer = Anonymizer(task.options, detector=self.finder)
 
-    def __call__(self, item: WorkItem) -> tuple[int, int]:
+    def __call__(self, item: WorkItem) -> Processed:
         from facepipe.apps.anonymize.files import anonymize_image_file, anonymize_video_file
 
         t = self.task
@@ -113,7 +124,7 @@ class _Anonymize:
                                           max_frames=t.max_frames, workers=t.threads)
         else:
             report = anonymize_image_file(item.input, item.target, t.options, self.anonymizer)
-        return report.frames, report.faces
+        return Processed(report.frames, report.faces)
 
     def close(self) -> None:
         pass
@@ -124,7 +135,7 @@ class _Analyze:
         self.options = task.options
         self.image_solutions: Any = None  # shared by all images of this worker
 
-    def __call__(self, item: WorkItem) -> tuple[int, int]:
+    def __call__(self, item: WorkItem) -> Processed:
         from facepipe.apps.analyze import _Solutions, analyze_image, analyze_video
 
         if item.kind == "video":
@@ -137,7 +148,7 @@ class _Analyze:
             from facepipe.errors import ProcessingError
 
             raise ProcessingError(report.error)
-        return report.frames, report.faces
+        return Processed(report.frames, report.faces)
 
     def close(self) -> None:
         if self.image_solutions is not None:
@@ -150,10 +161,10 @@ def run_item(processor: Any, item: WorkItem, worker: str = "") -> ItemResult:
 
     t0 = time.perf_counter()
     try:
-        frames, faces = processor(item)
+        done = processor(item)
         outputs = {str(p.resolve()): file_sha256(p) for p in item.outputs if p.is_file()}
-        return ItemResult(item.input, True, outputs=outputs, input_sha256=file_sha256(item.input), frames=frames,
-                          faces=faces, seconds=time.perf_counter() - t0, worker=worker)
+        return ItemResult(item.input, True, outputs=outputs, input_sha256=file_sha256(item.input), frames=done.frames,
+                          faces=done.faces, seconds=time.perf_counter() - t0, worker=worker, payload=done.payload)
     except FacepipeError as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - one bad file must not end the worker

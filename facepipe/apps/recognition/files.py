@@ -20,7 +20,20 @@ from facepipe.apps.recognition.video import TrackVoteOptions, VideoIdentities, i
 
 log = logging.getLogger(__name__)
 
-__all__ = ["identify_image_file", "identify_video_file"]
+__all__ = ["annotated_path", "identify_image_file", "identify_video_file", "identify_report"]
+
+
+def annotated_path(path: Path, out_dir: Path, video: bool) -> Path:
+    """OUT/NAME_faces.EXT: the annotated copy of `path` (a GIF's as PNG, a video's as MP4)."""
+    if video:
+        return out_dir / f"{path.stem}_faces.mp4"
+    return out_dir / f"{path.stem}_faces{path.suffix if path.suffix.lower() != '.gif' else '.png'}"
+
+
+def identify_report(model_id: str, threshold: float, gallery: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON document of one `faces identify` run over `inputs` (the per-input documents)."""
+    return {"schema": "facepipe.frames/1", "command": "faces identify", "model_id": model_id,
+            "threshold": threshold, "gallery": gallery, "inputs": inputs}
 
 
 def _frame_doc(index: int, t_ms: float, ids: Identities) -> dict[str, Any]:
@@ -33,8 +46,7 @@ def identify_image_file(recognizer: FaceRecognizer, path: Path, out_dir: Path | 
     image = read_image(path)
     ids = recognizer.identify(image)
     if out_dir is not None:
-        write_image(out_dir / f"{path.stem}_faces{path.suffix if path.suffix.lower() != '.gif' else '.png'}",
-                    draw_identities(image, ids))
+        write_image(annotated_path(path, out_dir, video=False), draw_identities(image, ids))
     people = {str(n): 1 for n in ids.names[ids.known]}
     return {"input": str(path), "kind": "image", "image_size": list(ids.image_size),
             "frames": [_frame_doc(0, 0.0, ids)], "tracks": [], "people": people}
@@ -61,7 +73,7 @@ def identify_video_file(recognizer: FaceRecognizer, path: Path, out_dir: Path | 
     if out_dir is not None:
         from facepipe.io.video import VideoReader, VideoWriter
 
-        dest = out_dir / f"{path.stem}_faces.mp4"
+        dest = annotated_path(path, out_dir, video=True)
         with VideoReader(path) as reader, VideoWriter.like(reader, dest) as writer:
             for frame, (_, _, ids) in zip(reader, result.frames):
                 writer.write(draw_identities(frame.image, ids), frame)
