@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from facepipe.apps.expression_search.descriptor import (
+    GEOMETRY_FEATURES,
     BlendshapeDescriptor,
     DescriptorSpec,
     GeometryDescriptor,
     LandmarkDescriptor,
     OnnxDescriptor,
-    fit_metric,
 )
-from facepipe.apps.expression_search.evaluation import leave_one_out, lopo_metric
+from facepipe.apps.expression_search.evaluation import leave_one_out, load_tune_split
 from facepipe.apps.expression_search.index import ExpressionIndex
 from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder
 from facepipe.apps.expression_search.query import ExpressionSearch, QueryOptions, search_config
@@ -28,6 +28,7 @@ from facepipe.errors import InputError, ModelError
 from facepipe.io.image import read_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TUNE_SPLIT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "expressions_tune.json"
 
 
 def _shared() -> Path:
@@ -60,25 +61,51 @@ def _stack(descriptor, results, images) -> np.ndarray:
     return np.concatenate([descriptor.describe(img, r) for img, r in zip(images, results)]).astype(np.float64)
 
 
-def test_geometry_descriptor_beats_baselines_leave_one_person_out(expressions):
-    """The shipped metric was fitted on these photos, so it is measured with refits that never see the query's
-    person (leave-one-person-out); the baselines need no fitting."""
+def test_geometry_descriptor_beats_baselines(expressions):
+    """The shipped descriptor learns nothing, so scoring it on these photos is fair: leave-one-out, every other
+    labelled face is the gallery."""
     _, labels, persons, results, images = expressions
-    feats = np.concatenate([GeometryDescriptor(metric="none").features(r) for r in results])
-    ours = leave_one_out(lopo_metric(feats, labels, persons, fit_metric), labels, persons)
+    geometry = _stack(GeometryDescriptor(), results, images)
+    ours = leave_one_out(lambda q: geometry, labels, persons)
     blend = _stack(BlendshapeDescriptor(), results, images)
     lmk = _stack(LandmarkDescriptor(), results, images)
     base_b = leave_one_out(lambda q: blend, labels, persons)
     base_l = leave_one_out(lambda q: lmk, labels, persons)
-    # Measured: ours P@1 0.72, blendshapes 0.52, landmarks 0.55 (one 'anger' photo can never match).
+    # Measured: ours P@1 0.62, blendshapes 0.52, landmarks 0.55 (one 'anger' photo can never match).
     assert ours.repeated == 24  # the four Yale subjects' 6 photos each
-    assert ours.p_at_1 >= 0.65
-    assert ours.p_at_1 > base_b.p_at_1 + 0.1 and ours.p_at_1 > base_l.p_at_1 + 0.1
-    assert ours.p_at_3 > max(base_b.p_at_3, base_l.p_at_3)
-    # Identity invariance: the nearest face is far more often another person with the same expression.
+    assert ours.p_at_1 >= 0.6
+    assert ours.p_at_1 > max(base_b.p_at_1, base_l.p_at_1) + 0.05
+    assert ours.p_at_3 > max(base_b.p_at_3, base_l.p_at_3) + 0.1
+    # Identity invariance: the nearest face is far more often another person with the same expression
+    # (measured 15 vs 2; blendshapes 13 vs 6, landmarks 14 vs 8).
     assert ours.other_person_same_label >= 3 * max(ours.same_person_other_label, 1)
     assert (ours.other_person_same_label - ours.same_person_other_label
             > max(b.other_person_same_label - b.same_person_other_label for b in (base_b, base_l)))
+
+
+def test_tuning_split_is_other_people(expressions):
+    """What is fitted or chosen for expression search comes from benchmarks/data/expressions_tune.json: it must
+    share no person and no photo with the test set, and use the same labels."""
+    import hashlib
+
+    paths, labels, persons, results, _ = expressions
+    tune = load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES)
+    assert len(tune.labels) == 66 and len(set(tune.persons)) == 11
+    assert not set(tune.persons) & set(persons)
+    assert not set(tune.sha256) & {hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    assert set(tune.labels) <= set(labels)
+    assert tune.geometry.shape == (66, 14) and tune.blendshapes.shape == (66, 52)
+    assert np.isfinite(tune.geometry).all()
+    # The stored features are this descriptor's: each test face (with a label the split has) lies nearest the
+    # split's mean face of its own label (measured 23 of 28; features computed another way would not).
+    names = sorted(set(tune.labels))
+    centroids = np.array([tune.geometry[tune.labels == n].mean(0) for n in names])
+    feats = np.concatenate([GeometryDescriptor().features(r) for r in results])
+    known = np.isin(labels, names)
+    nearest = np.array(names)[np.argmin(((feats[known, None] - centroids[None]) ** 2).sum(-1), axis=1)]
+    assert np.mean(nearest == labels[known]) >= 0.7
+    with pytest.raises(InputError, match="other geometry features"):
+        load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES[:-1])
 
 
 def test_geometry_ignores_head_pose_and_scale(expressions):
@@ -105,7 +132,7 @@ def test_index_search_is_exact_and_refuses_other_embeddings(tmp_path):
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(500, 14)).astype(np.float32)
     path = tmp_path / "x.idx"
-    with ExpressionIndex(path, "expression-geometry-v1", 14) as index:
+    with ExpressionIndex(path, "expression-geometry-v2", 14) as index:
         for i in range(0, 500, 50):  # ten "files" of 50 faces
             boxes = np.tile(np.array([[0, 0, 10, 10]], np.float32), (50, 1)) + i
             index.put_file(f"/photos/{i}.jpg", 1, 1, boxes=boxes, vectors=vectors[i:i + 50])
@@ -116,7 +143,7 @@ def test_index_search_is_exact_and_refuses_other_embeddings(tmp_path):
         expect = np.argsort(d)[:5]
         np.testing.assert_allclose(m.distances, d[expect], rtol=1e-4, atol=1e-4)
         assert [str(p) for p in m.paths] == [f"/photos/{(j // 50) * 50}.jpg" for j in expect]
-    with pytest.raises(InputError, match=r"built with embedding 'expression-geometry-v1' \(dimension 14\).*"
+    with pytest.raises(InputError, match=r"built with embedding 'expression-geometry-v2' \(dimension 14\).*"
                                          r"'blendshapes-v1' \(dimension 52\)"):
         ExpressionIndex(path, "blendshapes-v1", 52)
     not_index = tmp_path / "other.sqlite"
@@ -164,7 +191,7 @@ def test_cli_index_incremental_skips_and_reports(tmp_path, capsys, caplog):
     assert read_image(picture).shape[1] > 2 * read_image(picture).shape[0]  # query + 2 tiles side by side
     # Another descriptor is refused with a clear message and exit 1.
     assert main(["search", "query", str(index), str(query), "--descriptor", "blendshapes"]) == 1
-    assert "built with embedding 'expression-geometry-v1'" in caplog.text
+    assert "built with embedding 'expression-geometry-v2'" in caplog.text
     # Usage errors exit 2 with the range or the rule in the message.
     for bad, why in ((["-k", "0"], "must be an integer >= 1, got 0"),
                      (["--min-detection-confidence", "1.5"], r"must be a number in 0.0..1.0")):

@@ -1,6 +1,6 @@
 """Expression descriptors: one vector per face, close for faces that make the same expression.
 
-The default, ``expression-geometry-v1``, reads the face's metric mesh in the
+The default, ``expression-geometry-v2``, reads the face's metric mesh in the
 canonical face frame (the Tasks FaceLandmarker's facial transformation matrix
 undone, so head pose is gone; see solutions/face_geometry.py) and measures 11
 pose-free, scale-free quantities that muscles change: the opening of each eye,
@@ -8,16 +8,16 @@ the height of each brow above its eye, the gap between the brows, the width and
 opening of the mouth, the height of each mouth corner, the nose-to-lip and
 lip-to-chin distances (all over the inter-ocular distance), and three left/right
 asymmetries (a wink, a half smile, one brow up). The canonical neutral face's
-values are subtracted, so a generic neutral face is the origin.
+values are subtracted, so a generic neutral face is the origin, and distances
+are in units of the inter-ocular distance.
 
-People differ in these quantities at rest (a wide mouth, high brows): that is
-identity, not expression. The last step is a linear map that whitens the
-within-expression scatter (how much one expression varies from person to
-person), learned from labelled faces: directions in which people differ a lot
-at the same expression shrink. It is fitted by `fit_metric` and shipped in
-expression_geometry_v1.json; benchmarks/bench_search.py measures it only with
-leave-one-person-out refits. Measured alternatives (the 52 blendshapes, raw
-landmarks, blendshapes + geometry) are in docs/expression-search.md.
+v2 applies no learned map. v1 whitened the within-expression scatter with a
+matrix fitted on the very photos it was evaluated on; fitted on other people
+(a separate tuning split), that map and every other learned map tried (LDA,
+blendshape mixes, per-feature weights) did not beat the plain features on the
+tuning split by more than one face in 66, and did worse on the test photos
+(docs/expression-search.md, benchmarks/bench_search.py). `fit_metric` stays
+for those comparisons, and ``GeometryDescriptor(metric=W)`` applies one.
 
 ``blendshapes`` (the 52 Tasks scores) and ``landmarks`` (2-D landmarks centred
 and scaled by the inter-ocular distance) are the baselines. `OnnxDescriptor`
@@ -26,11 +26,9 @@ runs a user-supplied ONNX embedding model (pinned by sha256) on face crops.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -144,43 +142,36 @@ def fit_metric(features: np.ndarray, labels: np.ndarray, *, reg: float = 0.1) ->
     return np.linalg.cholesky(np.linalg.inv(scatter))
 
 
-def _shipped_metric() -> tuple[np.ndarray, str]:
-    text = resources.files(__package__).joinpath("expression_geometry_v1.json").read_text("utf-8")
-    doc = json.loads(text)
-    if tuple(doc["features"]) != GEOMETRY_FEATURES:
-        raise ModelError("expression_geometry_v1.json: feature list does not match this facepipe")
-    return np.asarray(doc["matrix"], np.float64), str(doc["version"])
-
-
 class GeometryDescriptor:
     """Pose-free, scale-free geometry of the face's features, relative to the generic neutral (see module doc).
 
-    metric: (14,14) map applied last; None = the shipped one, "none" = the identity (raw features).
-    Needs FaceLandmarkerResult.mesh_vertices (output_facial_transformation_matrixes=True).
+    metric: optional (14,D) map applied last (e.g. from `fit_metric`; the id becomes
+    "expression-geometry-custom"). Needs FaceLandmarkerResult.mesh_vertices
+    (output_facial_transformation_matrixes=True).
     """
 
-    def __init__(self, metric: np.ndarray | str | None = None) -> None:
+    def __init__(self, metric: np.ndarray | None = None) -> None:
         neutral = load_geometry_metadata().vertices[None]
         self._neutral = geometry_features(neutral)[0]
         if metric is None:
-            self._metric, version = _shipped_metric()
-            self.id = f"expression-geometry-{version}"
-        elif isinstance(metric, str) and metric == "none":
-            self._metric, self.id = np.eye(len(GEOMETRY_FEATURES)), "expression-geometry-raw"
+            self._metric, self.id = None, "expression-geometry-v2"
+            self.dim = len(GEOMETRY_FEATURES)
         else:
             self._metric = np.asarray(metric, np.float64)
-            self.id = "expression-geometry-custom"
-        self.dim = int(self._metric.shape[1])
+            if self._metric.ndim != 2 or self._metric.shape[0] != len(GEOMETRY_FEATURES):
+                raise ValueError(f"metric must be ({len(GEOMETRY_FEATURES)}, D), got {self._metric.shape}")
+            self.id, self.dim = "expression-geometry-custom", int(self._metric.shape[1])
 
     def features(self, faces: Any) -> np.ndarray:
-        """(N,14) features minus the neutral face's, before the metric; NaN rows where geometry failed."""
+        """(N,14) features minus the neutral face's, before any metric; NaN rows where geometry failed."""
         mesh = getattr(faces, "mesh_vertices", None)
         if mesh is None:
             raise ValueError("the geometry descriptor needs output_facial_transformation_matrixes=True")
         return geometry_features(mesh) - self._neutral
 
     def describe(self, image: np.ndarray, faces: Any) -> np.ndarray:
-        return (self.features(faces) @ self._metric).astype(np.float32)
+        x = self.features(faces)
+        return (x if self._metric is None else x @ self._metric).astype(np.float32)
 
 
 class BlendshapeDescriptor:

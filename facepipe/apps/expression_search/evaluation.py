@@ -1,13 +1,23 @@
-"""Scoring an expression descriptor on labelled faces: leave-one-out retrieval and identity invariance."""
+"""Scoring an expression descriptor on labelled faces: leave-one-out retrieval and identity invariance.
+
+Protocol (docs/expression-search.md): anything fitted is fitted on a tuning split of other people
+(`load_tune_split`), then the test faces are scored with `leave_one_out` using that fixed map. `lopo_metric`
+refits per query without the query's person but WITH the other test faces' labels: the gallery's own labels
+shape the map, which is optimistic (transductive), so it is kept only to compare with earlier numbers.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RetrievalScores", "leave_one_out", "lopo_metric"]
+from facepipe.errors import InputError
+
+__all__ = ["RetrievalScores", "TuneSplit", "leave_one_out", "lopo_metric", "load_tune_split"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,41 @@ def leave_one_out(vectors_for: Callable[[int], np.ndarray], labels: np.ndarray,
 
 def lopo_metric(features: np.ndarray, labels: np.ndarray, persons: np.ndarray,
                 fit: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[[int], np.ndarray]:
-    """vectors_for(q) for leave_one_out: features @ W, W fitted on the faces of every other person."""
+    """vectors_for(q) for leave_one_out: features @ W, W fitted on the faces of every other person.
+
+    Transductive: those faces are also the gallery, so their labels shape the space they are searched in.
+    """
 
     def vectors_for(q: int) -> np.ndarray:
         train = persons != persons[q]
         return features @ fit(features[train], labels[train])
 
     return vectors_for
+
+
+@dataclass(frozen=True)
+class TuneSplit:
+    """Labelled descriptor inputs of the tuning people: geometry (N,14), blendshapes (N,52), labels, persons."""
+
+    geometry: np.ndarray
+    blendshapes: np.ndarray
+    labels: np.ndarray
+    persons: np.ndarray
+    sha256: tuple[str, ...]
+
+
+def load_tune_split(path: str | os.PathLike[str], geometry_features: tuple[str, ...]) -> TuneSplit:
+    """Read a file written by tools/make_expression_tune_split.py; refuse one made for other features."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        if tuple(doc["geometry_features"]) != tuple(geometry_features):
+            raise InputError(f"{path}: made for other geometry features; regenerate it with "
+                             "tools/make_expression_tune_split.py")
+        faces = doc["faces"]
+        return TuneSplit(np.array([f["geometry"] for f in faces], np.float64),
+                         np.array([f["blendshapes"] for f in faces], np.float64),
+                         np.array([f["label"] for f in faces]), np.array([f["person"] for f in faces]),
+                         tuple(f["sha256"] for f in faces))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable tuning split ({exc})") from exc
