@@ -539,3 +539,26 @@ def test_verifier_confirms_a_face_rejects_texture_and_finds_the_face_beside_a_bo
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
     return float(inter / ((a[2:] - a[:2]).prod() + (b[2:] - b[:2]).prod() - inter))
+
+
+def test_a_videos_detections_do_not_depend_on_what_the_finder_saw_before():
+    # One FaceFinder serves every file of a run. In a 1080p stream it scans a quarter of its tiles per frame,
+    # chosen by the frame's number in its video, not by how many frames the finder has seen: otherwise a video
+    # anonymized after another one came out different from the same video anonymized alone.
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.apps.anonymize.pipeline import OfflineAnonymizer
+    from facepipe.io.video import VideoReader
+
+    with VideoReader(shared_file("videos/facenet_pedestrians.mp4")) as r:
+        first = next(iter(r)).image
+    options = AnonymizeOptions()
+    used = FaceFinder(options.detect)
+    assert len(used.detect_frame(first, 1).xyxy) != len(used.detect_frame(first, 0).xyxy)  # the turn matters here
+    used(first)  # an earlier frame of another video
+
+    def regions(detector: FaceFinder) -> np.ndarray:
+        off = OfflineAnonymizer(options, detector=detector)
+        released = off.push(first.copy()) + off.flush()
+        return released[0][0].regions.xyxy
+
+    np.testing.assert_array_equal(regions(used), regions(FaceFinder(options.detect)))

@@ -25,6 +25,7 @@ temporary file is deleted and nothing is left behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import tempfile
@@ -586,6 +587,8 @@ class VideoWriter:
                 codec_opts.setdefault("b", "0")  # constant-quality mode needs bitrate 0
         if opts.preset and opts.codec in ("libx264", "libx265", "libsvtav1"):
             codec_opts.setdefault("preset", opts.preset)
+        if opts.codec == "libx264":
+            codec_opts = _x264_repeatable(codec_opts)
         try:
             stream = self._out.add_stream(opts.codec, rate=rate, options=codec_opts)
         except (av.FFmpegError, ValueError) as exc:
@@ -726,6 +729,33 @@ class VideoWriter:
 
 
 _CRF_CODECS = frozenset({"libx264", "libx265", "libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1"})
+
+
+def _x264_repeatable(codec_opts: dict[str, str]) -> dict[str, str]:
+    """x264 codec options that give the same bitstream for the same frames, every time.
+
+    x264's AVX-512 code gives a different encode of the same frames from run to run (measured:
+    PyAV 18's x264, real video frames, threads=1; about half of the runs differ, depending on
+    what the process did before), which makes outputs of identical runs differ by up to ~20
+    levels. Its AVX2 code is repeatable and costs little speed, so on CPUs with AVX-512 x264
+    is held to AVX2, unless the caller chose x264's `asm` option.
+    """
+    params = codec_opts.get("x264-params", "")
+    if "asm=" in params or not _cpu_has_avx512():
+        return codec_opts
+    return {**codec_opts, "x264-params": f"{params}:asm=AVX2" if params else "asm=AVX2"}
+
+
+@functools.cache
+def _cpu_has_avx512() -> bool:
+    try:  # numpy's own CPU feature table (numpy 2: numpy._core; numpy 1: numpy.core)
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return bool(features.get("AVX512F"))
 
 
 def _container_options(fmt: str | None, audio_streams: list[Any]) -> dict[str, str]:

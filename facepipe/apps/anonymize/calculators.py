@@ -65,8 +65,7 @@ class FaceFinderCalculator(Calculator):
         if self._finder is None:
             ctx.outputs.add("DETECTIONS", self._detect(image))
             return
-        phase = ctx.call_index if self._finder.options.tile_period > 1 else None
-        ctx.outputs.add("DETECTIONS", self._finder.detect(image, phase=phase))
+        ctx.outputs.add("DETECTIONS", self._finder.detect_frame(image, ctx.call_index))
 
 
 @register_calculator

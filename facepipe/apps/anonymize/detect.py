@@ -231,11 +231,19 @@ class FaceFinder:
         return whole + len(self.tiles_for(w, h))
 
     def __call__(self, rgb: np.ndarray) -> Detections:
-        """Detect in the next frame of a stream (tiles taken in turn when `tile_period` > 1)."""
+        """Detect in the next frame of a stream (tiles taken in turn when `tile_period` > 1).
+
+        The turn is counted per FaceFinder, across everything it was called on: for results
+        that depend only on the video, pass the frame's number to `detect_frame` instead.
+        """
         with self._lock:
-            phase = self._calls
+            index = self._calls
             self._calls += 1
-        return self.detect(rgb, phase=phase if self.options.tile_period > 1 else None)
+        return self.detect_frame(rgb, index)
+
+    def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
+        """Detect in frame `index` of a stream: it scans that frame's turn of the tiles."""
+        return self.detect(rgb, phase=index if self.options.tile_period > 1 else None)
 
     def detect(self, rgb: np.ndarray, *, phase: int | None = None) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.

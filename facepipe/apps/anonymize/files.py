@@ -13,8 +13,10 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 from facepipe._fsutil import refuse_overwrite
 from facepipe.apps.anonymize.detect import FaceFinder
@@ -235,8 +237,8 @@ def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions,
 _DONE = object()
 
 
-def _detected_ahead(reader: VideoReader, detect: Detect, max_frames: int | None, depth: int = 4
-                    ) -> Iterator[tuple[Frame, Detections]]:
+def _detected_ahead(reader: VideoReader, detect: Callable[[np.ndarray, int], Detections], max_frames: int | None,
+                    depth: int = 4) -> Iterator[tuple[Frame, Detections]]:
     """(frame, detections) in order, decoded and detected in a worker thread.
 
     Decoding and detection (LiteRT, OpenCV: both release the GIL) then overlap with the
@@ -259,7 +261,7 @@ def _detected_ahead(reader: VideoReader, detect: Detect, max_frames: int | None,
             for frame in reader:
                 if stop.is_set() or (max_frames is not None and frame.index >= max_frames):
                     break
-                put((frame, detect(frame.image)))
+                put((frame, detect(frame.image, frame.index)))
             put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
             put(exc)

@@ -102,12 +102,20 @@ class Anonymizer:
         self.tracker.reset()
         self._index = 0
 
-    def detect(self, rgb: np.ndarray) -> Detections:
-        return self.detector(rgb)
+    def detect(self, rgb: np.ndarray, index: int | None = None) -> Detections:
+        """Faces in frame `index` of the current stream (None: the detector's own next frame).
+
+        With the index, a FaceFinder scans that frame's turn of its tiles, so a video's
+        detections do not depend on what the detector saw before it (other videos, say).
+        """
+        detector = self.detector
+        if index is not None and isinstance(detector, FaceFinder):
+            return detector.detect_frame(rgb, index)
+        return detector(rgb)
 
     def process_frame(self, rgb: np.ndarray) -> FrameResult:
         """Detect, track (holding lost faces forward) and redact one RGB uint8 frame."""
-        step = self.tracker.update(self.detect(rgb), self._index)
+        step = self.tracker.update(self.detect(rgb, self._index), self._index)
         result = FrameResult(self.redact(rgb, step.current), step.current, self._index)
         self._index += 1
         return result
@@ -189,7 +197,7 @@ class OfflineAnonymizer:
         detections: the frame's detections if already computed (e.g. by a detection thread).
         """
         a = self.anonymizer
-        dets = a.detect(rgb) if detections is None else detections
+        dets = a.detect(rgb, self._index) if detections is None else detections
         step: TrackStep = a.tracker.update(dets, self._index)
         self.buffer.add(step.retro)
         released = self.buffer.push(self._index, (rgb, payload), step.current)
