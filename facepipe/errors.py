@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FacepipeError", "InputError", "ModelError", "ProcessingError", "UsageError"]
+__all__ = ["CancelledError", "FacepipeError", "InputError", "ModelError", "ProcessingError", "UsageError"]
 
 
 class FacepipeError(Exception):
@@ -27,3 +27,9 @@ class ModelError(FacepipeError):
 
 class ProcessingError(FacepipeError):
     """Processing failed part-way; nothing partial was written."""
+
+
+class CancelledError(FacepipeError):
+    """The user stopped a job (Ctrl-C, a Cancel button); nothing partial was written."""
+
+    exit_code = 130

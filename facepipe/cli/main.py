@@ -29,6 +29,7 @@ log = logging.getLogger("facepipe")
 COMMANDS = (
     "facepipe.cli.cmd_analyze",
     "facepipe.cli.cmd_anonymize",
+    "facepipe.cli.cmd_gui",
     "facepipe.cli.cmd_detect",
     "facepipe.cli.cmd_mesh",
     "facepipe.cli.cmd_landmarks",
@@ -41,7 +42,7 @@ COMMANDS = (
 # `facepipe --help` lists the commands under the job they do; a command not named here is listed
 # under "more commands".
 COMMAND_GROUPS = {
-    "process photos and videos": ("facepipe.cli.cmd_analyze", "facepipe.cli.cmd_anonymize"),
+    "process photos and videos": ("facepipe.cli.cmd_analyze", "facepipe.cli.cmd_anonymize", "facepipe.cli.cmd_gui"),
     "face data as JSON/CSV/NPZ": ("facepipe.cli.cmd_detect", "facepipe.cli.cmd_mesh", "facepipe.cli.cmd_landmarks"),
     "hands, body and segmentation": ("facepipe.cli.cmd_body",),
     "live streams": ("facepipe.cli.cmd_stream",),

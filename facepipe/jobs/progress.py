@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 log = logging.getLogger("facepipe.progress")
 
@@ -19,10 +20,16 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """Counts processed units (frames, files); `enabled=False` makes it silent."""
+    """Counts processed units (frames, files); `enabled=False` makes it silent.
 
-    def __init__(self, total: int | None, desc: str, *, enabled: bool = True, unit: str = "frame") -> None:
+    on_update: called as on_update(count, total) after every update, also when disabled (a GUI's
+        progress bar); an exception it raises (e.g. `facepipe.errors.CancelledError`) stops the job.
+    """
+
+    def __init__(self, total: int | None, desc: str, *, enabled: bool = True, unit: str = "frame",
+                 on_update: Callable[[int, int | None], None] | None = None) -> None:
         self.total, self.desc, self.unit = total, desc, unit
+        self._on_update = on_update
         self.count = 0
         self._start = time.perf_counter()
         self._last_log = self._start
@@ -38,6 +45,8 @@ class Progress:
 
     def update(self, n: int = 1) -> None:
         self.count += n
+        if self._on_update is not None:
+            self._on_update(self.count, self.total)
         if self._bar is not None:
             self._bar.update(n)
             return

@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 OUTPUT_SUFFIX = "_anonymized"
+OnProgress = Callable[[int, "int | None"], None]
 IMAGE_EXTENSIONS = READABLE_EXTENSIONS
 
 
@@ -130,8 +131,8 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions, anonym
 
 
 def anonymize_video_file(src: Path, dst: Path, options: AnonymizeOptions, *, detector: Detect | None = None,
-                         progress: bool = True, max_frames: int | None = None, workers: int | None = None
-                         ) -> FileReport:
+                         progress: bool = True, max_frames: int | None = None, workers: int | None = None,
+                         on_progress: OnProgress | None = None) -> FileReport:
     """Anonymize one video into `dst`: same frames, timestamps and audio; nothing written on failure.
 
     workers: threads of the processing graph (None: all cores), which decodes, detects, tracks,
@@ -139,13 +140,15 @@ def anonymize_video_file(src: Path, dst: Path, options: AnonymizeOptions, *, det
     instead (with decoding and detection ahead in a second thread). Both give the same regions.
     detector: replaces the FaceFinder (a FaceFinder runs one frame at a time: pass None to let
     the graph detect several frames at once, each with a FaceFinder of its own).
+    on_progress: on_progress(frames written, total or None) after each frame is processed (a GUI's
+    progress bar); raising from it (`facepipe.errors.CancelledError`) stops the run, writing nothing.
     """
     refuse_overwrite(dst, src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        return _anonymize_video_sequential(src, dst, options, detector, progress, max_frames)
-    return _anonymize_video_graph(src, dst, options, detector, progress, max_frames, workers)
+        return _anonymize_video_sequential(src, dst, options, detector, progress, max_frames, on_progress)
+    return _anonymize_video_graph(src, dst, options, detector, progress, max_frames, workers, on_progress)
 
 
 def _progress_total(frame_count: int | None, max_frames: int | None) -> int | None:
@@ -155,7 +158,8 @@ def _progress_total(frame_count: int | None, max_frames: int | None) -> int | No
 
 
 def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
-                           progress: bool, max_frames: int | None, workers: int) -> FileReport:
+                           progress: bool, max_frames: int | None, workers: int,
+                           on_progress: OnProgress | None) -> FileReport:
     from facepipe.apps.anonymize.calculators import anonymize_video_config
 
     report = FileReport(src, "video", [dst])
@@ -175,7 +179,7 @@ def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, dete
     side = {"input_path": str(src), "output_path": str(dst)}
     if detector is not None:
         side["detector"] = detector
-    with Progress(total, src.name, enabled=progress) as bar:
+    with Progress(total, src.name, enabled=progress, on_update=on_progress) as bar:
 
         def on_redacted(_packet: Packet) -> None:
             report.frames += 1
@@ -183,6 +187,10 @@ def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, dete
 
         graph.observe_output("regions", on_regions)
         graph.observe_output("redacted", on_redacted)
+        if on_progress is not None:
+            # Frames are written `hold` frames after they are tracked: calling it for each tracked
+            # frame too lets a cancel stop the run before the first frame is written.
+            graph.observe_output("current", lambda _packet: on_progress(report.frames, total))
         try:
             graph.run(side_packets=side)
         except GraphError as exc:
@@ -199,7 +207,8 @@ _MAX_IN_FLIGHT = 8  # more parallel detectors than this only cost memory: the qu
 
 
 def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
-                                progress: bool, max_frames: int | None) -> FileReport:
+                                progress: bool, max_frames: int | None, on_progress: OnProgress | None
+                                ) -> FileReport:
     report = FileReport(src, "video", [dst])
     t0 = time.perf_counter()
     off = OfflineAnonymizer(options, detector=detector)
@@ -207,7 +216,7 @@ def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions,
     with VideoReader(src) as reader:
         total = _progress_total(reader.info.frame_count, max_frames)
         with VideoWriter.like(reader, dst, options.video, copy_audio=options.keep_audio) as writer, \
-                Progress(total, src.name, enabled=progress) as bar:
+                Progress(total, src.name, enabled=progress, on_update=on_progress) as bar:
             index = -1
             try:
                 for frame, dets in _detected_ahead(reader, off.anonymizer.detect, max_frames):
@@ -290,9 +299,10 @@ def anonymize_paths(
     progress: bool = True,
     max_frames: int | None = None,
     workers: int | None = None,
+    on_progress: OnProgress | None = None,
 ) -> RunSummary:
     """Anonymize files and folders; never raises for a single bad file (see the summary).
-    workers: see anonymize_video_file (None: all cores; 1: no graph)."""
+    workers, on_progress (per video): see anonymize_video_file (workers None: all cores; 1: no graph)."""
     options = options or AnonymizeOptions()
     jobs, outputs = planned_outputs(inputs, output, recursive)
     workers = workers or os.cpu_count() or 1
@@ -311,7 +321,7 @@ def anonymize_paths(
             raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
         if file_kind(job) == "video":
             report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
-                                          max_frames=max_frames, workers=workers)
+                                          max_frames=max_frames, workers=workers, on_progress=on_progress)
         else:
             report = anonymize_image_file(src, dst, options, anonymizer)
         log.info("%s -> %s: %d frames, %d faces, %.1f s", src, dst, report.frames, report.faces, report.seconds)

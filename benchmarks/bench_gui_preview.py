@@ -1,0 +1,127 @@
+"""Preview latency of `facepipe gui` after a settings change, on a 720p frame (issue target: <= 150 ms).
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui_preview.py [--video V] [--repeats 7]
+
+Latency = from the control's change in the UI thread to the redacted frame arriving back in it
+(the window's real path: ControlsPanel -> PreviewWorker thread -> PreviewEngine -> ready signal),
+median and max over repeats, after one warm-up (models loaded, frame decoded). The reference,
+measured in the same run, is what a preview without the engine's caches costs: the frame decoded
+from the file and anonymized from scratch (`Anonymizer` built, faces detected, redacted) for
+each change. Ratio = preview / reference. The machine's load (`uptime`) is printed with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_MS = 150.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", default=None, help="720p clip (default: shared lp_s18_woman_indoor.mp4)")
+    ap.add_argument("--frame", type=int, default=60)
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args()
+    shared = Path(os.environ.get("FACEPIPE_SHARED", REPO.parent / "shared"))
+    video = Path(args.video or shared / "testdata/videos/lp_s18_woman_indoor.mp4")
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from facepipe.apps.anonymize import Anonymizer, FaceRegions
+    from facepipe.gui.settings import anonymize_options
+    from facepipe.gui.window import MainWindow
+    from facepipe.io.video_seek import FrameSeeker
+
+    app = QApplication.instance() or QApplication([])
+    ini = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_gui_{os.getpid()}.ini"
+    window = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    window.show()
+    c = window.controls
+
+    def wait_preview(timeout: float = 120.0) -> None:
+        end = time.perf_counter() + timeout
+        while not (window.last_frame is not None and window.last_frame.serial == window.serial
+                   and not window.waiting):
+            app.processEvents()
+            if time.perf_counter() > end:
+                raise RuntimeError(f"no preview in {timeout} s ({window.last_error})")
+            time.sleep(0.0005)
+
+    window.open_path(str(video))
+    wait_preview()
+    window.slider.setValue(args.frame)
+    wait_preview()
+    h, w = window.last_frame.original.shape[:2]
+
+    # Each case flips one control between two values (the threshold: a value not seen before, so the
+    # frame is detected again); each change is one latency sample.
+    cases = {
+        "method blur <-> mosaic": lambda k: c.method.setCurrentText(("mosaic", "blur")[k % 2]),
+        "mosaic level": lambda k: (c.method.setCurrentText("mosaic"), c.mosaic.setValue(10 + 5 * (k % 2))),
+        "shape ellipse <-> box": lambda k: c.shape.setCurrentText(("box", "ellipse")[k % 2]),
+        "mask scale 1.5 <-> 2.0": lambda k: c.mask_scale.setValue((2.0, 1.5)[k % 2]),
+        "threshold, a new value each time (detects)": lambda k: c.threshold.setValue(0.31 + 0.02 * k),
+        "shape hull (face mesh)": lambda k: c.shape.setCurrentText(("hull", "box")[k % 2]),
+    }
+    rows = []
+    for name, change in cases.items():
+        change(0)  # warm-up: builds the anonymizer of each value once
+        wait_preview()
+        change(1)
+        wait_preview()
+        times = []
+        for k in range(args.repeats):
+            t0 = time.perf_counter()
+            change(k)
+            wait_preview()
+            times.append((time.perf_counter() - t0) * 1000)
+        rows.append((name, statistics.median(times), max(times)))
+    c.shape.setCurrentText("ellipse")
+    c.method.setCurrentText("blur")
+    wait_preview()
+    # Seeking to frames not seen yet: decode + detect + redact.
+    times = []
+    for k in range(args.repeats):
+        t0 = time.perf_counter()
+        window.slider.setValue(args.frame + 7 + k * 9)
+        wait_preview()
+        times.append((time.perf_counter() - t0) * 1000)
+    rows.append(("seek to a new frame (decodes, detects)", statistics.median(times), max(times)))
+    settings = c.settings()
+    window.close()
+
+    # Reference: the same change without the engine: decode the frame, build an Anonymizer, detect, redact.
+    ref = []
+    options = anonymize_options(settings)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        with FrameSeeker(video) as seeker:
+            rgb = seeker.frame(args.frame)
+        a = Anonymizer(options)
+        a.redact(rgb, FaceRegions.from_detections(a.detector.detect(rgb)))
+        ref.append((time.perf_counter() - t0) * 1000)
+    ref_ms = statistics.median(ref)
+    ini.unlink(missing_ok=True)
+
+    print(f"facepipe gui preview latency, {video.name} frame {args.frame} ({w}x{h}), {args.repeats} repeats;"
+          f" {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"reference (decode + new Anonymizer + detect + redact per change): {ref_ms:.0f} ms")
+    print(f"| change | median ms | max ms | target {TARGET_MS:.0f} ms | ratio to reference |")
+    print("|---|---:|---:|---|---:|")
+    for name, med, worst in rows:
+        ok = "ok" if med <= TARGET_MS else "OVER"
+        print(f"| {name} | {med:.1f} | {worst:.1f} | {ok} | {med / ref_ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

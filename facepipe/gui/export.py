@@ -1,0 +1,105 @@
+"""Export: the open file anonymized into a new file, in a thread, with progress, ETA and Cancel.
+
+The export is `anonymize_paths([input], options, output=dst)`, the very call `facepipe anonymize
+INPUT -o DST` makes, with the options the CLI's parser builds from the same arguments; so the
+output is the CLI's (frames, timestamps, audio), written atomically: a cancelled or failed export
+leaves no file behind. Cancel raises `CancelledError` from the progress callback, which stops the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from facepipe.errors import CancelledError
+from facepipe.gui.settings import GuiSettings, anonymize_options
+
+__all__ = ["ExportProgress", "ExportWorker", "eta_text"]
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    done: int
+    total: int | None
+    elapsed: float
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the rate so far (None until a frame is done or without a total)."""
+        if not self.total or self.done <= 0:
+            return None
+        return self.elapsed / self.done * max(self.total - self.done, 0)
+
+
+def eta_text(progress: ExportProgress) -> str:
+    eta = progress.eta
+    of = f"{progress.done}/{progress.total}" if progress.total else f"{progress.done}"
+    return f"{of} frames" + ("" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left")
+
+
+class ExportWorker(QObject):
+    """One export at a time in its own thread. `progress`, then `finished(output path)`,
+    `cancelled()` or `failed(message)`: the line the CLI would print for the failure."""
+
+    progress = Signal(object)  # ExportProgress
+    finished = Signal(str)
+    cancelled = Signal()
+    failed = Signal(str)
+    _start = Signal(str, str, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread = QThread()
+        self._thread.setObjectName("facepipe-export")
+        self.moveToThread(self._thread)
+        self._start.connect(self._run)
+        self._cancel = threading.Event()
+        self.busy = False
+        self._thread.start()
+
+    def start(self, src: str, dst: str, settings: GuiSettings) -> None:
+        self._cancel.clear()
+        self.busy = True
+        self._start.emit(src, dst, settings)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @Slot(str, str, object)
+    def _run(self, src: str, dst: str, settings: GuiSettings) -> None:
+        from facepipe.apps.anonymize import anonymize_paths
+
+        t0 = time.perf_counter()
+        last = [0.0]
+
+        def on_progress(done: int, total: int | None) -> None:
+            if self._cancel.is_set():
+                raise CancelledError(f"{src}: export cancelled; no output was written")
+            now = time.perf_counter()
+            if now - last[0] >= 0.1 or done == total:  # at most 10 updates a second reach the UI
+                last[0] = now
+                self.progress.emit(ExportProgress(done, total, now - t0))
+
+        try:
+            options = anonymize_options(settings)
+            summary = anonymize_paths([src], options, output=dst, progress=False, on_progress=on_progress)
+        except Exception as exc:  # noqa: BLE001 - e.g. a missing model (raised, not reported): one line
+            self.busy = False
+            self.failed.emit(str(exc) or type(exc).__name__)
+            return
+        self.busy = False
+        if self._cancel.is_set() and not summary.ok:
+            self.cancelled.emit()
+        elif summary.ok:
+            self.finished.emit(str(Path(summary.reports[0].output)))
+        else:
+            self.failed.emit(summary.failed[0].error or f"{src}: export failed")
+
+    def stop(self) -> None:
+        self._cancel.set()
+        self._thread.quit()
+        self._thread.wait()

@@ -1,0 +1,333 @@
+"""`facepipe gui` with real Qt (pytest-qt): on the offscreen platform here, and the tests marked
+`xvfb_subset` again on the xcb platform under a real X server (tests/test_gui_xvfb.py runs them).
+
+Each test opens a shared clip in the real window and drives it as a user would: preview, settings,
+seeking, shortcuts, export, cancel, people. Outputs are checked against the CLI's.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt makes the QApplication
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import testdata_file as shared_file
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
+
+from facepipe.gui.settings import GuiSettings, anonymize_options
+from facepipe.gui.window import MainWindow
+
+CLIP = "videos/pyfeat_single_face.mp4"  # 72 frames of 640x360, one face, MP3 audio
+WAIT_MS = 120_000  # generous: CI's 2 cores may be busy
+
+
+def settings_store(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow(settings_store(tmp_path))
+    w.people.gallery = str(tmp_path / "gallery.sqlite3")
+    qtbot.addWidget(w)  # closed (threads stopped) at the end of the test
+    w.show()
+    w.activateWindow()  # shortcuts go to the active window (on a real X server too)
+    qtbot.waitActive(w)
+    return w
+
+
+def wait_preview(qtbot, w: MainWindow):
+    qtbot.waitUntil(lambda: w.last_frame is not None and w.last_frame.serial == w.serial and not w.waiting,
+                    timeout=WAIT_MS)
+    return w.last_frame
+
+
+def open_clip(qtbot, w: MainWindow, rel: str = CLIP):
+    w.open_path(str(shared_file(rel)))
+    return wait_preview(qtbot, w)
+
+
+def face_box(frame) -> tuple[slice, slice]:
+    """Where original and redacted differ (the face region)."""
+    diff = np.abs(frame.original.astype(int) - frame.redacted).sum(axis=2) > 0
+    ys, xs = np.nonzero(diff)
+    return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+
+
+@pytest.mark.xvfb_subset
+def test_runs_on_the_requested_platform(qapp):
+    assert qapp.platformName() == os.environ["QT_QPA_PLATFORM"]
+
+
+@pytest.mark.xvfb_subset
+def test_preview_shows_the_redaction_and_follows_the_settings(qtbot, window):
+    frame = open_clip(qtbot, window)
+    assert frame.index == 0 and frame.faces == 1
+    ys, xs = face_box(frame)
+    h, w = frame.original.shape[:2]
+    # Only the face is touched (an ellipse around the face in the middle of the frame).
+    changed = (np.abs(frame.original.astype(int) - frame.redacted).sum(axis=2) > 0).mean()
+    assert 0.05 < changed < 0.4
+    assert ys.start > 0 and xs.start > w * 0.1 and xs.stop < w * 0.9 and ys.stop <= h
+    blurred = frame.redacted
+
+    window.controls.method.setCurrentText("solid")
+    solid = wait_preview(qtbot, window)
+    inside = solid.redacted[ys, xs][solid.redacted[ys, xs].sum(axis=2) == 0]
+    assert len(inside) > 0.5 * (ys.stop - ys.start) * (xs.stop - xs.start) * 0.7  # an ellipse of black
+    assert not np.array_equal(solid.redacted, blurred)
+
+    window.controls.method.setCurrentText("mosaic")
+    window.controls.mosaic.setValue(30)
+    mosaic = wait_preview(qtbot, window)
+    assert window.controls.settings().mosaic == pytest.approx(0.30)
+    assert not np.array_equal(mosaic.redacted, solid.redacted)
+
+    window.controls.shape.setCurrentText("box")
+    window.controls.mask_scale.setValue(2.0)
+    boxed = wait_preview(qtbot, window)
+    bys, bxs = face_box(boxed)
+    assert (bys.stop - bys.start) > (ys.stop - ys.start)  # a bigger region than the default 1.5
+
+    # Before/after: the button (or B) shows the untouched frame, without computing anything.
+    serial = window.serial
+    QTest.keyClick(window, Qt.Key.Key_B)
+    assert window.before_button.isChecked() and window.serial == serial
+    shown = window.view.pixmap().toImage()
+    assert shown.width() > 0
+    QTest.keyClick(window, Qt.Key.Key_B)
+    assert not window.before_button.isChecked()
+
+
+def test_threshold_changes_detection(qtbot, window):
+    frame = open_clip(qtbot, window, "groups/yolov5_zidane.jpg")  # 2 clear faces + 1 defocused one
+    assert frame.faces >= 2
+    window.controls.threshold.setValue(0.99)
+    strict = wait_preview(qtbot, window)
+    assert strict.faces < frame.faces
+    assert window.controls.settings().cli_args()[-2:] == ["--min-detection-confidence", "0.99"]
+
+
+@pytest.mark.xvfb_subset
+def test_seek_slider_and_keys_show_the_right_frame(qtbot, window):
+    from facepipe.io.video import VideoReader
+
+    open_clip(qtbot, window)
+    window.slider.setValue(40)
+    frame = wait_preview(qtbot, window)
+    with VideoReader(shared_file(CLIP)) as reader:
+        frames = [f.image for f in reader]
+    assert frame.index == 40 and np.array_equal(frame.original, frames[40])
+    QTest.keyClick(window, Qt.Key.Key_Right)
+    assert wait_preview(qtbot, window).index == 41
+    QTest.keyClick(window, Qt.Key.Key_Left)
+    QTest.keyClick(window, Qt.Key.Key_Left)
+    frame = wait_preview(qtbot, window)
+    assert frame.index == 39 and np.array_equal(frame.original, frames[39])
+    assert window.frame_label.text() == f"40/{len(frames)}"
+
+
+def test_play_advances_and_pause_stops(qtbot, window):
+    open_clip(qtbot, window)
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert window.play_button.isChecked()
+    qtbot.waitUntil(lambda: window.index >= 3, timeout=WAIT_MS)
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert not window.play_button.isChecked() and not window.play_timer.isActive()
+
+
+def _video_frames_and_audio(path: Path):
+    import av
+
+    from facepipe.io.video import VideoReader
+
+    with VideoReader(path) as reader:
+        frames = [(f.pts, f.image) for f in reader]
+    with av.open(str(path)) as c:
+        audio = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+    return frames, audio
+
+
+def test_export_gives_the_cli_output(qtbot, window, tmp_path):
+    from facepipe.cli.main import main
+
+    src = shared_file(CLIP)
+    open_clip(qtbot, window)
+    window.controls.method.setCurrentText("mosaic")
+    window.controls.mosaic.setValue(20)
+    window.controls.shape.setCurrentText("box")
+    window.controls.mask_scale.setValue(1.3)
+    wait_preview(qtbot, window)
+    gui_out = tmp_path / "gui.mp4"
+    with qtbot.waitSignal(window.exporter.finished, timeout=WAIT_MS) as done:
+        window.export_to(str(gui_out))
+        assert window.export_bar.isVisible() and window.cancel_button.isVisible()
+    assert done.args == [str(gui_out)]
+    qtbot.waitUntil(lambda: not window.cancel_button.isVisible())
+    assert window.export_bar.value() == 72  # the bar reached the end
+
+    args = window.controls.settings().cli_args()
+    assert args == ["--method", "mosaic", "--shape", "box", "--mask-scale", "1.3", "--mosaic", "0.2"]
+    cli_out = tmp_path / "cli.mp4"
+    assert main(["-q", "anonymize", str(src), "-o", str(cli_out), *args]) == 0
+    gui_frames, gui_audio = _video_frames_and_audio(gui_out)
+    cli_frames, cli_audio = _video_frames_and_audio(cli_out)
+    src_frames, src_audio = _video_frames_and_audio(src)
+    assert len(gui_frames) == len(cli_frames) == len(src_frames) == 72
+    assert [p for p, _ in gui_frames] == [p for p, _ in cli_frames]
+    same = [np.array_equal(a, b) for (_, a), (_, b) in zip(gui_frames, cli_frames)]
+    assert all(same), f"frames differing from the CLI's: {[i for i, s in enumerate(same) if not s]}"
+    assert gui_audio == cli_audio == src_audio  # audio copied packet for packet
+    # ... and the face is really hidden (the output is not the input).
+    assert not np.array_equal(gui_frames[0][1], src_frames[0][1])
+
+
+@pytest.mark.xvfb_subset
+def test_cancel_leaves_no_file(qtbot, window, tmp_path):
+    open_clip(qtbot, window, "videos/fr_short_hamilton_clip.mp4")  # 275 frames: cancelled long before the end
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with qtbot.waitSignal(window.exporter.cancelled, timeout=WAIT_MS):
+        window.export_to(str(out_dir / "cancelled.mp4"))
+        assert window.cancel_button.isVisible()
+        qtbot.waitUntil(lambda: "frames" in window.export_label.text(), timeout=WAIT_MS)  # it is running
+        QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert list(out_dir.iterdir()) == []  # neither the output nor a temp file
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert window.export_action.isEnabled() and not window.cancel_button.isVisible()
+
+
+def test_failed_export_shows_the_cli_message(qtbot, window, tmp_path, capsys):
+    from facepipe.cli.main import main
+
+    src = tmp_path / "clip.mp4"
+    shutil.copy(shared_file(CLIP), src)
+    window.open_path(str(src))
+    wait_preview(qtbot, window)
+    with qtbot.waitSignal(window.exporter.failed, timeout=WAIT_MS) as failed:
+        window.export_to(str(src))  # onto its own input: refused
+    qtbot.waitUntil(window.error_box.isVisible)
+    assert window.error_box.text() == failed.args[0]
+    assert main(["anonymize", str(src), "-o", str(src)]) == 1
+    assert f"FAILED {src}: {failed.args[0]}" in capsys.readouterr().err.splitlines()  # the CLI's summary line
+    assert "refusing to overwrite" in failed.args[0]
+    assert src.read_bytes() == shared_file(CLIP).read_bytes()
+
+
+def test_bad_file_shows_an_error_dialog(qtbot, window, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    window.open_path(str(bad))
+    qtbot.waitUntil(window.error_box.isVisible, timeout=WAIT_MS)
+    assert str(bad) in window.last_error and "\n" not in window.last_error
+    assert not window.export_action.isEnabled()
+
+
+def test_settings_and_recent_files_are_remembered(qtbot, tmp_path):
+    first = MainWindow(settings_store(tmp_path))
+    qtbot.addWidget(first)
+    first.open_path(str(shared_file(CLIP)))
+    wait_preview(qtbot, first)
+    first.controls.method.setCurrentText("mosaic")
+    first.controls.mosaic.setValue(25)
+    first.controls.shape.setCurrentText("box")
+    first.controls.threshold.setValue(0.5)
+    first.controls.keep_audio.setChecked(False)
+    wanted = first.controls.settings()
+    first.close()
+
+    second = MainWindow(settings_store(tmp_path))
+    qtbot.addWidget(second)
+    assert second.controls.settings() == wanted == GuiSettings(method="mosaic", shape="box", mosaic=0.25,
+                                                                threshold=0.5, keep_audio=False)
+    assert [a.text() for a in second.recent_menu.actions()] == [str(shared_file(CLIP))]
+    # Nothing went to the user's own settings: the store is the test's file.
+    assert (tmp_path / "gui.ini").is_file()
+
+
+def test_drop_and_folder_open(qtbot, window, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(shared_file("groups/yolov5_zidane.jpg"), folder / name)
+    (folder / "a_anonymized.jpg").write_bytes((folder / "a.jpg").read_bytes())  # an earlier output: skipped
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(folder))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    frame = wait_preview(qtbot, window)
+    assert [window.files.item(i).text() for i in range(window.files.count())] == ["a.jpg", "b.jpg"]
+    assert Path(window.engine.path).name == "a.jpg" and frame.faces >= 2
+    window.files.setCurrentRow(1)
+    qtbot.waitUntil(lambda: Path(window.engine.path).name == "b.jpg", timeout=WAIT_MS)
+
+
+def test_people_panel_finds_and_enrolls(qtbot, window, tmp_path):
+    from facepipe.apps.recognition import open_gallery
+
+    open_clip(qtbot, window)
+    with qtbot.waitSignal(window.people.scanner.done, timeout=WAIT_MS):
+        window.people.scan_button.click()
+    people = window.people.people
+    assert len(people) == 1 and not people[0].known and people[0].frames >= 60
+    assert window.people.list.count() == 1
+    window.people.list.setCurrentRow(0)
+    window.people.enroll_selected("alex")
+    with open_gallery(tmp_path / "gallery.sqlite3") as gallery:
+        assert [p.name for p in gallery.people()] == ["alex"]
+        assert len(gallery.records()) == len(people[0].embeddings) >= 10
+    with qtbot.waitSignal(window.people.scanner.done, timeout=WAIT_MS):
+        window.people.scan_button.click()
+    assert [p.name for p in window.people.people] == ["alex"]  # the gallery now names them
+
+
+def test_options_are_the_clis(tmp_path):
+    from facepipe.cli.cmd_anonymize import build_options
+    from facepipe.cli.main import build_parser
+
+    s = GuiSettings(method="blur", shape="hull", mask_scale=1.2, blur=2.0, threshold=0.4, keep_audio=False)
+    argv = ["anonymize", "in.mp4", "--method", "blur", "--shape", "hull", "--mask-scale", "1.2", "--blur", "2",
+            "--min-detection-confidence", "0.4", "--no-audio"]
+    assert anonymize_options(s) == build_options(build_parser().parse_args(argv))
+
+
+def test_without_pyside6_the_command_says_how_to_install(tmp_path):
+    code = ("import sys; sys.modules['PySide6'] = None\n"
+            "from facepipe.cli.main import main; sys.exit(main(['gui']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "ERROR: facepipe gui needs PySide6: pip install 'facepipe[gui]'"
+    assert "Traceback" not in r.stderr
+
+
+def test_signals_keep_reference_counts(qapp):
+    """PySide6 6.12.0 drops a reference to True (or None) per signal delivered to a Python slot: on
+    Python 3.11, where they are not immortal, the app then aborts after a few hundred signals
+    ("Fatal Python error: bool_dealloc"). pyproject excludes it; this catches such a build."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        ping = Signal()
+        value = Signal(object)
+
+    got = []
+    e = Emitter()
+    e.ping.connect(lambda: got.append(1))
+    e.value.connect(got.append)
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for _ in range(300):
+        e.ping.emit()
+        e.value.emit((1, 2))
+    after = sys.getrefcount(True), sys.getrefcount(None)
+    assert len(got) == 600
+    assert abs(after[0] - before[0]) < 30 and abs(after[1] - before[1]) < 30, (before, after)
