@@ -232,6 +232,17 @@ def test_bad_file_shows_an_error_dialog(qtbot, window, tmp_path):
     assert not window.export_action.isEnabled()
 
 
+def test_missing_camera_shows_the_cli_message(qtbot, window):
+    from facepipe.errors import InputError
+    from facepipe.jobs import open_camera
+
+    with pytest.raises(InputError) as cli_error:
+        open_camera(63)  # what `anonymize --camera 63` opens, and fails on
+    window.open_camera(63)
+    qtbot.waitUntil(window.error_box.isVisible, timeout=WAIT_MS)
+    assert window.last_error == str(cli_error.value)
+
+
 def test_settings_and_recent_files_are_remembered(qtbot, tmp_path):
     first = MainWindow(settings_store(tmp_path))
     qtbot.addWidget(first)

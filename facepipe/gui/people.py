@@ -10,6 +10,7 @@ the anonymizer's --only/--except; without them the panel says so and masks every
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal, Slot
@@ -43,17 +44,17 @@ def to_pixmap(rgb: np.ndarray) -> QPixmap:
 
 def selection_supported() -> bool:
     """Whether `facepipe anonymize` has --only/--except (the people modes need them)."""
-    from facepipe.gui.settings import _parser
+    from facepipe.gui.settings import anonymize_parser
 
-    sub = next(a for a in _parser()._actions if a.dest == "command")
-    return "--only" in sub.choices["anonymize"]._option_string_actions
+    return "--only" in anonymize_parser()._option_string_actions
 
 
 class PeopleScanner(QObject):
-    """Runs `video_people` in its own thread: `progress(frame)`, then `done(list)` or `failed(msg)`."""
+    """Runs `video_people` in its own thread: `progress(frame)`, then `done(people, gallery info)` or
+    `failed(msg)`."""
 
     progress = Signal(int)
-    done = Signal(object)
+    done = Signal(object, object)
     failed = Signal(str)
     _start = Signal(str, str)
 
@@ -83,7 +84,7 @@ class PeopleScanner(QObject):
 
         try:
             with FaceRecognizer(gallery) as recognizer:
-                self.done.emit(video_people(recognizer, video, on_frame=on_frame))
+                self.done.emit(video_people(recognizer, video, on_frame=on_frame), recognizer.info)
         except CancelledError:
             return
         except FacepipeError as exc:
@@ -108,6 +109,7 @@ class PeoplePanel(QWidget):
         self.video: str | None = None
         self.gallery: str | None = None  # None: the default gallery (as `facepipe faces`)
         self.people: list = []
+        self.info = None  # the gallery's embedding model, from the last scan (enrolling needs it)
         self.supported = selection_supported()
         self.mode = QComboBox()
         for m in MODES:
@@ -173,8 +175,9 @@ class PeoplePanel(QWidget):
     def _on_progress(self, index: int) -> None:
         self.bar.setValue(index)
 
-    @Slot(object)
-    def _on_done(self, people: list) -> None:
+    @Slot(object, object)
+    def _on_done(self, people: list, info: object) -> None:
+        self.info = info
         self.bar.hide()
         self.scan_button.setEnabled(self.video is not None)
         self.show_people(people)
@@ -243,23 +246,24 @@ class PeoplePanel(QWidget):
             name, ok = QInputDialog.getText(self, "Enroll person", "Name:")
             if not ok or not name.strip():
                 return
-        if not len(person.embeddings):
+        if not len(person.embeddings) or self.info is None:
             self.failed.emit(f"{self.video}: no usable view of this face to enroll")
             return
-        from facepipe.apps.recognition import default_gallery_path, open_gallery
-        from facepipe.apps.recognition.recognizer import default_embedder
-        from facepipe.apps.recognition.store import GalleryInfo
+        from dataclasses import replace
 
+        from facepipe.apps.recognition import default_gallery_path, open_gallery
+
+        name = name.strip()
         try:
-            info = GalleryInfo.of(default_embedder())
-            with open_gallery(self.gallery or default_gallery_path(), info) as store:
-                store.add(name.strip(), person.embeddings,
-                          [f"{self.video}#track{t}" for t in person.track_ids][:1] * len(person.embeddings))
+            with open_gallery(self.gallery or default_gallery_path(), self.info) as store:
+                store.add(name, person.embeddings, [f"{Path(self.video).name} tracks {list(person.track_ids)}"]
+                          * len(person.embeddings))
         except FacepipeError as exc:
             self.failed.emit(str(exc))
             return
-        self.status.setText(f"Enrolled {name.strip()!r} ({len(person.embeddings)} views). Find people again"
-                            " to use the name.")
+        self.people[item.data(Qt.ItemDataRole.UserRole)] = replace(person, name=name)
+        self.show_people(self.people)
+        self.status.setText(f"Enrolled {name!r} from {len(person.embeddings)} views of the video.")
 
     def shutdown(self) -> None:
         self.scanner.stop()

@@ -75,7 +75,8 @@ class PreviewEngine:
 
             self._photo = read_image_file(self.path).rgb
             self.frame_count, self.fps = 1, 0.0
-        self._anonymizers: dict[str, object] = {}  # by options: models load once per setting
+        self._anonymizers: dict[str, object] = {}  # by options (the redactor's models load once)
+        self._finders: dict[str, object] = {}
         self._regions: OrderedDict[tuple[int, str], object] = OrderedDict()
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
 
@@ -97,6 +98,15 @@ class PreviewEngine:
             self._frames.move_to_end(index)
         return image
 
+    def _finder(self, options):
+        """One FaceFinder per detection options: models load once, not at every change."""
+        from facepipe.apps.anonymize import FaceFinder
+
+        key = repr(options)
+        if key not in self._finders:
+            self._finders[key] = FaceFinder(options)
+        return self._finders[key]
+
     def _anonymizer(self, settings: GuiSettings):
         from facepipe.apps.anonymize import Anonymizer
 
@@ -104,13 +114,8 @@ class PreviewEngine:
         key = repr(options)
         anonymizer = self._anonymizers.get(key)
         if anonymizer is None:
-            # Share the detectors of an anonymizer with the same detection options (only the
-            # redaction changed): loading the models again would cost more than the preview.
-            same_detect = next((a for a in self._anonymizers.values()
-                                if a.options.detect == options.detect and a.options.image_detect
-                                == options.image_detect), None)
-            anonymizer = Anonymizer(options, detector=getattr(same_detect, "_detector", None),
-                                    image_detector=getattr(same_detect, "_image_detector", None))
+            anonymizer = Anonymizer(options, detector=self._finder(options.detect),
+                                    image_detector=self._finder(options.image_detect))
             if len(self._anonymizers) > 8:
                 self._anonymizers.pop(next(iter(self._anonymizers)))
             self._anonymizers[key] = anonymizer

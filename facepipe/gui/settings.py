@@ -12,8 +12,8 @@ import functools
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["METHODS", "MODES", "SHAPES", "GuiSettings", "anonymize_options", "load", "load_recent", "save",
-           "remember_recent"]
+__all__ = ["METHODS", "MODES", "SHAPES", "GuiSettings", "anonymize_options", "anonymize_parser", "load",
+           "load_recent", "save", "remember_recent"]
 
 METHODS = ("blur", "mosaic", "solid")
 SHAPES = ("ellipse", "box", "hull")
@@ -74,18 +74,19 @@ class GuiSettings:
 
 
 @functools.lru_cache(maxsize=1)
-def _parser():
+def anonymize_parser():
+    """The CLI's `facepipe anonymize` parser (built once)."""
     from facepipe.cli.main import build_parser
 
-    return build_parser()
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return sub.choices["anonymize"]
 
 
 def anonymize_options(settings: GuiSettings):
     """`AnonymizeOptions` exactly as `facepipe anonymize <settings.cli_args()>` builds them."""
     from facepipe.cli.cmd_anonymize import build_options
 
-    args = _parser().parse_args(["anonymize", "x", *settings.cli_args()])
-    return build_options(args)
+    return build_options(anonymize_parser().parse_args(["x", *settings.cli_args()]))
 
 
 # -- persistence (QSettings) -------------------------------------------------------------------------

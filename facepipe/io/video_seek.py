@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from facepipe.errors import InputError
-from facepipe.io.video import VideoInfo, VideoReader
+from facepipe.io.video import VideoInfo, VideoReader, _open_input
 
 __all__ = ["FrameSeeker"]
 
@@ -31,7 +31,7 @@ class FrameSeeker:
         with VideoReader(self.path) as reader:  # validates the file, learns the orientation
             self.info: VideoInfo = reader.info
             self._upright = reader._to_upright
-            self._container = _open(self.path)
+            self._container = _open_input(self.path)
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._pts = self._index_pts()
@@ -86,8 +86,3 @@ class FrameSeeker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _open(path: Path):
-    from facepipe.io.video import _open_input
-
-    return _open_input(path)
