@@ -3,6 +3,9 @@ the per-file overhead of the Ray path, and the per-stage costs (graph profiler) 
 feeds into its N-node calculation.
 
     python benchmarks/bench_ray.py [--max-frames 24] [--shared DIR]
+    python benchmarks/bench_ray.py --command identify|index    # the same rows for `faces identify`
+                                                               # (shared identity photos and a video)
+                                                               # and `search index` (photos)
 
 Every row runs the same files with the same settings (outputs go to fresh temp folders, so nothing is
 skipped). "in-worker" is the time the workers spent on the files themselves (summed over workers);
@@ -81,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--storage-mb-s", type=float, default=1000, help="calculation: shared storage MB/s (1000)")
     ap.add_argument("--frames-per-file", type=int, default=9000, help="calculation: frames per video (9000: 5 min)")
     ap.add_argument("--model-speedup", type=float, default=20, help="calculation: faster detector (20x)")
+    ap.add_argument("--command", choices=("anonymize", "identify", "index"), default="anonymize")
     args = ap.parse_args(argv)
+    if args.command != "anonymize":
+        return bench_photos_command(args)
 
     import ray
 
@@ -133,14 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         bytes_out = out.stat().st_size / args.max_frames
         print(f"load after:  {uptime()}")
 
-    base = rows[0][1]
     print(f"\n{files} files ({len(VIDEOS)} videos x {args.max_frames} frames, {len(PHOTOS)} photos);"
           f" local Ray cluster start: {cluster_start:.1f} s (not in the rows)\n")
-    print("| run | wall s | frames/s | vs local --workers 1 | in-worker s | overhead per file s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, wall, inside, frames, workers in rows:
-        over = f"{(wall * workers - inside) / files:.2f}" if label.startswith("Ray") else "-"
-        print(f"| {label} | {wall:.1f} | {frames / wall:.1f} | {base / wall:.2f}x | {inside:.1f} | {over} |")
+    print_rows(rows, files, "local --workers 1")
     print(f"\nper-stage cost, {VIDEOS[1]} (480x480), ms per frame, 1 thread (graph profiler):")
     print("| " + " | ".join(costs) + " |\n|" + " ---: |" * len(costs))
     print("| " + " | ".join(f"{v:.1f}" for v in costs.values()) + " |")
@@ -148,6 +149,115 @@ def main(argv: list[str] | None = None) -> int:
           f" driver's own time per file (actor call round trip + manifest line): {1000 * driver:.1f} ms")
     simulate(costs, bytes_in + bytes_out, driver, args)
     return 0
+
+
+def print_rows(rows: list[tuple[str, float, float, int, int]], files: int, base_name: str) -> None:
+    base = rows[0][1]
+    print(f"| run | wall s | frames/s | vs {base_name} | in-worker s | overhead per file s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, wall, inside, frames, workers in rows:
+        over = f"{(wall * workers - inside) / files:.2f}" if label.startswith("Ray") else "-"
+        print(f"| {label} | {wall:.1f} | {frames / wall:.1f} | {base / wall:.2f}x | {inside:.1f} | {over} |")
+
+
+def bench_photos_command(args: argparse.Namespace) -> int:
+    """`faces identify` (the 30 shared identity photos and one video cut to --max-frames, against a
+    gallery of one photo per person) or `search index` (the identity and expression photos): the
+    plain run in this process (after an untimed one), then Ray with 1 and 2 workers of 1 CPU. Every row's
+    wall time includes loading its models (the Ray rows also the actors' start)."""
+    import ray
+
+    from facepipe.apps.batch import BatchOptions, run_batch
+
+    data = args.shared / "testdata"
+    photos = sorted(p for p in (data / "identities").rglob("*") if p.is_file())
+    if args.command == "index":
+        photos += sorted(p for p in (data / "expressions").rglob("*") if p.is_file())
+    files = photos + ([data / "videos" / "fr_short_hamilton_clip.mp4"] if args.command == "identify" else [])
+    rows: list[tuple[str, float, float, int, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        make_task, plain_run, plan_for, record_for = _photos_command(args, Path(tmp), photos, files)
+        plain_run(Path(tmp) / "warm-up")  # not timed: first reads of the files, models and lazy imports
+        print(f"load before: {uptime()}")
+        t0 = time.perf_counter()
+        frames = plain_run(Path(tmp) / "local")
+        wall = time.perf_counter() - t0
+        rows.append(("local (plain run)", wall, wall, frames, 1))
+        t0 = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+        cluster_start = time.perf_counter() - t0
+        try:
+            for workers in (1, 2):
+                dest = Path(tmp) / f"ray{workers}"
+                s = run_batch(make_task(), plan_for(dest), record_for(dest),
+                              BatchOptions(ray="local", workers=workers, threads=1))
+                assert s.ok and len(s.done) == len(files), s.describe()
+                rows.append((f"Ray, {workers} worker(s) x 1 CPU", s.seconds, sum(r.seconds for r in s.done),
+                             s.frames, workers))
+        finally:
+            ray.shutdown()
+        print(f"load after:  {uptime()}")
+    print(f"\n`{args.command}`: {len(files)} files ({len(photos)} photos"
+          + (f", 1 video x {args.max_frames} frames" if len(files) > len(photos) else "")
+          + f"); local Ray cluster start: {cluster_start:.1f} s (not in the rows)\n")
+    print_rows(rows, len(files), "local")
+    return 0
+
+
+def _photos_command(args: argparse.Namespace, tmp: Path, photos: list[Path], files: list[Path]) -> tuple:
+    """(task factory, plain run -> frames, plan items for an output, ledger or manifest folder for it)."""
+    if args.command == "index":
+        from facepipe.apps.batch import IndexLedger, IndexTask, plan_index
+        from facepipe.apps.expression_search.index import ExpressionIndex
+        from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder, index_paths
+
+        def plain_index(dest: Path) -> int:
+            embedder = FaceEmbedder(EmbedOptions(num_threads=1))
+            try:
+                with ExpressionIndex(dest, embedder.descriptor.id, embedder.descriptor.dim) as index:
+                    report = index_paths(index, files, embedder)
+            finally:
+                embedder.close()
+            assert not report.with_status("unreadable")
+            return len(files)
+
+        def index_ledger(dest: Path) -> IndexLedger:
+            probe = FaceEmbedder(EmbedOptions(num_threads=1))
+            probe.close()
+            return IndexLedger(ExpressionIndex(dest, probe.descriptor.id, probe.descriptor.dim))
+
+        return (lambda: IndexTask(EmbedOptions()), plain_index, lambda dest: plan_index(files, dest).items,
+                index_ledger)
+
+    from facepipe.apps.batch import IdentifyTask, plan_identify
+    from facepipe.apps.recognition import FaceRecognizer
+    from facepipe.apps.recognition.enroll import enroll
+    from facepipe.apps.recognition.files import identify_image_file, identify_video_file
+    from facepipe.apps.recognition.recognizer import RecognizerOptions
+    from facepipe.apps.recognition.video import TrackVoteOptions
+
+    gallery = tmp / "gallery.sqlite3"
+    with FaceRecognizer(gallery) as rec:
+        enroll(rec, {p.parent.name: [p] for p in photos}, skip_bad=True)  # the last photo of each person
+
+    def plain_identify(dest: Path) -> int:
+        dest.mkdir()
+        frames = 0
+        with FaceRecognizer(gallery) as rec:
+            for path in files:
+                if path.suffix == ".mp4":
+                    doc = identify_video_file(rec, path, dest, TrackVoteOptions(), max_frames=args.max_frames)
+                else:
+                    doc = identify_image_file(rec, path, dest)
+                frames += len(doc["frames"])
+        return frames
+
+    def plan(dest: Path) -> list:
+        dest.mkdir()
+        return plan_identify(files, dest).items
+
+    task = IdentifyTask(RecognizerOptions(), str(gallery), TrackVoteOptions(), args.max_frames)
+    return (lambda: task, plain_identify, plan, lambda dest: dest)
 
 
 def simulate(costs: dict[str, float], bytes_per_frame: float, driver_s: float, args: argparse.Namespace) -> None:
