@@ -72,9 +72,10 @@ def run_one_thread(src: Path, dst: Path, frames: int, options):
 
 def run_sequential(src: Path, dst: Path, frames: int, options) -> float:
     from facepipe.apps.anonymize.files import anonymize_video_file
+    from facepipe.jobs import ExecutionOptions
 
     t0, c0 = time.perf_counter(), time.process_time()
-    anonymize_video_file(src, dst, options, progress=False, max_frames=frames, workers=1)
+    anonymize_video_file(src, dst, replace(options, execution=ExecutionOptions(1)), progress=False, max_frames=frames)
     return time.perf_counter() - t0, time.process_time() - c0
 
 

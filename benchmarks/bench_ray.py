@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from facepipe.apps.anonymize.files import anonymize_paths
     from facepipe.apps.anonymize.options import AnonymizeOptions
     from facepipe.apps.batch import AnonymizeTask, BatchOptions, plan_anonymize, run_batch
+    from facepipe.jobs import ExecutionOptions
 
     data = args.shared / "testdata"
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
         for label, threads in (("local, --workers 1 (sequential path)", 1), ("local, all cores (graph)", None)):
             t0 = time.perf_counter()
-            s = anonymize_paths([folder], AnonymizeOptions(), output=Path(tmp) / f"local{threads}", progress=False,
-                                max_frames=args.max_frames, workers=threads)
+            s = anonymize_paths([folder], AnonymizeOptions(execution=ExecutionOptions(threads)),
+                                output=Path(tmp) / f"local{threads}", progress=False, max_frames=args.max_frames)
             wall = time.perf_counter() - t0
             assert s.ok, s.describe()
             rows.append((label, wall, sum(r.seconds for r in s.reports), sum(r.frames for r in s.reports), 1))

@@ -15,6 +15,7 @@ from conftest import model_path
 from conftest import testdata_file as shared_file
 
 from facepipe.cli.main import main
+from facepipe.jobs import ExecutionOptions
 from facepipe.jobs.schema import validate
 
 
@@ -132,7 +133,8 @@ def test_video_graph_gives_what_one_frame_after_another_gives(tmp_path) -> None:
     from facepipe.io.video import VideoReader
 
     src = shared_file("videos/pyfeat_single_face.mp4")
-    reports = {w: analyze_video(src, tmp_path / f"w{w}", AnalyzeOptions(num_faces=1, charts=False, workers=w))
+    reports = {w: analyze_video(src, tmp_path / f"w{w}", AnalyzeOptions(num_faces=1, charts=False,
+                                                                      execution=ExecutionOptions(w)))
                for w in (1, 2)}
     assert reports[1].frames == reports[2].frames == 72 and reports[1].faces == reports[2].faces == 1
     seq, graph = (json.loads((tmp_path / f"w{w}" / "pyfeat_single_face.json").read_text()) for w in (1, 2))
@@ -156,7 +158,8 @@ def test_video_failure_in_the_graph_names_the_file_and_leaves_no_video(tmp_path,
     monkeypatch.setattr(analyze._Solutions, "run", broken)
     src = tmp_path / "clip.mp4"
     shutil.copy(shared_file("videos/pyfeat_single_face.mp4"), src)
-    (report,) = analyze.analyze_inputs([(src, Path("."))], tmp_path / "out", analyze.AnalyzeOptions(workers=2))
+    options = analyze.AnalyzeOptions(execution=ExecutionOptions(2))
+    (report,) = analyze.analyze_inputs([(src, Path("."))], tmp_path / "out", options)
     # As anonymize says it: the file, the frame's time, the stage's error (jobs.graph_error).
     assert report.error == (f"{src}: processing failed at the frame at 0.533 s (RuntimeError: injected landmarker"
                             " failure); no output was written")

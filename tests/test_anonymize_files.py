@@ -24,6 +24,7 @@ from facepipe.apps.anonymize.redact import Redactor  # noqa: E402
 from facepipe.cli.main import main  # noqa: E402
 from facepipe.errors import InputError, ProcessingError  # noqa: E402
 from facepipe.io.video import VideoReader, probe_video  # noqa: E402
+from facepipe.jobs import ExecutionOptions  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -92,8 +93,8 @@ class _FailingDetector:
 def test_fail_closed_on_detector_error(clip, tmp_path, workers):
     out = tmp_path / "out.mp4"
     with pytest.raises(ProcessingError, match=r"clip\.mp4: .*injected detector failure.*no output was written"):
-        anonymize_video_file(clip, out, AnonymizeOptions(), detector=_FailingDetector(30), progress=False,
-                             workers=workers)
+        anonymize_video_file(clip, out, AnonymizeOptions(execution=ExecutionOptions(workers)),
+                             detector=_FailingDetector(30), progress=False)
     assert list(tmp_path.glob("*out*")) == [] and not out.exists()
 
 
@@ -111,12 +112,13 @@ def test_fail_closed_on_redaction_error(clip, tmp_path, monkeypatch, workers):
     monkeypatch.setattr(Redactor, "redact", flaky)
     out = tmp_path / "out.mp4"
     with pytest.raises(ProcessingError, match=r"clip\.mp4: .*frame.*MemoryError: injected"):
-        anonymize_video_file(clip, out, AnonymizeOptions(), progress=False, workers=workers)
+        anonymize_video_file(clip, out, AnonymizeOptions(execution=ExecutionOptions(workers)), progress=False)
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
 def test_graph_and_sequential_runs_agree(clip, tmp_path):
-    reports = {w: anonymize_video_file(clip, tmp_path / f"w{w}.mp4", AnonymizeOptions(), progress=False, workers=w)
+    reports = {w: anonymize_video_file(clip, tmp_path / f"w{w}.mp4", AnonymizeOptions(execution=ExecutionOptions(w)),
+                                       progress=False)
                for w in (1, 2)}
     seq, graph = reports[1], reports[2]
     assert (graph.frames, graph.regions, graph.faces) == (seq.frames, seq.regions, seq.faces) and seq.regions > 0

@@ -25,6 +25,7 @@ from facepipe.apps.batch import (  # noqa: E402
     settings_sha256,
 )
 from facepipe.cli.main import main  # noqa: E402
+from facepipe.jobs import ExecutionOptions  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -72,7 +73,8 @@ def test_resume_skips_done_redoes_changed_and_reports_failures(tmp_path):
     folder = make_folder(tmp_path)
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))  # not decodable
     out = tmp_path / "out"
-    task = AnonymizeTask(AnonymizeOptions(), max_frames=9, threads=1)  # 9: not a multiple of the tile period
+    # 9: not a multiple of the tile period
+    task = AnonymizeTask(AnonymizeOptions(execution=ExecutionOptions(1)), max_frames=9)
     plan = plan_anonymize([folder], out, recursive=False)
     first = run_batch(task, plan.items, plan.manifest_dir, BatchOptions(retries=1))
     assert sorted(r.input.name for r in first.done) == ["clip0_pyfeat_single_face.mp4", "clip1_lp_d20_talking.mp4",
@@ -82,8 +84,8 @@ def test_resume_skips_done_redoes_changed_and_reports_failures(tmp_path):
     # The same output as the plain run (one frame after another) of the same files: the photo byte for byte,
     # the videos frame for frame.
     names = ("clip0_pyfeat_single_face.mp4", "clip1_lp_d20_talking.mp4", "if_blur.jpg")
-    plain = anonymize_paths([folder / n for n in names], output=tmp_path / "plain", progress=False, workers=1,
-                            max_frames=9)
+    plain = anonymize_paths([folder / n for n in names], AnonymizeOptions(execution=ExecutionOptions(1)),
+                            output=tmp_path / "plain", progress=False, max_frames=9)
     assert plain.ok
     assert (out / "if_blur.jpg").read_bytes() == (tmp_path / "plain" / "if_blur.jpg").read_bytes()
     for name in names[:2]:
@@ -107,7 +109,8 @@ def test_resume_skips_done_redoes_changed_and_reports_failures(tmp_path):
     third = run_batch(task, plan.items, plan.manifest_dir)
     assert sorted(r.input.name for r in third.done) == ["if_blur.jpg", "if_pose_left_wryneck.png"]
     assert [p.name for p in third.skipped] == ["clip0_pyfeat_single_face.mp4", "clip1_lp_d20_talking.mp4"]
-    mosaic = AnonymizeTask(AnonymizeOptions(redact=RedactOptions(method="mosaic")), max_frames=9, threads=1)
+    mosaic = AnonymizeTask(AnonymizeOptions(redact=RedactOptions(method="mosaic"), execution=ExecutionOptions(1)),
+                           max_frames=9)
     assert mosaic.settings() != task.settings()
     assert task.with_threads(4).settings() == task.settings()  # threads do not change the output
     assert len(run_batch(mosaic, plan.items[:1], plan.manifest_dir).done) == 1

@@ -93,3 +93,76 @@ def test_open_media_of_a_photo_is_frame_0_at_0_ms(tmp_path):
     assert not media.is_video and [(f.index, f.timestamp_ms) for f in frames] == [(0, 0)]
     with pytest.raises(InputError, match="nope.mp4: no such file"):
         open_media(tmp_path / "nope.mp4")
+
+
+class _MeanLevels:
+    """A toy PipelinedJob: the mean level of every frame of a video, in frame order."""
+
+    def __init__(self, path: Path, fail_at: int | None = None) -> None:
+        self.path, self.fail_at, self.means = path, fail_at, []
+
+    def measure(self, image, index: int) -> float:
+        if index == self.fail_at:
+            raise RuntimeError("injected failure")
+        return float(image.mean())
+
+    def run_sequential(self) -> None:
+        from facepipe.io.video import VideoReader
+
+        with VideoReader(self.path) as reader:
+            self.means = [self.measure(f.image, f.index) for f in reader]
+
+    def build_graph(self, execution):
+        from facepipe.graph import FunctionCalculator, FunctionOptions, GraphBuilder
+
+        b = GraphBuilder(num_workers=execution.threads)
+        b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "path"},
+                   outputs={"IMAGE": "frames", "FRAME": "info"})
+        b.add_node(FunctionCalculator, name="mean", inputs={"IN0": "frames", "IN1": "info"}, outputs={"OUT": "mean"},
+                   max_in_flight=execution.in_flight,
+                   options=FunctionOptions(lambda image, info: self.measure(image, info.index)))
+        graph = b.build()
+        graph.observe_output("mean", lambda packet: self.means.append(packet.payload))
+        return graph, {"path": str(self.path)}
+
+
+def test_one_option_picks_sequential_or_graph_and_both_agree(tmp_path):
+    pytest.importorskip("av")
+    from facepipe.jobs import ExecutionOptions, run_pipelined
+
+    clip = shared_file("videos/pyfeat_single_face.mp4")
+    runs = {}
+    for workers in (1, 3):
+        job = _MeanLevels(clip)
+        run_pipelined(job, ExecutionOptions(workers), clip)
+        runs[workers] = job.means
+    assert len(runs[1]) == 72 and runs[3] == runs[1]  # in frame order, the same values
+    assert ExecutionOptions(1).sequential and not ExecutionOptions(3).sequential
+    assert ExecutionOptions(20).in_flight == 8 and ExecutionOptions(3).in_flight == 3
+
+
+def test_a_failed_graph_run_names_the_file_and_the_frame(tmp_path):
+    pytest.importorskip("av")
+    from facepipe.errors import ProcessingError
+    from facepipe.jobs import ExecutionOptions, run_pipelined
+
+    clip = shared_file("videos/pyfeat_single_face.mp4")
+    with pytest.raises(ProcessingError, match=r"pyfeat_single_face\.mp4: processing failed at the frame at .* s"
+                                              r" \(RuntimeError: injected failure\)"):
+        run_pipelined(_MeanLevels(clip, fail_at=5), ExecutionOptions(2), clip)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_execution_options_reject_bad_worker_counts(workers):
+    from facepipe.jobs import ExecutionOptions
+
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        ExecutionOptions(workers)
+
+
+def test_workers_is_a_deprecated_alias_of_execution():
+    from facepipe.apps.analyze import AnalyzeOptions
+
+    with pytest.warns(DeprecationWarning, match="AnalyzeOptions: workers= is deprecated"):
+        options = AnalyzeOptions(workers=2)
+    assert options.execution.workers == 2 and options.workers is None

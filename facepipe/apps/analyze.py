@@ -34,7 +34,18 @@ from facepipe.draw.annotate import annotate
 from facepipe.errors import InputError
 from facepipe.io.image import WRITABLE_EXTENSIONS, read_image, write_image
 from facepipe.io.video import Frame, VideoEncodeOptions
-from facepipe.jobs import FileReport, MonotonicMs, Progress, graph_error, media_kind, output_stems, run_each, schema
+from facepipe.jobs import (
+    ExecutionOptions,
+    FileReport,
+    MonotonicMs,
+    Progress,
+    fold_workers_alias,
+    media_kind,
+    output_stems,
+    run_each,
+    run_pipelined,
+    schema,
+)
 from facepipe.jobs import collect_inputs as _collect
 from facepipe.runtime.options import RuntimeOptions
 
@@ -60,9 +71,9 @@ class AnalyzeOptions:
     charts: write the blendshape chart (images) / timeline (videos).
     json_decimals: rounding of floats in the JSON.
     video: encoder settings for annotated videos.
-    workers: threads for a video (None: all cores): it runs as a graph that decodes, analyzes, draws
-        and encodes different frames at once; 1 does one frame after another without the graph.
-        The results are the same.
+    execution: how a video runs (`ExecutionOptions`: threads; above 1 a graph decodes, analyzes,
+        draws and encodes different frames at once, 1 does one frame after another without the
+        graph). The results are the same. `workers` is its deprecated alias.
     runtime: threads, model files, delegate of every solution it runs (`RuntimeOptions`).
     """
 
@@ -76,14 +87,14 @@ class AnalyzeOptions:
     charts: bool = True
     json_decimals: int = 5
     video: VideoEncodeOptions = field(default_factory=VideoEncodeOptions)
-    workers: int | None = None
+    workers: int | None = None  # deprecated: execution.workers
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
 
     def __post_init__(self) -> None:
         if self.num_faces < 1:
             raise ValueError(f"num_faces must be >= 1, got {self.num_faces}")
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        fold_workers_alias(self)
 
 
 # --------------------------------------------------------------------------- inputs and output names
@@ -286,50 +297,50 @@ class _VideoAnalysis:
         self.times.append(frame.time)
 
 
-def _analyze_frames(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Progress) -> None:
-    """One frame after another, in this thread."""
-    from facepipe.io.video import VideoReader, VideoWriter
+class _AnalyzeVideo:
+    """One video's frames through `analysis` into `dst`, in either form (`run_pipelined`)."""
 
-    with VideoReader(path) as reader, VideoWriter.like(reader, dst, analysis.options.video) as writer:
-        for frame in reader:
-            results = analysis.run(frame.image, frame)
-            writer.write(_annotated(frame.image, results, analysis.options), frame)
-            analysis.record(frame, results)
-            bar.update()
+    def __init__(self, path: Path, dst: Path, analysis: _VideoAnalysis, bar: Progress) -> None:
+        self.path, self.dst, self.analysis, self.bar = path, dst, analysis, bar
 
+    def run_sequential(self) -> None:
+        from facepipe.io.video import VideoReader, VideoWriter
 
-def _analyze_frames_graph(path: Path, dst: Path, analysis: _VideoAnalysis, bar: Progress, workers: int) -> None:
-    """The same as a graph: decoding, the solutions (in frame order), drawing (several frames at
-    once) and encoding of different frames overlap."""
-    from facepipe.calculators.video import VideoEncoderOptions
-    from facepipe.graph import FunctionCalculator, FunctionOptions, GraphBuilder, GraphError
+        analysis = self.analysis
+        with VideoReader(self.path) as reader, VideoWriter.like(reader, self.dst, analysis.options.video) as writer:
+            for frame in reader:
+                results = analysis.run(frame.image, frame)
+                writer.write(_annotated(frame.image, results, analysis.options), frame)
+                analysis.record(frame, results)
+                self.bar.update()
 
-    options = analysis.options
-    b = GraphBuilder(num_workers=workers)
-    b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
-               outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"})
-    b.add_node(FunctionCalculator, name="solutions", inputs={"IN0": "frames", "IN1": "frame_info"},
-               outputs={"OUT": "analyzed"},
-               options=FunctionOptions(lambda image, frame: (frame, analysis.run(image, frame))))
-    b.add_node(FunctionCalculator, name="annotate", inputs={"IN0": "frames", "IN1": "analyzed"},
-               outputs={"OUT": "annotated"}, max_in_flight=max(1, min(workers, 8)),
-               options=FunctionOptions(lambda image, analyzed: _annotated(image, analyzed[1], options)))
-    b.add_node("VideoEncoderCalculator", name="encoder",
-               inputs={"IMAGE": "annotated", "FRAME": "frame_info", "VIDEO": "video"},
-               side_packets={"PATH": "output_path"}, options=VideoEncoderOptions(encode=options.video))
-    graph = b.build()
+    def build_graph(self, execution: ExecutionOptions) -> tuple[Any, dict[str, Any]]:
+        """Decoding, the solutions (in frame order), drawing (several frames at once) and encoding
+        of different frames overlap."""
+        from facepipe.calculators.video import VideoEncoderOptions
+        from facepipe.graph import FunctionCalculator, FunctionOptions, GraphBuilder
 
-    def done(packet: Any) -> None:  # in frame order, one at a time
-        analysis.record(*packet.payload)
-        bar.update()
+        analysis, options = self.analysis, self.analysis.options
+        b = GraphBuilder(num_workers=execution.threads)
+        b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
+                   outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"})
+        b.add_node(FunctionCalculator, name="solutions", inputs={"IN0": "frames", "IN1": "frame_info"},
+                   outputs={"OUT": "analyzed"},
+                   options=FunctionOptions(lambda image, frame: (frame, analysis.run(image, frame))))
+        b.add_node(FunctionCalculator, name="annotate", inputs={"IN0": "frames", "IN1": "analyzed"},
+                   outputs={"OUT": "annotated"}, max_in_flight=execution.in_flight,
+                   options=FunctionOptions(lambda image, analyzed: _annotated(image, analyzed[1], options)))
+        b.add_node("VideoEncoderCalculator", name="encoder",
+                   inputs={"IMAGE": "annotated", "FRAME": "frame_info", "VIDEO": "video"},
+                   side_packets={"PATH": "output_path"}, options=VideoEncoderOptions(encode=options.video))
+        graph = b.build()
 
-    graph.observe_output("analyzed", done)
-    try:
-        graph.run(side_packets={"input_path": str(path), "output_path": str(dst)})
-    except GraphError as exc:
-        err = graph_error(path, exc)  # the stage's own error, as the sequential run raises it
-        raise err from err.__cause__
-    log.debug("%s: graph profile\n%s", path, graph.profile_table())
+        def done(packet: Any) -> None:  # in frame order, one at a time
+            analysis.record(*packet.payload)
+            self.bar.update()
+
+        graph.observe_output("analyzed", done)
+        return graph, {"input_path": str(self.path), "output_path": str(self.dst)}
 
 
 def analyze_video(path: Path, out_dir: Path, options: AnalyzeOptions, progress: bool = False,
@@ -342,14 +353,10 @@ def analyze_video(path: Path, out_dir: Path, options: AnalyzeOptions, progress: 
     _check_not_input(outs, inputs or {path.resolve()})
     info = probe_video(path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    workers = options.workers or os.cpu_count() or 1
     analysis = _VideoAnalysis(options)
     try:
         with Progress(info.frame_count, path.name, enabled=progress) as bar:
-            if workers == 1:
-                _analyze_frames(path, outs["media"], analysis, bar)
-            else:
-                _analyze_frames_graph(path, outs["media"], analysis, bar, workers)
+            run_pipelined(_AnalyzeVideo(path, outs["media"], analysis, bar), options.execution, path)
     finally:
         analysis.solutions.close()
     report.outputs.append(outs["media"])

@@ -161,6 +161,19 @@ def apply_num_threads(args: argparse.Namespace) -> None:
         os.environ["FACEPIPE_NUM_THREADS"] = str(args.num_threads)
 
 
+def add_workers(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--workers", type=int_range(1), default=None,
+                        help="videos: threads of the processing graph (default: all cores); 1 processes one frame"
+                             " after another without the graph")
+
+
+def execution_options(args: argparse.Namespace):
+    """The jobs.ExecutionOptions that --workers asks for."""
+    from facepipe.jobs import ExecutionOptions
+
+    return ExecutionOptions(workers=args.workers)
+
+
 def add_media_input(parser: argparse.ArgumentParser, what: str = "image or video file") -> None:
     """The INPUT positional of a one-input command, optional when --camera N is given."""
     parser.add_argument("input", type=Path, nargs="?", help=f"{what} (or --camera N)")

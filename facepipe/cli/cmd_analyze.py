@@ -21,6 +21,8 @@ from facepipe.cli._options import (
     add_max_num_faces,
     add_num_threads,
     add_progress,
+    add_workers,
+    execution_options,
     int_range,
 )
 from facepipe.errors import InputError, UsageError
@@ -67,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-head-pose", dest="head_pose", action="store_false", help="no head-pose axes")
     p.add_argument("--no-charts", dest="charts", action="store_false", help="no blendshape chart PNGs")
     p.add_argument("--crf", type=int_range(0, 51), default=18, help="video quality (x264 CRF; lower is better)")
-    p.add_argument("--workers", type=int_range(1), default=None,
-                   help="threads for a video (default: all cores); 1 does one frame after another")
+    add_workers(p)
     add_progress(p)
     add_num_threads(p)
     add_batch_arguments(p)
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     options = AnalyzeOptions(
         num_faces=args.max_num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
-        charts=args.charts, video=VideoEncodeOptions(crf=args.crf), workers=args.workers,
+        charts=args.charts, video=VideoEncodeOptions(crf=args.crf), execution=execution_options(args),
     )
     if args.camera is not None:
         if args.inputs:

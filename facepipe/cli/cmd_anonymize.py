@@ -18,6 +18,8 @@ from facepipe.cli._options import (
     add_num_threads,
     add_progress,
     add_recursive,
+    add_workers,
+    execution_options,
     float_range,
     int_range,
 )
@@ -108,9 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_max_frames(g)
     add_progress(g)
     add_num_threads(g)
-    g.add_argument("--workers", type=int_range(1), default=None,
-                   help="videos: threads of the processing graph (default: all cores); 1 processes one frame"
-                        " after another without the graph")
+    add_workers(g)
     g.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="camera: show a live window (default: when a display is available)")
     add_batch_arguments(p)
@@ -160,6 +160,7 @@ def build_options(args: argparse.Namespace):
             keep_audio=not args.no_audio,
             keep_metadata=args.keep_metadata,
             image_quality=args.quality,
+            execution=execution_options(args),
         )
     except ValueError as exc:
         raise UsageError(f"invalid option: {exc}") from exc
@@ -208,10 +209,10 @@ def run(args: argparse.Namespace) -> int:
     if wants_batch(args):
         from facepipe.apps.batch import AnonymizeTask, plan_anonymize
 
-        task = AnonymizeTask(options, max_frames=args.max_frames, threads=args.workers)
+        task = AnonymizeTask(options, max_frames=args.max_frames)
         return run_batch_command(args, task, plan_anonymize(args.inputs, args.output, args.recursive))
     summary = anonymize_paths(args.inputs, options, output=args.output, recursive=args.recursive,
-                              progress=progress, max_frames=args.max_frames, workers=args.workers)
+                              progress=progress, max_frames=args.max_frames)
     for r in summary.reports:
         if r.ok:
             sys.stdout.write(f"{r.input} -> {r.output} ({r.frames} frames, {r.faces} faces, {r.fps:.1f} frames/s)\n")

@@ -11,6 +11,8 @@ Small modules, one job each, below apps/ and cli/ and above io/ and graph/:
 - `progress`: `Progress`, the one progress bar.
 - `reports`: `FileReport` per input, `run_each` (a failing file is reported, the rest carry on; a
   missing model stops the run), `graph_error` (a graph run fails like a sequential one).
+- `execution`: `ExecutionOptions` (threads: one frame after another, or a pipelined graph) and
+  `run_pipelined`, which runs an app's `PipelinedJob` in the form the options choose.
 
 A new app only writes what it computes; a toy app that reads a video and writes JSON:
 
@@ -24,6 +26,13 @@ A new app only writes what it computes; a toy app that reads a video and writes 
     summary = run_each(collect_inputs(paths), one, describe=lambda i: (i.path, i.kind))
 """
 
+from facepipe.jobs.execution import (
+    ExecutionOptions,
+    PipelinedJob,
+    execution_with_workers,
+    fold_workers_alias,
+    run_pipelined,
+)
 from facepipe.jobs.frames import MediaFrame, MediaSource, MonotonicMs, open_camera, open_media
 from facepipe.jobs.inputs import InputFile, collect_inputs, media_kind
 from facepipe.jobs.naming import output_stems
@@ -31,18 +40,23 @@ from facepipe.jobs.progress import Progress
 from facepipe.jobs.reports import FileReport, RunSummary, graph_error, run_each
 
 __all__ = [
+    "ExecutionOptions",
     "FileReport",
     "InputFile",
     "MediaFrame",
     "MediaSource",
     "MonotonicMs",
+    "PipelinedJob",
     "Progress",
     "RunSummary",
     "collect_inputs",
+    "execution_with_workers",
+    "fold_workers_alias",
     "graph_error",
     "media_kind",
     "open_camera",
     "open_media",
     "output_stems",
     "run_each",
+    "run_pipelined",
 ]

@@ -14,7 +14,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,18 +25,20 @@ from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, OfflineAnonymizer
 from facepipe.errors import FacepipeError, InputError, ProcessingError
-from facepipe.graph import Graph, GraphError, Packet
+from facepipe.graph import Graph, Packet
 from facepipe.io.image import READABLE_EXTENSIONS, WRITABLE_EXTENSIONS, read_image_file, write_image
 from facepipe.io.video import VIDEO_EXTENSIONS, Frame, VideoReader, VideoWriter, probe_video
 from facepipe.jobs import (
+    ExecutionOptions,
     FileReport,
     InputFile,
     Progress,
     RunSummary,
     collect_inputs,
-    graph_error,
+    execution_with_workers,
     output_stems,
     run_each,
+    run_pipelined,
 )
 from facepipe.results import Detections
 
@@ -135,20 +139,27 @@ def anonymize_video_file(src: Path, dst: Path, options: AnonymizeOptions, *, det
                          on_progress: OnProgress | None = None) -> FileReport:
     """Anonymize one video into `dst`: same frames, timestamps and audio; nothing written on failure.
 
-    workers: threads of the processing graph (None: all cores), which decodes, detects, tracks,
-    redacts and encodes different frames at once; 1 runs the stages one frame after another
-    instead (with decoding and detection ahead in a second thread). Both give the same regions.
+    options.execution: threads of the processing graph (default: all cores), which decodes,
+    detects, tracks, redacts and encodes different frames at once; 1 runs the stages one frame
+    after another instead (with decoding and detection ahead in a second thread). Both give the
+    same regions. workers: deprecated alias of options.execution.workers.
     detector: replaces the FaceFinder (a FaceFinder runs one frame at a time: pass None to let
     the graph detect several frames at once, each with a FaceFinder of its own).
     on_progress: on_progress(frames written, total or None) after each frame is processed (a GUI's
     progress bar); raising from it (`facepipe.errors.CancelledError`) stops the run, writing nothing.
     """
+    execution = execution_with_workers("anonymize_video_file", options.execution, workers)
     refuse_overwrite(dst, src)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        return _anonymize_video_sequential(src, dst, options, detector, progress, max_frames, on_progress)
-    return _anonymize_video_graph(src, dst, options, detector, progress, max_frames, workers, on_progress)
+    t0 = time.perf_counter()
+    total = _progress_total(probe_video(src).frame_count, max_frames)
+    job = _AnonymizeVideo(src, dst, options, detector, max_frames, total, on_progress)
+    with Progress(total, src.name, enabled=progress, on_update=on_progress) as job.bar:
+        run_pipelined(job, execution, src)
+    job.tracks.discard(-1)
+    job.report.faces = len(job.tracks)
+    job.report.seconds = time.perf_counter() - t0
+    return job.report
 
 
 def _progress_total(frame_count: int | None, max_frames: int | None) -> int | None:
@@ -157,90 +168,69 @@ def _progress_total(frame_count: int | None, max_frames: int | None) -> int | No
     return min(frame_count, max_frames) if frame_count else max_frames
 
 
-def _anonymize_video_graph(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
-                           progress: bool, max_frames: int | None, workers: int,
-                           on_progress: OnProgress | None) -> FileReport:
-    from facepipe.apps.anonymize.calculators import anonymize_video_config
+class _AnonymizeVideo:
+    """One video's anonymization in either form (`run_pipelined`); counts frames, regions, tracks."""
 
-    report = FileReport(src, "video", [dst])
-    t0 = time.perf_counter()
-    total = _progress_total(probe_video(src).frame_count, max_frames)
-    # Stateless stages (detection, redaction) run this many frames at once, each with its own models.
-    in_flight = max(1, min(workers, _MAX_IN_FLIGHT))
-    graph = Graph(anonymize_video_config(options, detect_in_flight=in_flight, redact_in_flight=in_flight,
-                                         max_frames=max_frames, given_detector=detector is not None),
-                  num_workers=workers)
-    tracks: set[int] = set()
+    bar: Progress
 
-    def on_regions(packet: Packet) -> None:  # output callbacks run in stream order, one at a time
-        report.regions += len(packet.payload)
-        tracks.update(packet.payload.track_ids.tolist())
+    def __init__(self, src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
+                 max_frames: int | None, total: int | None, on_progress: OnProgress | None) -> None:
+        self.src, self.dst, self.options, self.detector, self.max_frames = src, dst, options, detector, max_frames
+        self.total, self.on_progress = total, on_progress
+        self.report = FileReport(src, "video", [dst])
+        self.tracks: set[int] = set()
 
-    side = {"input_path": str(src), "output_path": str(dst)}
-    if detector is not None:
-        side["detector"] = detector
-    with Progress(total, src.name, enabled=progress, on_update=on_progress) as bar:
+    def _count(self, regions: Detections) -> None:
+        self.report.regions += len(regions)
+        self.tracks.update(regions.track_ids.tolist())
 
-        def on_redacted(_packet: Packet) -> None:
-            report.frames += 1
-            bar.update()
+    def build_graph(self, execution: ExecutionOptions) -> tuple[Graph, dict[str, Any]]:
+        from facepipe.apps.anonymize.calculators import anonymize_video_config
 
-        graph.observe_output("regions", on_regions)
+        # Stateless stages (detection, redaction) run this many frames at once, each with its own models.
+        in_flight = execution.in_flight
+        graph = Graph(anonymize_video_config(self.options, detect_in_flight=in_flight, redact_in_flight=in_flight,
+                                             max_frames=self.max_frames, given_detector=self.detector is not None),
+                      num_workers=execution.threads)
+
+        def on_redacted(_packet: Packet) -> None:  # output callbacks run in stream order, one at a time
+            self.report.frames += 1
+            self.bar.update()
+
+        graph.observe_output("regions", lambda packet: self._count(packet.payload))
         graph.observe_output("redacted", on_redacted)
+        on_progress = self.on_progress
         if on_progress is not None:
             # Frames are written `hold` frames after they are tracked: calling it for each tracked
             # frame too lets a cancel stop the run before the first frame is written.
-            graph.observe_output("current", lambda _packet: on_progress(report.frames, total))
-        try:
-            graph.run(side_packets=side)
-        except GraphError as exc:
-            err = graph_error(src, exc)
-            raise err from err.__cause__
-    tracks.discard(-1)
-    report.faces = len(tracks)
-    report.seconds = time.perf_counter() - t0
-    log.debug("%s: graph profile\n%s", src, graph.profile_table())
-    return report
+            graph.observe_output("current", lambda _packet: on_progress(self.report.frames, self.total))
+        side: dict[str, Any] = {"input_path": str(self.src), "output_path": str(self.dst)}
+        if self.detector is not None:
+            side["detector"] = self.detector
+        return graph, side
 
-
-_MAX_IN_FLIGHT = 8  # more parallel detectors than this only cost memory: the queues hold 8 frames
-
-
-def _anonymize_video_sequential(src: Path, dst: Path, options: AnonymizeOptions, detector: Detect | None,
-                                progress: bool, max_frames: int | None, on_progress: OnProgress | None
-                                ) -> FileReport:
-    report = FileReport(src, "video", [dst])
-    t0 = time.perf_counter()
-    off = OfflineAnonymizer(options, detector=detector)
-    tracks: set[int] = set()
-    with VideoReader(src) as reader:
-        total = _progress_total(reader.info.frame_count, max_frames)
-        with VideoWriter.like(reader, dst, options.video, copy_audio=options.keep_audio) as writer, \
-                Progress(total, src.name, enabled=progress, on_update=on_progress) as bar:
+    def run_sequential(self) -> None:
+        src, options = self.src, self.options
+        off = OfflineAnonymizer(options, detector=self.detector)
+        with VideoReader(src) as reader, \
+                VideoWriter.like(reader, self.dst, options.video, copy_audio=options.keep_audio) as writer:
             index = -1
             try:
-                for frame, dets in _detected_ahead(reader, off.anonymizer.detect, max_frames):
+                for frame, dets in _detected_ahead(reader, off.anonymizer.detect, self.max_frames):
                     index = frame.index
-                    released = off.push(frame.image, frame, dets)
-                    for result, fr in released:
+                    for result, fr in off.push(frame.image, frame, dets):
                         writer.write(result.image, fr)
-                        report.regions += len(result.regions)
-                        tracks.update(result.regions.track_ids.tolist())
-                    bar.update()
+                        self._count(result.regions)
+                    self.bar.update()
                 for result, fr in off.flush():
                     writer.write(result.image, fr)
-                    report.regions += len(result.regions)
-                    tracks.update(result.regions.track_ids.tolist())
+                    self._count(result.regions)
             except FacepipeError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure aborts the file: fail closed
                 raise ProcessingError(f"{src}: processing failed at frame {index} ({type(exc).__name__}: {exc});"
                                       " no output was written") from exc
-            report.frames = writer.frames_written
-    tracks.discard(-1)
-    report.faces = len(tracks)
-    report.seconds = time.perf_counter() - t0
-    return report
+            self.report.frames = writer.frames_written
 
 
 _DONE = object()
@@ -302,14 +292,13 @@ def anonymize_paths(
     on_progress: OnProgress | None = None,
 ) -> RunSummary:
     """Anonymize files and folders; never raises for a single bad file (see the summary).
-    workers, on_progress (per video): see anonymize_video_file (workers None: all cores; 1: no graph)."""
+    options.execution, on_progress (per video): see anonymize_video_file; workers: deprecated alias of
+    options.execution.workers."""
     options = options or AnonymizeOptions()
+    if workers is not None:
+        options = replace(options, execution=execution_with_workers("anonymize_paths", options.execution, workers))
     jobs, outputs = planned_outputs(inputs, output, recursive)
-    workers = workers or os.cpu_count() or 1
-    # One frame at a time: one FaceFinder, its models loaded once for all files. The graph gives each
-    # of its parallel detection slots a FaceFinder of its own instead (a FaceFinder detects one frame
-    # at a time).
-    finder = FaceFinder(options.detect) if workers == 1 else None
+    finder = shared_finder(options)
     anonymizer = Anonymizer(options, detector=finder)  # its image detector loads on the first image
     claimed: dict[Path, Path] = {}  # output -> the input that writes it
 
@@ -321,13 +310,20 @@ def anonymize_paths(
             raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
         if file_kind(job) == "video":
             report = anonymize_video_file(src, dst, options, detector=finder, progress=progress,
-                                          max_frames=max_frames, workers=workers, on_progress=on_progress)
+                                          max_frames=max_frames, on_progress=on_progress)
         else:
             report = anonymize_image_file(src, dst, options, anonymizer)
         log.info("%s -> %s: %d frames, %d faces, %.1f s", src, dst, report.frames, report.faces, report.seconds)
         return report
 
     return run_each(jobs, one, describe=lambda job: (job.path, job.kind or "image"))
+
+
+def shared_finder(options: AnonymizeOptions) -> FaceFinder | None:
+    """The FaceFinder every video of a run shares when frames run one at a time (its models load
+    once for all files), else None: the graph gives each of its parallel detection slots a
+    FaceFinder of its own (a FaceFinder detects one frame at a time)."""
+    return FaceFinder(options.detect) if options.execution.sequential else None
 
 
 def planned_outputs(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str] | None,

@@ -8,6 +8,7 @@ from facepipe.apps.anonymize.detect import FaceFinderOptions
 from facepipe.apps.anonymize.redact import RedactOptions
 from facepipe.apps.anonymize.track import TrackerOptions
 from facepipe.io.video import VideoEncodeOptions
+from facepipe.jobs.execution import ExecutionOptions
 
 __all__ = ["AnonymizeOptions"]
 
@@ -22,6 +23,8 @@ class AnonymizeOptions:
     keep_audio: copy the audio streams of videos (bit-identical).
     keep_metadata: keep EXIF/ICC of images (off by default: GPS and camera serials go).
     image_quality: JPEG/WebP quality of image outputs (None: the encoder's default).
+    execution: how a video runs (`ExecutionOptions`: threads; 1 is one frame after another
+        without the graph; the regions are the same).
     """
 
     detect: FaceFinderOptions = field(default_factory=FaceFinderOptions)
@@ -32,3 +35,4 @@ class AnonymizeOptions:
     keep_audio: bool = True
     keep_metadata: bool = False
     image_quality: int | None = 95
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)

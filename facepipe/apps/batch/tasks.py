@@ -69,19 +69,17 @@ class Task(Protocol):
 
 @dataclass(frozen=True)
 class AnonymizeTask:
-    """`facepipe anonymize` on one file; threads: the video graph's threads (None: all cores; 1: no graph)."""
+    """`facepipe anonymize` on one file (AnonymizeOptions.execution: the video's threads)."""
 
     options: Any  # AnonymizeOptions (imported lazily: a Ray worker imports only what it runs)
     max_frames: int | None = None
-    threads: int | None = None
     command: str = "anonymize"
 
     def with_threads(self, threads: int | None) -> AnonymizeTask:
-        return replace(self, threads=threads)
+        return replace(self, options=_with_threads(self.options, threads))
 
     def settings(self) -> str:
-        # threads are left out: the graph and the sequential run give the same output
-        return settings_sha256(self.command, self.options, self.max_frames)
+        return settings_sha256(self.command, _with_threads(self.options, None), self.max_frames)
 
     def processor(self) -> _Anonymize:
         return _Anonymize(self)
@@ -89,30 +87,36 @@ class AnonymizeTask:
 
 @dataclass(frozen=True)
 class AnalyzeTask:
-    """`facepipe analyze` on one file (AnalyzeOptions.workers: the video's threads)."""
+    """`facepipe analyze` on one file (AnalyzeOptions.execution: the video's threads)."""
 
     options: Any  # AnalyzeOptions
     command: str = "analyze"
 
     def with_threads(self, threads: int | None) -> AnalyzeTask:
-        return replace(self, options=replace(self.options, workers=threads))
+        return replace(self, options=_with_threads(self.options, threads))
 
     def settings(self) -> str:
-        return settings_sha256(self.command, replace(self.options, workers=None))
+        return settings_sha256(self.command, _with_threads(self.options, None))
 
     def processor(self) -> _Analyze:
         return _Analyze(self)
 
 
+def _with_threads(options: Any, threads: int | None) -> Any:
+    """`options` running a video on `threads` (the settings leave threads out: the graph and the
+    sequential run give the same outputs)."""
+    from facepipe.jobs import ExecutionOptions
+
+    return replace(options, execution=ExecutionOptions(threads))
+
+
 class _Anonymize:
     def __init__(self, task: AnonymizeTask) -> None:
-        from facepipe.apps.anonymize.detect import FaceFinder
+        from facepipe.apps.anonymize.files import shared_finder
         from facepipe.apps.anonymize.pipeline import Anonymizer
 
         self.task = task
-        threads = task.threads or os.cpu_count() or 1
-        # As anonymize_paths: one FaceFinder for all files without the graph; the graph makes its own.
-        self.finder = FaceFinder(task.options.detect) if threads == 1 else None
+        self.finder = shared_finder(task.options)  # as anonymize_paths
         self.anonymizer = Anonymizer(task.options, detector=self.finder)
 
     def __call__(self, item: WorkItem) -> Processed:
@@ -121,7 +125,7 @@ class _Anonymize:
         t = self.task
         if item.kind == "video":
             report = anonymize_video_file(item.input, item.target, t.options, detector=self.finder, progress=False,
-                                          max_frames=t.max_frames, workers=t.threads)
+                                          max_frames=t.max_frames)
         else:
             report = anonymize_image_file(item.input, item.target, t.options, self.anonymizer)
         return Processed(report.frames, report.faces)
