@@ -37,7 +37,8 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from facepipe.apps.anonymize import Anonymizer, FaceRegions
+    from facepipe.apps.anonymize import Anonymizer
+    from facepipe.apps.anonymize.regions import detected_regions
     from facepipe.gui.settings import anonymize_options
     from facepipe.gui.window import MainWindow
     from facepipe.io.video_seek import FrameSeeker
@@ -108,7 +109,7 @@ def main() -> None:
         with FrameSeeker(video) as seeker:
             rgb = seeker.frame(args.frame)
         a = Anonymizer(options)
-        a.redact(rgb, FaceRegions.from_detections(a.detector.detect(rgb)))
+        a.redact(rgb, detected_regions(a.detector.detect(rgb)))
         ref.append((time.perf_counter() - t0) * 1000)
     ref_ms = statistics.median(ref)
     ini.unlink(missing_ok=True)

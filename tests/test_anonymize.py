@@ -14,7 +14,7 @@ from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
 from facepipe.apps.anonymize.gating import on_body
 from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor, _not_covered, mask_boxes
-from facepipe.apps.anonymize.regions import FaceRegions, Source
+from facepipe.apps.anonymize.regions import Source, face_regions, region_sources
 from facepipe.apps.anonymize.tiling import MODEL_RANGES, Tile, plan_tiles, tiles_near
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.apps.anonymize.verify import FaceVerifier, VerifyOptions
@@ -22,9 +22,23 @@ from facepipe.io.image import read_image
 from facepipe.results import Detections
 
 
-def regions(*boxes) -> FaceRegions:
+def regions(*boxes) -> Detections:
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
-    return FaceRegions(b, np.zeros((len(b), 6, 2)), np.ones(len(b)), np.arange(len(b)), np.zeros(len(b)), (200, 100))
+    return face_regions(b, np.zeros((len(b), 6, 2)), np.ones(len(b)), np.arange(len(b)), np.zeros(len(b)), (200, 100))
+
+
+def test_regions_are_detections_with_track_ids_and_sources():
+    from facepipe.apps.anonymize.regions import detected_regions, empty_regions, merge_regions
+
+    held = face_regions([[0, 0, 10, 10]], np.zeros((1, 6, 2)), [0.8], [7], [Source.HELD], (200, 100))
+    found = detected_regions(dets([20, 20, 40, 40], [50, 50, 90, 90], size=(200, 100)))
+    merged = merge_regions([found, empty_regions((200, 100)), held], (200, 100))
+    assert isinstance(merged, Detections) and merged.keypoints.shape == (3, 6, 2)
+    assert merged.track_ids.tolist() == [-1, -1, 7]
+    assert region_sources(merged).tolist() == [Source.DETECTED, Source.DETECTED, Source.HELD]
+    assert region_sources(merged[merged.track_ids >= 0]).tolist() == [Source.HELD]  # rows stay together
+    none = merge_regions([], (200, 100))
+    assert len(none) == 0 and none.track_ids.shape == (0,) and region_sources(none).shape == (0,)
 
 
 def dets(*boxes, size=(640, 480)) -> Detections:
@@ -142,9 +156,9 @@ def test_redaction_is_bit_identical_whatever_the_threading(options):
     rng = np.random.default_rng(3)
     frame = cv2.resize(rng.integers(0, 256, (108, 192, 3), dtype=np.uint8), (1920, 1080),
                        interpolation=cv2.INTER_CUBIC)
-    faces = FaceRegions(np.array([[300, 200, 900, 900], [1000, 100, 1400, 500], [1500, 600, 1530, 630]],
-                                 np.float32), np.zeros((3, 6, 2)), np.ones(3), np.arange(3), np.zeros(3),
-                        (1920, 1080))
+    faces = face_regions(np.array([[300, 200, 900, 900], [1000, 100, 1400, 500], [1500, 600, 1530, 630]],
+                                  np.float32), np.zeros((3, 6, 2)), np.ones(3), np.arange(3), np.zeros(3),
+                         (1920, 1080))
     red = Redactor(options)
     before = cv2.getNumThreads()
     try:
@@ -179,11 +193,11 @@ def test_tracker_holds_lost_face_along_its_motion():
     tr = FaceTracker(TrackerOptions(hold=3, grow_per_frame=0.0))
     for f in range(3):
         step = tr.update(dets([100 + 10 * f, 100, 140 + 10 * f, 140]), f)
-        assert list(step.current.sources) == [Source.DETECTED]
+        assert list(region_sources(step.current)) == [Source.DETECTED]
     ids = {int(step.current.track_ids[0])}
     for f in range(3, 6):  # lost: held, moving on at 10 px/frame
         step = tr.update(dets(), f)
-        assert list(step.current.sources) == [Source.HELD]
+        assert list(region_sources(step.current)) == [Source.HELD]
         assert step.current.xyxy[0, 0] == pytest.approx(100 + 10 * f, abs=1e-3)
         ids.add(int(step.current.track_ids[0]))
     assert len(ids) == 1
@@ -196,13 +210,13 @@ def test_tracker_backfills_and_interpolates():
     assert sorted(step.retro) == [6, 7, 8, 9]  # the frames before its first detection
     b6 = step.retro[6].xyxy[0]
     assert (b6[2] - b6[0]) == pytest.approx(40 * 1.4)  # grows with distance from the detection
-    assert set(step.retro[9].sources) == {Source.BACKFILLED}
+    assert set(region_sources(step.retro[9])) == {Source.BACKFILLED}
     tr.update(dets(), 11)
     tr.update(dets(), 12)
     step = tr.update(dets([230, 200, 270, 240]), 13)  # found again 30 px further: fill the gap
     assert sorted(step.retro) == [11, 12]
     assert step.retro[11].xyxy[0, 0] == pytest.approx(210) and step.retro[12].xyxy[0, 0] == pytest.approx(220)
-    assert set(step.retro[11].sources) == {Source.INTERPOLATED}
+    assert set(region_sources(step.retro[11])) == {Source.INTERPOLATED}
 
 
 def test_two_faces_keep_their_tracks():
@@ -412,7 +426,7 @@ def test_anonymizer_frame_by_frame(finder):
     assert np.abs(r1.image[patch].astype(int) - img[patch]).mean() > 10
     blank = np.full_like(img, 128)
     r2 = an.process_frame(blank)  # face gone: held where it was
-    assert list(r2.regions.sources) == [Source.HELD] and r2.index == 1
+    assert list(region_sources(r2.regions)) == [Source.HELD] and r2.index == 1
 
 
 def test_hull_follows_the_face_mesh(finder):
@@ -465,7 +479,8 @@ def test_unverified_detections_only_continue_tracks():
     step = tr.update(marked([[10, 10, 50, 50], [300, 300, 340, 340]], [True, False]), 0)
     assert step.current.xyxy.tolist() == [[10, 10, 50, 50]] and tr.active_tracks == 1
     step = tr.update(marked([[12, 10, 52, 50], [300, 300, 340, 340]], [False, False]), 1)
-    assert step.current.xyxy.tolist() == [[12, 10, 52, 50]] and step.current.sources.tolist() == [Source.DETECTED]
+    assert step.current.xyxy.tolist() == [[12, 10, 52, 50]]
+    assert region_sources(step.current).tolist() == [Source.DETECTED]
     assert tr.active_tracks == 1
 
 

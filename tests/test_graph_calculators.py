@@ -163,7 +163,7 @@ def test_anonymize_graph_matches_the_offline_anonymizer(tmp_path, shape, n):
     for (result, _), regions, redacted in zip(ref, out["regions"], out["redacted"]):
         np.testing.assert_array_equal(regions.payload.xyxy, result.regions.xyxy)
         np.testing.assert_array_equal(regions.payload.track_ids, result.regions.track_ids)
-        np.testing.assert_array_equal(regions.payload.sources, result.regions.sources)
+        np.testing.assert_array_equal(regions.payload.extras["source"], result.regions.extras["source"])
         # cv2.stackBlur's rounding depends on how OpenCV splits the work over its threads (+-1).
         assert np.abs(redacted.payload.astype(np.int16) - result.image).max() <= 1
     with VideoReader(dst) as written:

@@ -122,7 +122,7 @@ class PreviewEngine:
         return anonymizer
 
     def render(self, index: int, settings: GuiSettings) -> PreviewFrame:
-        from facepipe.apps.anonymize import FaceRegions
+        from facepipe.apps.anonymize.regions import detected_regions
 
         t0 = time.perf_counter()
         index = min(max(0, index), max(self.frame_count - 1, 0))
@@ -132,7 +132,7 @@ class PreviewEngine:
         key = (index, repr(finder.options))
         regions = None if self.is_camera else self._regions.get(key)
         if regions is None:
-            regions = FaceRegions.from_detections(finder.detect(rgb))
+            regions = detected_regions(finder.detect(rgb))
             if not self.is_camera:
                 self._regions[key] = regions
             while len(self._regions) > 256:

@@ -20,7 +20,7 @@ from facepipe.apps.anonymize.files import anonymize_image_file, anonymize_paths,
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, FrameResult, OfflineAnonymizer
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
-from facepipe.apps.anonymize.regions import FaceRegions, Source
+from facepipe.apps.anonymize.regions import Source, face_regions, region_sources
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions, TrackStep
 from facepipe.jobs import FileReport, RunSummary
 
@@ -30,7 +30,6 @@ __all__ = [
     "BackfillBuffer",
     "FaceFinder",
     "FaceFinderOptions",
-    "FaceRegions",
     "FaceTracker",
     "FileReport",
     "FrameResult",
@@ -44,4 +43,6 @@ __all__ = [
     "anonymize_image_file",
     "anonymize_paths",
     "anonymize_video_file",
+    "face_regions",
+    "region_sources",
 ]

@@ -20,10 +20,10 @@ from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import BackfillBuffer, RegionRedactor
 from facepipe.apps.anonymize.redact import RedactOptions
-from facepipe.apps.anonymize.regions import FaceRegions
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
 from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
+from facepipe.results import Detections
 
 __all__ = [
     "BackfillCalculator",
@@ -70,7 +70,7 @@ class FaceFinderCalculator(Calculator):
 
 @register_calculator
 class FaceTrackerCalculator(Calculator):
-    """DETECTIONS -> REGIONS (this frame: detections + held faces) and RETRO ({timestamp: FaceRegions}
+    """DETECTIONS -> REGIONS (this frame: detections + held faces) and RETRO ({timestamp: regions}
     to add to earlier frames: backfill and gap interpolation). Options: TrackerOptions."""
 
     inputs = ("DETECTIONS",)
@@ -144,7 +144,7 @@ class BackfillCalculator(Calculator):
         self._release(ctx, self._buffer.push(self._index, payload, regions))
         self._index += 1
 
-    def _release(self, ctx: CalculatorContext, released: list[tuple[int, Any, FaceRegions]]) -> None:
+    def _release(self, ctx: CalculatorContext, released: list[tuple[int, Any, Detections]]) -> None:
         for _, (ts, image, frame), regions in released:
             self._held.popleft()
             ctx.outputs.add("IMAGE", image, ts)

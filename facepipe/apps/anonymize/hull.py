@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from facepipe.apps.anonymize.regions import FaceRegions
 from facepipe.results import Detections
 from facepipe.runtime.options import RuntimeOptions
 
@@ -28,7 +27,7 @@ class FaceHulls:
         self._mesh = FaceMesh(FaceMeshOptions(static_image_mode=True, min_tracking_confidence=min_presence,
                                               runtime=runtime or RuntimeOptions()))
 
-    def __call__(self, rgb: np.ndarray, regions: FaceRegions) -> list[np.ndarray | None]:
+    def __call__(self, rgb: np.ndarray, regions: Detections) -> list[np.ndarray | None]:
         from facepipe.solutions.face_mesh import detection_rois
 
         out: list[np.ndarray | None] = [None] * len(regions)

@@ -22,7 +22,7 @@ import numpy as np
 from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
-from facepipe.apps.anonymize.regions import FaceRegions
+from facepipe.apps.anonymize.regions import detected_regions, merge_regions
 from facepipe.apps.anonymize.track import FaceTracker, TrackStep
 from facepipe.results import Detections
 
@@ -36,7 +36,7 @@ class FrameResult:
     """image: the redacted RGB frame. regions: what was redacted. index: frame number."""
 
     image: np.ndarray
-    regions: FaceRegions
+    regions: Detections
     index: int
 
 
@@ -55,7 +55,7 @@ class RegionRedactor:
 
             self.hulls = FaceHulls()
 
-    def __call__(self, rgb: np.ndarray, regions: FaceRegions, polygons: Sequence[np.ndarray | None] | None = None, *,
+    def __call__(self, rgb: np.ndarray, regions: Detections, polygons: Sequence[np.ndarray | None] | None = None, *,
                  inplace: bool = False) -> np.ndarray:
         """polygons: outlines per region (None: from the face mesh for shape "hull")."""
         if polygons is None and self.hulls is not None:
@@ -80,7 +80,7 @@ class Anonymizer:
         self.redactor, self.hulls = self._redact.redactor, self._redact.hulls
         self._index = 0
 
-    def redact(self, rgb: np.ndarray, regions: FaceRegions, *, inplace: bool = False) -> np.ndarray:
+    def redact(self, rgb: np.ndarray, regions: Detections, *, inplace: bool = False) -> np.ndarray:
         """Apply the redaction (with face-mesh outlines for shape "hull")."""
         return self._redact(rgb, regions, inplace=inplace)
 
@@ -125,7 +125,7 @@ class Anonymizer:
         detector = self.image_detector
         # A FaceFinder scans all its tiles for a still image; a plain callable is just called.
         detect_all = detector.detect if isinstance(detector, FaceFinder) else detector
-        regions = FaceRegions.from_detections(detect_all(rgb))
+        regions = detected_regions(detect_all(rgb))
         return FrameResult(self.redact(rgb, regions), regions, 0)
 
 
@@ -137,12 +137,12 @@ class BackfillBuffer:
 
     def __init__(self, delay: int) -> None:
         self.delay = max(0, int(delay))
-        self._items: deque[tuple[int, Any, list[FaceRegions]]] = deque()
+        self._items: deque[tuple[int, Any, list[Detections]]] = deque()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, retro: dict[int, FaceRegions]) -> None:
+    def add(self, retro: dict[int, Detections]) -> None:
         """Add regions to frames still held (ones already released are past saving: ignored)."""
         if not retro:
             return
@@ -151,23 +151,23 @@ class BackfillBuffer:
             if extra is not None and len(extra):
                 regions.append(extra)
 
-    def push(self, index: int, payload: Any, regions: FaceRegions) -> list[tuple[int, Any, FaceRegions]]:
+    def push(self, index: int, payload: Any, regions: Detections) -> list[tuple[int, Any, Detections]]:
         self._items.append((index, payload, [regions]))
         out = []
         while self._items and self._items[0][0] <= index - self.delay:
             out.append(self._pop())
         return out
 
-    def flush(self) -> list[tuple[int, Any, FaceRegions]]:
+    def flush(self) -> list[tuple[int, Any, Detections]]:
         out = []
         while self._items:
             out.append(self._pop())
         return out
 
-    def _pop(self) -> tuple[int, Any, FaceRegions]:
+    def _pop(self) -> tuple[int, Any, Detections]:
         index, payload, parts = self._items.popleft()
         size = parts[0].image_size
-        return index, payload, FaceRegions.concat(parts, size)
+        return index, payload, merge_regions(parts, size)
 
 
 class OfflineAnonymizer:
@@ -208,7 +208,7 @@ class OfflineAnonymizer:
         """All frames still held (at the end of the stream)."""
         return self._redact(self.buffer.flush())
 
-    def _redact(self, released: list[tuple[int, Any, FaceRegions]]) -> list[tuple[FrameResult, Any]]:
+    def _redact(self, released: list[tuple[int, Any, Detections]]) -> list[tuple[FrameResult, Any]]:
         redact = self.anonymizer.redact
         return [(FrameResult(redact(rgb, regions, inplace=True), regions, index), payload)
                 for index, (rgb, payload), regions in released]

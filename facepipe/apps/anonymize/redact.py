@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facepipe.apps.anonymize.regions import FaceRegions, Source
+from facepipe.apps.anonymize.regions import Source, region_sources
+from facepipe.results import Detections
 
 __all__ = ["METHODS", "SHAPES", "RedactOptions", "Redactor", "mask_boxes"]
 
@@ -105,11 +106,11 @@ class Redactor:
     def __init__(self, options: RedactOptions | None = None) -> None:
         self.options = options or RedactOptions()
 
-    def __call__(self, rgb: np.ndarray, regions: FaceRegions, polygons: Sequence[np.ndarray] | None = None,
+    def __call__(self, rgb: np.ndarray, regions: Detections, polygons: Sequence[np.ndarray] | None = None,
                  *, inplace: bool = False) -> np.ndarray:
         return self.redact(rgb, regions, polygons, inplace=inplace)
 
-    def redact(self, rgb: np.ndarray, regions: FaceRegions, polygons: Sequence[np.ndarray] | None = None,
+    def redact(self, rgb: np.ndarray, regions: Detections, polygons: Sequence[np.ndarray] | None = None,
                *, inplace: bool = False) -> np.ndarray:
         """The frame with every region redacted (a copy unless `inplace`).
 
@@ -211,11 +212,11 @@ class Redactor:
         covered[max(0, sy0 - oy) : max(0, sy1 - oy), max(0, sx0 - ox) : max(0, sx1 - ox)] = True
         return canvas, covered.astype(np.float32)
 
-    def _draw(self, out: np.ndarray, regions: FaceRegions, boxes: np.ndarray) -> None:
+    def _draw(self, out: np.ndarray, regions: Detections, boxes: np.ndarray) -> None:
         o = self.options
         H = out.shape[0]
         thick = max(1, round(H / 400))
-        for box, score, src in zip(boxes, regions.scores, regions.sources):
+        for box, score, src in zip(boxes, regions.scores, region_sources(regions)):
             colour = _SOURCE_COLOURS.get(int(src), (255, 255, 255))
             p0 = (int(round(box[0])), int(round(box[1])))
             p1 = (int(round(box[2])), int(round(box[3])))

@@ -1,14 +1,23 @@
-"""`FaceRegions`: the areas to redact in one frame, with where each came from."""
+"""The areas to redact in one frame, with where each came from.
+
+They are `Detections` (pixels of the frame, 6 BlazeFace keypoints), not a container of their
+own: `track_ids` (-1: untracked) and, per row, `extras["source"]`, the `Source` code of why
+the region is redacted. These helpers build them so that every region set carries both, and
+sets of one frame merge.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
-from facepipe.results import Detections, ImageSize, _Indexable, as_f32
+from facepipe.results import Detections, ImageSize
 
-__all__ = ["FaceRegions", "Source"]
+__all__ = ["SOURCE", "Source", "detected_regions", "empty_regions", "face_regions", "merge_regions",
+           "region_sources"]
+
+SOURCE = "source"  # the extras key of the Source codes
 
 
 class Source:
@@ -22,69 +31,32 @@ class Source:
     NAMES = ("detected", "held", "backfilled", "interpolated")
 
 
-@dataclass(frozen=True, eq=False)
-class FaceRegions(_Indexable):
-    """N face regions in pixel coordinates of one frame.
+def face_regions(xyxy: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, track_ids: np.ndarray,
+                 sources: np.ndarray, image_size: ImageSize = (0, 0)) -> Detections:
+    """N regions: (N,4) face boxes (before mask scaling), (N,6,2) keypoints (moved with the box
+    for held and backfilled regions), (N,) scores of the detection each derives from, (N,) track
+    ids and (N,) `Source` codes."""
+    return Detections(xyxy, keypoints, scores, image_size, track_ids=np.asarray(track_ids, np.int64).reshape(-1),
+                      extras={SOURCE: np.asarray(sources, np.int8).reshape(-1)})
 
-    xyxy: (N,4) float32 face boxes (before mask scaling). keypoints: (N,6,2) float32 BlazeFace
-    keypoints (moved with the box for held/backfilled regions). scores: (N,) detection score
-    (of the detection the region derives from). track_ids: (N,) int64, -1 when untracked.
-    sources: (N,) int8 `Source` codes. image_size: (width, height).
-    """
 
-    xyxy: np.ndarray
-    keypoints: np.ndarray
-    scores: np.ndarray
-    track_ids: np.ndarray
-    sources: np.ndarray
-    image_size: ImageSize = (0, 0)
+def empty_regions(image_size: ImageSize = (0, 0)) -> Detections:
+    return face_regions(np.zeros((0, 4)), np.zeros((0, 6, 2)), np.zeros(0), np.zeros(0), np.zeros(0), image_size)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "xyxy", as_f32(self.xyxy, (4,)))
-        kp = np.asarray(self.keypoints, np.float32)
-        k = kp.shape[1] if kp.ndim == 3 else 6
-        object.__setattr__(self, "keypoints", as_f32(kp, (k, 2)))
-        object.__setattr__(self, "scores", as_f32(self.scores, ()).reshape(-1))
-        object.__setattr__(self, "track_ids", np.asarray(self.track_ids, np.int64).reshape(-1))
-        object.__setattr__(self, "sources", np.asarray(self.sources, np.int8).reshape(-1))
-        n = self.xyxy.shape[0]
-        if any(a.shape[0] != n for a in (self.keypoints, self.scores, self.track_ids, self.sources)):
-            raise ValueError("FaceRegions fields disagree on N")
 
-    @classmethod
-    def empty(cls, image_size: ImageSize = (0, 0)) -> FaceRegions:
-        return cls(np.zeros((0, 4)), np.zeros((0, 6, 2)), np.zeros(0), np.zeros(0), np.zeros(0), image_size)
+def detected_regions(dets: Detections, track_ids: np.ndarray | None = None) -> Detections:
+    """`dets` as regions found in this frame (untracked when `track_ids` is None)."""
+    n = len(dets)
+    ids = np.full(n, -1, np.int64) if track_ids is None else track_ids
+    return face_regions(dets.xyxy, dets.keypoints, dets.scores, ids, np.full(n, Source.DETECTED), dets.image_size)
 
-    @classmethod
-    def from_detections(cls, dets: Detections, track_ids: np.ndarray | None = None) -> FaceRegions:
-        n = len(dets)
-        ids = np.full(n, -1, np.int64) if track_ids is None else track_ids
-        return cls(dets.xyxy, dets.keypoints, dets.scores, ids, np.zeros(n, np.int8), dets.image_size)
 
-    @classmethod
-    def concat(cls, parts: list[FaceRegions], image_size: ImageSize) -> FaceRegions:
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return cls.empty(image_size)
-        return cls(
-            np.concatenate([p.xyxy for p in parts]),
-            np.concatenate([p.keypoints for p in parts]),
-            np.concatenate([p.scores for p in parts]),
-            np.concatenate([p.track_ids for p in parts]),
-            np.concatenate([p.sources for p in parts]),
-            image_size,
-        )
+def merge_regions(parts: Sequence[Detections], image_size: ImageSize) -> Detections:
+    """The regions of one frame from several sets, in order."""
+    parts = [p for p in parts if len(p)]
+    return Detections.merge(parts, image_size=image_size) if parts else empty_regions(image_size)
 
-    @property
-    def wh(self) -> np.ndarray:
-        return self.xyxy[:, 2:] - self.xyxy[:, :2]
 
-    def to_dict(self) -> dict:
-        return {
-            "image_size": list(self.image_size),
-            "faces": [
-                {"box_xyxy": [round(float(v), 2) for v in b], "score": round(float(s), 4), "track_id": int(t),
-                 "source": Source.NAMES[int(src)]}
-                for b, s, t, src in zip(self.xyxy, self.scores, self.track_ids, self.sources)
-            ],
-        }
+def region_sources(regions: Detections) -> np.ndarray:
+    """(N,) int8 `Source` codes of `regions`."""
+    return regions.extras[SOURCE]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facepipe.apps.anonymize.regions import FaceRegions, Source
+from facepipe.apps.anonymize.regions import Source, detected_regions, empty_regions, face_regions, merge_regions
 from facepipe.results import Detections, box_iou
 
 __all__ = ["FaceTracker", "TrackerOptions", "TrackStep"]
@@ -89,8 +89,8 @@ class TrackStep:
     retro: extra regions for earlier frames, by frame index (backfill and gap interpolation).
     """
 
-    current: FaceRegions
-    retro: dict[int, FaceRegions]
+    current: Detections
+    retro: dict[int, Detections]
 
 
 def _moved(box: np.ndarray, kps: np.ndarray, shift: np.ndarray, grow: float) -> tuple[np.ndarray, np.ndarray]:
@@ -105,11 +105,11 @@ def _moved(box: np.ndarray, kps: np.ndarray, shift: np.ndarray, grow: float) -> 
     return new_box, new_kps
 
 
-def _regions(items: list[tuple[np.ndarray, np.ndarray, float, int, int]], size: tuple[int, int]) -> FaceRegions:
+def _regions(items: list[tuple[np.ndarray, np.ndarray, float, int, int]], size: tuple[int, int]) -> Detections:
     if not items:
-        return FaceRegions.empty(size)
+        return empty_regions(size)
     boxes, kps, scores, ids, src = zip(*items)
-    return FaceRegions(np.stack(boxes), np.stack(kps), np.asarray(scores), np.asarray(ids), np.asarray(src), size)
+    return face_regions(np.stack(boxes), np.stack(kps), np.asarray(scores), np.asarray(ids), np.asarray(src), size)
 
 
 class FaceTracker:
@@ -238,7 +238,7 @@ class FaceTracker:
                 b, k = _moved(t.box, t.kps, np.zeros(4, np.float32), o.grow_per_frame * j)
                 add_retro(frame - j, b, k, t.score, t.id, Source.BACKFILLED)
 
-        current = [FaceRegions.from_detections(dets, ids)]
+        current = [detected_regions(dets, ids)]
         held = []
         survivors = []
         for ti, t in enumerate(self._tracks):
@@ -253,4 +253,4 @@ class FaceTracker:
             held.append((b, k, t.score, t.id, Source.HELD))
         self._tracks = survivors
         current.append(_regions(held, size))
-        return TrackStep(FaceRegions.concat(current, size), {f: _regions(v, size) for f, v in retro.items()})
+        return TrackStep(merge_regions(current, size), {f: _regions(v, size) for f, v in retro.items()})
