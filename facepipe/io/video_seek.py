@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from facepipe.errors import InputError
-from facepipe.io.video import VideoInfo, VideoReader, _open_input
+from facepipe.io.video import VideoInfo, VideoReader
+from facepipe.io.video_container import _open_input
 
 __all__ = ["FrameSeeker"]
 
