@@ -98,3 +98,24 @@ def test_no_deprecation_warnings_from_facepipe_itself():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         Anonymizer(AnonymizeOptions(redact=RedactOptions(shape="hull")))
+
+
+def test_cli_num_threads_is_passed_down_not_put_in_the_environment(tmp_path, monkeypatch):
+    import json
+
+    from facepipe.cli import cmd_anonymize
+    from facepipe.cli.main import build_parser, main
+
+    monkeypatch.delenv("FACEPIPE_NUM_THREADS", raising=False)
+    photo = shared_file("faces/pyfeat_single_face.jpg")
+    out = tmp_path / "faces.json"
+    assert main(["detect", "--num-threads", "3", str(photo), "-o", str(out)]) == 0
+    assert len(json.loads(out.read_text())["inputs"][0]["frames"][0]["faces"]) == 1
+    assert "FACEPIPE_NUM_THREADS" not in os.environ
+    args = build_parser().parse_args(["anonymize", "--num-threads", "3", "--shape", "hull", str(photo)])
+    options = cmd_anonymize.build_options(args)
+    assert {options.detect.runtime.num_threads, options.image_detect.runtime.num_threads,
+            options.redact.runtime.num_threads} == {3}
+    from facepipe.apps.anonymize.pipeline import RegionRedactor
+
+    assert RegionRedactor(options.redact).hulls._mesh._model.num_threads == 3  # the hull's face mesh too

@@ -153,12 +153,11 @@ def add_num_threads(parser: argparse.ArgumentParser) -> None:
                         help="threads per model interpreter (default: FACEPIPE_NUM_THREADS, else 1)")
 
 
-def apply_num_threads(args: argparse.Namespace) -> None:
-    """--num-threads reaches every model through FACEPIPE_NUM_THREADS (the runtime's default)."""
-    import os
+def runtime_options(args: argparse.Namespace):
+    """The RuntimeOptions of --num-threads, handed to every model a command builds."""
+    from facepipe.runtime.options import RuntimeOptions
 
-    if getattr(args, "num_threads", None) is not None:
-        os.environ["FACEPIPE_NUM_THREADS"] = str(args.num_threads)
+    return RuntimeOptions(num_threads=getattr(args, "num_threads", None))
 
 
 def add_workers(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

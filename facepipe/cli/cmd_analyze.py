@@ -24,6 +24,7 @@ from facepipe.cli._options import (
     add_workers,
     execution_options,
     int_range,
+    runtime_options,
 )
 from facepipe.errors import InputError, UsageError
 from facepipe.io.video import VideoEncodeOptions
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         num_faces=args.max_num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
         charts=args.charts, video=VideoEncodeOptions(crf=args.crf), execution=execution_options(args),
+        runtime=runtime_options(args),
     )
     if args.camera is not None:
         if args.inputs:

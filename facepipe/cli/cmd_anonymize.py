@@ -22,6 +22,7 @@ from facepipe.cli._options import (
     execution_options,
     float_range,
     int_range,
+    runtime_options,
 )
 
 log = logging.getLogger("facepipe.anonymize")
@@ -161,7 +162,7 @@ def build_options(args: argparse.Namespace):
             keep_metadata=args.keep_metadata,
             image_quality=args.quality,
             execution=execution_options(args),
-        )
+        ).with_runtime(runtime_options(args))
     except ValueError as exc:
         raise UsageError(f"invalid option: {exc}") from exc
 

@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._options import add_camera, add_confidences, add_max_frames, add_num_threads, add_recursive
+from facepipe.cli._options import (
+    add_camera,
+    add_confidences,
+    add_max_frames,
+    add_num_threads,
+    add_recursive,
+    runtime_options,
+)
 from facepipe.cli._output import (
     FORMATS,
     add_output_arguments,
@@ -103,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     files = _image_files(args.input, args.recursive) if args.input is not None else []
     check_output(args.output, files, fmt)
     try:
-        options = FaceDetectorOptions(model=args.model, min_score=args.min_detection_confidence)
+        options = FaceDetectorOptions(model=args.model, min_score=args.min_detection_confidence,
+                                      runtime=runtime_options(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     detector = FaceDetector(options)

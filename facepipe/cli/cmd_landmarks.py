@@ -32,6 +32,7 @@ from facepipe.cli._options import (
     add_media_input,
     add_num_threads,
     open_input,
+    runtime_options,
 )
 from facepipe.cli._output import add_output_arguments, write_output
 from facepipe.errors import UsageError
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 output_face_blendshapes=args.blendshapes,
                 output_facial_transformation_matrixes=args.matrix,
                 running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
+                runtime=runtime_options(args),
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from exc

@@ -35,6 +35,7 @@ from facepipe.cli._options import (
     add_media_input,
     add_num_threads,
     open_input,
+    runtime_options,
 )
 from facepipe.cli._output import (
     FORMATS,
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 min_detection_confidence=args.min_detection_confidence,
                 min_tracking_confidence=args.min_tracking_confidence,
                 smooth_landmarks=args.smooth,
+                runtime=runtime_options(args),
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from exc

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from facepipe._version import __version__
 from facepipe.cli._help import HelpFormatter
-from facepipe.cli._options import apply_num_threads, rewrite_old_progress_values
+from facepipe.cli._options import rewrite_old_progress_values
 from facepipe.cli._stderr import filtered_native_stderr
 from facepipe.errors import FacepipeError
 
@@ -126,7 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose, args.quiet)
     for note in [*old_values, *(getattr(args, "deprecated_options", None) or ())]:
         log.warning("%s", note)
-    apply_num_threads(args)
     try:
         with filtered_native_stderr(enabled=args.verbose < 2), warnings.catch_warnings():
             return int(args.func(args) or 0)

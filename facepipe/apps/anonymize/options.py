@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from facepipe.apps.anonymize.detect import FaceFinderOptions
 from facepipe.apps.anonymize.redact import RedactOptions
 from facepipe.apps.anonymize.track import TrackerOptions
 from facepipe.io.video import VideoEncodeOptions
 from facepipe.jobs.execution import ExecutionOptions
+from facepipe.runtime.options import RuntimeOptions
 
 __all__ = ["AnonymizeOptions"]
 
@@ -36,3 +37,10 @@ class AnonymizeOptions:
     keep_metadata: bool = False
     image_quality: int | None = 95
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+
+    def with_runtime(self, runtime: RuntimeOptions) -> AnonymizeOptions:
+        """These options with `runtime` (threads, model files, delegate) for every model the
+        anonymizer runs: the video and image detectors and the face mesh of shape "hull"."""
+        return replace(self, detect=replace(self.detect, runtime=runtime),
+                       image_detect=replace(self.image_detect, runtime=runtime),
+                       redact=replace(self.redact, runtime=runtime))

@@ -53,7 +53,7 @@ class RegionRedactor:
         if outlines and self.redactor.options.shape == "hull":
             from facepipe.apps.anonymize.hull import FaceHulls
 
-            self.hulls = FaceHulls()
+            self.hulls = FaceHulls(runtime=self.redactor.options.runtime)
 
     def __call__(self, rgb: np.ndarray, regions: Detections, polygons: Sequence[np.ndarray | None] | None = None, *,
                  inplace: bool = False) -> np.ndarray:

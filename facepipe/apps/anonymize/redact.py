@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from facepipe.apps.anonymize.regions import Source, region_sources
 from facepipe.results import Detections
+from facepipe.runtime.options import RuntimeOptions
 
 __all__ = ["METHODS", "SHAPES", "RedactOptions", "Redactor", "mask_boxes"]
 
@@ -55,6 +56,7 @@ class RedactOptions:
     color: RGB fill for "solid".
     replacement: RGB or RGBA uint8 image pasted by "image" (alpha blends).
     draw_boxes / draw_scores: outline each region (colour by source) / print its score.
+    runtime: threads, model files, delegate of the face mesh that outlines shape "hull".
     """
 
     method: str = "blur"
@@ -66,6 +68,7 @@ class RedactOptions:
     replacement: np.ndarray | None = None
     draw_boxes: bool = False
     draw_scores: bool = False
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
