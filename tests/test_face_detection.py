@@ -79,6 +79,19 @@ def test_many_faces_and_no_face(detectors) -> None:
     assert empty.xyxy.shape == (0, 4) and empty.keypoints.shape == (0, 6, 2) and empty.image_size == (400, 300)
 
 
+def test_relative_detections_are_the_pixels_over_the_image_size(detectors) -> None:
+    det = detectors["face_detection_full"]
+    crowd = read_image(data_file("groups/lz_11.jpg"))
+    rel, pix = det.detect_relative(crowd), det.detect(crowd)
+    assert rel.image_size == (1, 1) and len(rel) == len(pix) >= 8
+    assert rel.keypoints.shape == (len(rel), 6, 2) and (rel.xyxy >= -0.1).all() and (rel.xyxy <= 1.1).all()
+    H, W = crowd.shape[:2]
+    np.testing.assert_array_equal(pix.xyxy, rel.xyxy * np.array([W, H, W, H], np.float32))
+    np.testing.assert_array_equal(pix.keypoints, rel.keypoints * np.array([W, H], np.float32))
+    np.testing.assert_array_equal(pix.scores, rel.scores)
+    assert len(det.detect_relative(np.full((300, 400, 3), 127, np.uint8))) == 0
+
+
 def test_batch_equals_single(detectors) -> None:
     det = detectors["face_detection_short"]
     rels = ["faces/mp_sergey.png", "groups/tfjs_three_people.jpg", "faces/if_tom_hanks_112.png"]

@@ -127,9 +127,16 @@ class FaceDetector:
         )
         return _project(weighted_nms(raw, self.options.nms_iou), geo)
 
+    def detect_relative(self, image: np.ndarray, roi: np.ndarray | None = None) -> Detections:
+        """`detect` in coordinates relative to the image (x / W, y / H), the float32 numbers
+        MediaPipe's graphs pass on and its APIs report (pixels and back are not always the same
+        number): `Detections` of a unit image, image_size (1, 1)."""
+        raw = self.detect_normalized(image, roi)
+        return Detections(raw.boxes, raw.keypoints, raw.scores, (1, 1))
+
     def detect_normalized(self, image: np.ndarray, roi: np.ndarray | None = None) -> RawDetections:
-        """`detect` in image-normalized coordinates, as MediaPipe's graphs pass them on (pixels and
-        back are not always the same float32 number; tracking pipelines use these)."""
+        """The stage-level form of `detect_relative`, for the solutions that track from it
+        (internal: use `detect_relative`)."""
         image = check_rgb_image(image)
         geo, write = self._plan(image, roi)
         return self._model.run_filled(

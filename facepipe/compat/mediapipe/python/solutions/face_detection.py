@@ -38,12 +38,12 @@ class FaceDetection(Solution):
         impl = self.__dict__.get("_impl")
         if impl is None:
             raise ValueError("Graph is not started or already closed.")
-        raw = impl.detect_normalized(check_rgb(image))
-        if len(raw) == 0:
+        dets = impl.detect_relative(check_rgb(image))
+        if len(dets) == 0:
             return SolutionOutputs(detections=None)
         detections = []
-        for box, kps, score in zip(raw.xywh.tolist(), raw.keypoints.tolist(), raw.scores.tolist()):
-            xmin, ymin, w, h = box
+        for (xmin, ymin), (w, h), kps, score in zip(dets.xyxy[:, :2].tolist(), dets.wh.tolist(),
+                                                      dets.keypoints.tolist(), dets.scores.tolist()):
             loc = LocationData(format=LocationData.RELATIVE_BOUNDING_BOX)
             loc.relative_bounding_box.__dict__.update(xmin=xmin, ymin=ymin, width=w, height=h)
             loc.relative_keypoints.extend(RelativeKeypoint(x=x, y=y) for x, y in kps)

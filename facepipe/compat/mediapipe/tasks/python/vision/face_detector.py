@@ -47,15 +47,15 @@ class FaceDetector(VisionTask):
 
     def _run(self, image, timestamp_ms: int | None) -> DetectionResult:  # noqa: ANN001
         rgb = pixels(image)
-        raw = self._impl.detect_normalized(rgb)
+        dets = self._impl.detect_relative(rgb)
         h, w = rgb.shape[:2]
         # Relative box -> pixels as the Tasks graph does it: float32 product, truncated to int.
-        xywh = raw.xywh.astype(np.float32) * np.array([w, h, w, h], np.float32)
+        xywh = np.concatenate([dets.xyxy[:, :2], dets.wh], axis=1) * np.array([w, h, w, h], np.float32)
         boxes = np.trunc(xywh).astype(np.int64).tolist()
         detections = [
             Detection(bounding_box=BoundingBox(*box),
                       categories=[Category(index=0, score=score, display_name=None, category_name=None)],
                       keypoints=[NormalizedKeypoint(x=x, y=y, label="", score=0.0) for x, y in kps])
-            for box, score, kps in zip(boxes, raw.scores.tolist(), raw.keypoints.tolist())
+            for box, score, kps in zip(boxes, dets.scores.tolist(), dets.keypoints.tolist())
         ]
         return DetectionResult(detections=detections)
