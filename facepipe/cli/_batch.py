@@ -32,6 +32,16 @@ def wants_batch(args: argparse.Namespace) -> bool:
     return args.ray is not None or getattr(args, "resume", False)
 
 
+def check_camera_run(args: argparse.Namespace, files: Any) -> None:
+    """A camera run (--camera N) takes no input files and no --ray/--resume."""
+    from facepipe.errors import UsageError
+
+    if files:
+        raise UsageError("--camera reads a camera: give no input files with it")
+    if wants_batch(args):
+        raise UsageError("--ray and --resume take files and folders, not a camera")
+
+
 def run_batch_with_progress(args: argparse.Namespace, task: Any, items: list[Any], record: Any) -> Any:
     """run_batch with the command's batch flags, printing a line per finished file; the BatchSummary."""
     from facepipe.apps.batch import BatchOptions, run_batch

@@ -10,6 +10,7 @@ import argparse
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["float_range", "int_range"]
 
@@ -158,6 +159,22 @@ def runtime_options(args: argparse.Namespace):
     from facepipe.runtime.options import RuntimeOptions
 
     return RuntimeOptions(num_threads=getattr(args, "num_threads", None))
+
+
+def solution_options(factory: Callable[..., Any], args: argparse.Namespace, **kw: Any) -> Any:
+    """factory(**kw), the options dataclass of a solution, with --num-threads' runtime; a value it
+    refuses is a usage error (the dataclass says the range)."""
+    from facepipe.errors import UsageError
+
+    try:
+        return factory(runtime=runtime_options(args), **kw)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """--progress/--no-progress, else on unless -q."""
+    return args.progress if args.progress is not None else not args.quiet
 
 
 def add_workers(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

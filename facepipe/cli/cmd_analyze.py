@@ -13,7 +13,7 @@ from facepipe.apps.analyze import (
     analyze_inputs,
     collect_inputs,
 )
-from facepipe.cli._batch import add_batch_arguments, run_batch_command, wants_batch
+from facepipe.cli._batch import add_batch_arguments, check_camera_run, run_batch_command, wants_batch
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     add_camera,
@@ -25,6 +25,7 @@ from facepipe.cli._options import (
     execution_options,
     int_range,
     runtime_options,
+    show_progress,
 )
 from facepipe.errors import InputError, UsageError
 from facepipe.io.video import VideoEncodeOptions
@@ -97,10 +98,7 @@ def run(args: argparse.Namespace) -> int:
         runtime=runtime_options(args),
     )
     if args.camera is not None:
-        if args.inputs:
-            raise UsageError("--camera reads a camera: give no input files with it")
-        if wants_batch(args):
-            raise UsageError("--ray and --resume take files and folders, not a camera")
+        check_camera_run(args, args.inputs)
         report = analyze_camera(args.camera, args.output or Path("."), options, args.max_frames)
         log.warning("camera %d: %d frames -> %s", args.camera, report.frames, ", ".join(map(str, report.outputs)))
         return 0
@@ -122,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             what = f"{report.faces} face(s)" + (f", {report.frames} frames" if report.kind == "video" else "")
             log.info("%s: %s -> %s", report.input, what, ", ".join(str(p) for p in report.outputs))
 
-    progress = args.progress if args.progress is not None else not args.quiet
+    progress = show_progress(args)
     reports = analyze_inputs(items, out_root, options, progress, on_done=done)
     failed = [r for r in reports if not r.ok]
     ok = len(reports) - len(failed)

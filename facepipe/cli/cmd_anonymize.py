@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from facepipe.cli._batch import add_batch_arguments, run_batch_command, wants_batch
+from facepipe.cli._batch import add_batch_arguments, check_camera_run, run_batch_command, wants_batch
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     POSITIVE,
@@ -23,6 +23,7 @@ from facepipe.cli._options import (
     float_range,
     int_range,
     runtime_options,
+    show_progress,
 )
 
 log = logging.getLogger("facepipe.anonymize")
@@ -197,16 +198,13 @@ def run(args: argparse.Namespace) -> int:
         log.warning("a camera given as the input %r is deprecated and will be removed after this release;"
                     " use --camera %d", args.inputs[0], camera)
     if camera is not None:
-        if args.inputs and args.camera is not None:
-            raise UsageError("--camera reads a camera: give no input files with it")
-        if wants_batch(args):
-            raise UsageError("--ray and --resume take files and folders, not a camera")
+        check_camera_run(args, args.inputs if args.camera is not None else ())  # not a 'cam:N' input
         report = run_camera(camera, options, output=args.output, preview=args.preview, max_frames=args.max_frames)
         sys.stderr.write(f"camera {camera}: {report.frames} frames in {report.seconds:.1f} s\n")
         return 0
     if not args.inputs:
         raise UsageError("no input: give images, videos or folders, or --camera N")
-    progress = args.progress if args.progress is not None else not args.quiet
+    progress = show_progress(args)
     if wants_batch(args):
         from facepipe.apps.batch import AnonymizeTask, plan_anonymize
 

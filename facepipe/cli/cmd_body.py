@@ -44,7 +44,7 @@ from facepipe.cli._options import (
     int_range,
     old_spelling,
     open_input,
-    runtime_options,
+    solution_options,
 )
 from facepipe.cli._output import add_output_arguments, check_output, json_text, npz_bytes, output_format, write_output
 from facepipe.errors import InputError, UsageError
@@ -201,14 +201,6 @@ def _is_static(args: argparse.Namespace) -> bool:
     return args.static or (args.camera is None and not is_video_file(args.input or ""))
 
 
-def _options(args: argparse.Namespace, factory: Callable[..., Any], **kw: Any) -> Any:
-    """factory(**kw) with --num-threads' runtime; a bad value is a usage error."""
-    try:
-        return factory(runtime=runtime_options(args), **kw)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -216,8 +208,8 @@ def _run_hands(args: argparse.Namespace) -> int:
     from facepipe.solutions.hands import Hands, HandsOptions
 
     _check(args)
-    hands = Hands(_options(
-        args, HandsOptions, static_image_mode=_is_static(args), max_num_hands=args.max_num_hands,
+    hands = Hands(solution_options(
+        HandsOptions, args, static_image_mode=_is_static(args), max_num_hands=args.max_num_hands,
         model_complexity=args.model_complexity, min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence, flip_handedness=args.flip_handedness,
         smooth_landmarks=args.smooth,
@@ -265,7 +257,7 @@ def _run_pose(args: argparse.Namespace) -> int:
     from facepipe.solutions.pose import Pose, PoseOptions
 
     _check(args)
-    pose = Pose(_options(args, PoseOptions, **_pose_options(args)))
+    pose = Pose(solution_options(PoseOptions, args, **_pose_options(args)))
     results, size = _process(args, lambda im, ms: pose.process(im, ms), _annotate)
 
     def arrays(res: list) -> dict[str, np.ndarray]:
@@ -292,7 +284,8 @@ def _run_holistic(args: argparse.Namespace) -> int:
     from facepipe.solutions.holistic import Holistic, HolisticOptions
 
     _check(args)
-    holistic = Holistic(_options(args, HolisticOptions, refine_face_landmarks=args.refine_face, **_pose_options(args)))
+    holistic = Holistic(solution_options(HolisticOptions, args, refine_face_landmarks=args.refine_face,
+                                         **_pose_options(args)))
     results, size = _process(args, lambda im, ms: holistic.process(im, ms),
                              lambda im, r: _annotate(im, (r.pose, r.face, r.left_hand, r.right_hand)))
     face_points = 478 if args.refine_face else 468
@@ -330,7 +323,8 @@ def _run_segment(args: argparse.Namespace) -> int:
     from facepipe.solutions.selfie_segmentation import SelfieSegmentation, SelfieSegmentationOptions
 
     _check(args)
-    seg = SelfieSegmentation(_options(args, SelfieSegmentationOptions, model_selection=1 if args.landscape else 0))
+    seg = SelfieSegmentation(solution_options(SelfieSegmentationOptions, args,
+                                              model_selection=1 if args.landscape else 0))
     results, size = _process(args, lambda im, ms: seg.process(im), lambda im, r: _annotate(im, r.mask))
 
     def stats(r: Any) -> dict:
@@ -360,8 +354,8 @@ def _run_background(args: argparse.Namespace) -> int:
         if args.background_image is None:
             raise UsageError("--background image needs --background-image FILE")
         background = read_image(args.background_image)
-    editor = BackgroundEditor(_options(
-        args, BackgroundOptions, mode=args.background, blur_sigma=args.blur_sigma, color=_parse_color(args.color),
+    editor = BackgroundEditor(solution_options(
+        BackgroundOptions, args, mode=args.background, blur_sigma=args.blur_sigma, color=_parse_color(args.color),
         background=background, threshold=args.threshold, model_selection=1 if args.landscape else 0,
         temporal_smoothing=args.temporal_smoothing,
     ))

@@ -29,7 +29,7 @@ from facepipe.cli._options import (
     add_max_frames,
     add_num_threads,
     add_recursive,
-    runtime_options,
+    solution_options,
 )
 from facepipe.cli._output import (
     FORMATS,
@@ -109,12 +109,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--camera writes JSON (frames with their timestamps): -f json")
     files = _image_files(args.input, args.recursive) if args.input is not None else []
     check_output(args.output, files, fmt)
-    try:
-        options = FaceDetectorOptions(model=args.model, min_score=args.min_detection_confidence,
-                                      runtime=runtime_options(args))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    detector = FaceDetector(options)
+    detector = FaceDetector(solution_options(FaceDetectorOptions, args, model=args.model,
+                                             min_score=args.min_detection_confidence))
     if args.camera is not None:
         inputs = [_camera_json(detector, args.camera, args.max_frames)]
     else:

@@ -30,6 +30,7 @@ from facepipe.cli._options import (
     add_recursive,
     float_range,
     int_range,
+    solution_options,
 )
 from facepipe.errors import InputError, UsageError
 
@@ -119,11 +120,10 @@ def _recognizer_options(args: argparse.Namespace):
     from facepipe.apps.recognition.faces import SpotterOptions
     from facepipe.apps.recognition.matching import MatchOptions
     from facepipe.apps.recognition.recognizer import RecognizerOptions
-    from facepipe.runtime.options import RuntimeOptions
 
     return RecognizerOptions(
-        SpotterOptions(min_detection_confidence=args.min_detection_confidence, max_num_faces=args.max_num_faces,
-                       runtime=RuntimeOptions(num_threads=args.num_threads)),
+        solution_options(SpotterOptions, args, min_detection_confidence=args.min_detection_confidence,
+                         max_num_faces=args.max_num_faces),
         MatchOptions(threshold=args.threshold, k=args.k))
 
 

@@ -32,10 +32,9 @@ from facepipe.cli._options import (
     add_media_input,
     add_num_threads,
     open_input,
-    runtime_options,
+    solution_options,
 )
 from facepipe.cli._output import add_output_arguments, write_output
-from facepipe.errors import UsageError
 from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
@@ -79,20 +78,16 @@ def run(args: argparse.Namespace) -> int:
         refuse_overwrite(args.output, args.input)
     with open_input(args) as media:  # a bad file fails here, before any model loads
         video = media.is_video
-        try:
-            options = FaceLandmarkerOptions(
-                num_faces=args.max_num_faces,
-                min_face_detection_confidence=args.min_detection_confidence,
-                min_face_presence_confidence=args.min_presence_confidence,
-                min_tracking_confidence=args.min_tracking_confidence,
-                output_face_blendshapes=args.blendshapes,
-                output_facial_transformation_matrixes=args.matrix,
-                running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
-                runtime=runtime_options(args),
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        landmarker = FaceLandmarker(options)
+        landmarker = FaceLandmarker(solution_options(
+            FaceLandmarkerOptions, args,
+            num_faces=args.max_num_faces,
+            min_face_detection_confidence=args.min_detection_confidence,
+            min_face_presence_confidence=args.min_presence_confidence,
+            min_tracking_confidence=args.min_tracking_confidence,
+            output_face_blendshapes=args.blendshapes,
+            output_facial_transformation_matrixes=args.matrix,
+            running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
+        ))
         frames = ((f.index, f.timestamp_ms, landmarker.detect_for_video(f.image, f.timestamp_ms)) if video
                   else (f.index, None, landmarker.detect(f.image)) for f in media)
         fmt = _format(args)

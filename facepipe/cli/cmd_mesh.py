@@ -35,7 +35,7 @@ from facepipe.cli._options import (
     add_media_input,
     add_num_threads,
     open_input,
-    runtime_options,
+    solution_options,
 )
 from facepipe.cli._output import (
     FORMATS,
@@ -46,7 +46,6 @@ from facepipe.cli._output import (
     output_format,
     write_output,
 )
-from facepipe.errors import UsageError
 from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
@@ -82,18 +81,15 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, [args.input] if args.input else [], fmt)
     with open_input(args) as media:  # a bad file fails here, before any model loads
         video = media.is_video
-        try:
-            options = FaceMeshOptions(
-                static_image_mode=args.static or not video,
-                max_num_faces=args.max_num_faces,
-                refine_landmarks=args.refine,
-                min_detection_confidence=args.min_detection_confidence,
-                min_tracking_confidence=args.min_tracking_confidence,
-                smooth_landmarks=args.smooth,
-                runtime=runtime_options(args),
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+        options = solution_options(
+            FaceMeshOptions, args,
+            static_image_mode=args.static or not video,
+            max_num_faces=args.max_num_faces,
+            refine_landmarks=args.refine,
+            min_detection_confidence=args.min_detection_confidence,
+            min_tracking_confidence=args.min_tracking_confidence,
+            smooth_landmarks=args.smooth,
+        )
         mesh = FaceMesh(options)
         frames: Frames = ((f.index, f.timestamp_ms, mesh.process(f.image, timestamp_ms=f.timestamp_ms)) if video
                           else (f.index, None, mesh.process(f.image)) for f in media)
