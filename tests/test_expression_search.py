@@ -108,6 +108,26 @@ def test_tuning_split_is_other_people(expressions):
         load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES[:-1])
 
 
+def test_geometry_descriptor_optional_map(expressions):
+    """The shipped v2 is the plain features; a map fitted elsewhere (here on the tuning split) is applied last and
+    renames the embedding, so an index built without it refuses queries made with it."""
+    from facepipe.apps.expression_search.descriptor import fit_metric
+
+    _, _, _, results, images = expressions
+    plain = GeometryDescriptor()
+    assert plain.id == "expression-geometry-v2" and plain.dim == 14
+    feats = np.concatenate([plain.features(r) for r in results])
+    np.testing.assert_allclose(_stack(plain, results, images), feats, atol=1e-6)
+    tune = load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES)
+    w = fit_metric(tune.geometry, tune.labels)[:, :5]
+    mapped = GeometryDescriptor(metric=w)
+    assert mapped.id.startswith("expression-geometry-custom-") and mapped.dim == 5
+    assert GeometryDescriptor(metric=w * 2).id != mapped.id  # another map, another embedding
+    np.testing.assert_allclose(_stack(mapped, results, images), feats @ w, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r"metric must be \(14, D\), got \(5, 5\)"):
+        GeometryDescriptor(metric=np.eye(5))
+
+
 def test_geometry_ignores_head_pose_and_scale(expressions):
     """The same face scaled and rotated in the image gets (nearly) the same vector."""
     import cv2

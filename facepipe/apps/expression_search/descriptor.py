@@ -13,11 +13,13 @@ are in units of the inter-ocular distance.
 
 v2 applies no learned map. v1 whitened the within-expression scatter with a
 matrix fitted on the very photos it was evaluated on; fitted on other people
-(a separate tuning split), that map and every other learned map tried (LDA,
-blendshape mixes, per-feature weights) did not beat the plain features on the
-tuning split by more than one face in 66, and did worse on the test photos
+(a separate tuning split), that map and the other linear maps tried (LDA,
+blendshape mixes, per-feature weights) beat the plain features on the tuning
+split by at most one face in 66 and did worse on the test photos. A soft
+assignment to the tuning labels' mean faces did better on both, but it sorts
+any collection by six Yale expressions first, so it is not the default
 (docs/expression-search.md, benchmarks/bench_search.py). `fit_metric` stays
-for those comparisons, and ``GeometryDescriptor(metric=W)`` applies one.
+for those comparisons, and ``GeometryDescriptor(metric=W)`` applies a map.
 
 ``blendshapes`` (the 52 Tasks scores) and ``landmarks`` (2-D landmarks centred
 and scaled by the inter-ocular distance) are the baselines. `OnnxDescriptor`
@@ -26,6 +28,7 @@ runs a user-supplied ONNX embedding model (pinned by sha256) on face crops.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -145,9 +148,9 @@ def fit_metric(features: np.ndarray, labels: np.ndarray, *, reg: float = 0.1) ->
 class GeometryDescriptor:
     """Pose-free, scale-free geometry of the face's features, relative to the generic neutral (see module doc).
 
-    metric: optional (14,D) map applied last (e.g. from `fit_metric`; the id becomes
-    "expression-geometry-custom"). Needs FaceLandmarkerResult.mesh_vertices
-    (output_facial_transformation_matrixes=True).
+    metric: optional (14,D) map applied last (e.g. from `fit_metric`); the id becomes
+    "expression-geometry-custom-<sha256 prefix of the map>", so an index refuses vectors made with
+    another map. Needs FaceLandmarkerResult.mesh_vertices (output_facial_transformation_matrixes=True).
     """
 
     def __init__(self, metric: np.ndarray | None = None) -> None:
@@ -160,7 +163,8 @@ class GeometryDescriptor:
             self._metric = np.asarray(metric, np.float64)
             if self._metric.ndim != 2 or self._metric.shape[0] != len(GEOMETRY_FEATURES):
                 raise ValueError(f"metric must be ({len(GEOMETRY_FEATURES)}, D), got {self._metric.shape}")
-            self.id, self.dim = "expression-geometry-custom", int(self._metric.shape[1])
+            digest = hashlib.sha256(np.ascontiguousarray(self._metric, "<f8").tobytes()).hexdigest()
+            self.id, self.dim = f"expression-geometry-custom-{digest[:16]}", int(self._metric.shape[1])
 
     def features(self, faces: Any) -> np.ndarray:
         """(N,14) features minus the neutral face's, before any metric; NaN rows where geometry failed."""
