@@ -305,11 +305,14 @@ def test_people_panel_finds_and_enrolls(qtbot, window, tmp_path):
 def test_options_are_the_clis(tmp_path):
     from facepipe.cli.cmd_anonymize import build_options
     from facepipe.cli.main import build_parser
+    from facepipe.errors import UsageError
 
     s = GuiSettings(method="blur", shape="hull", mask_scale=1.2, blur=2.0, threshold=0.4, keep_audio=False)
     argv = ["anonymize", "in.mp4", "--method", "blur", "--shape", "hull", "--mask-scale", "1.2", "--blur", "2",
             "--min-detection-confidence", "0.4", "--no-audio"]
     assert anonymize_options(s) == build_options(build_parser().parse_args(argv))
+    with pytest.raises(UsageError, match=r"mask_scale must be in \[0.5, 5\]"):  # the CLI's message
+        anonymize_options(GuiSettings(mask_scale=9.0))
 
 
 def test_without_pyside6_the_command_says_how_to_install(tmp_path):

@@ -28,7 +28,7 @@ class ControlsPanel(QWidget):
 
     def __init__(self, settings: GuiSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._people: tuple[str, tuple[str, ...]] = (settings.mode, settings.people)
+        self._people: tuple[str, tuple[str, ...], str | None] = (settings.mode, settings.people, settings.gallery)
         self.method = QComboBox()
         self.method.addItems(METHODS)
         self.method.setToolTip("How faces are hidden (anonymize --method)")
@@ -79,13 +79,13 @@ class ControlsPanel(QWidget):
         self.mask_scale.setValue(self.mask_scale.minimum() if s.mask_scale is None else s.mask_scale)
         self.threshold.setValue(0.0 if s.threshold is None else s.threshold)
         self.keep_audio.setChecked(s.keep_audio)
-        self._people = (s.mode, s.people)
+        self._people = (s.mode, s.people, s.gallery)
         for w in widgets:
             w.blockSignals(False)
         self._enable()
 
-    def set_people(self, mode: str, people: tuple[str, ...]) -> None:
-        self._people = (mode, tuple(people))
+    def set_people(self, mode: str, people: tuple[str, ...], gallery: str | None = None) -> None:
+        self._people = (mode, tuple(people), gallery)
         self.changed.emit(self.settings())
 
     def settings(self) -> GuiSettings:
@@ -100,6 +100,7 @@ class ControlsPanel(QWidget):
             keep_audio=self.keep_audio.isChecked(),
             mode=self._people[0],
             people=self._people[1],
+            gallery=self._people[2],
         )
         return base.with_mosaic_level(self.mosaic.value())
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from facepipe.errors import CancelledError
-from facepipe.gui.settings import GuiSettings, anonymize_options
+from facepipe.gui.settings import GuiSettings, anonymize_job
 
 __all__ = ["ExportProgress", "ExportWorker", "eta_text"]
 
@@ -85,8 +85,14 @@ class ExportWorker(QObject):
                 self.progress.emit(ExportProgress(done, total, now - t0))
 
         try:
-            options = anonymize_options(settings)
-            summary = anonymize_paths([src], options, output=dst, progress=False, on_progress=on_progress)
+            options, selective = anonymize_job(settings)
+            if selective is None:
+                summary = anonymize_paths([src], options, output=dst, progress=False, on_progress=on_progress)
+            else:  # chosen people: the CLI's `anonymize --only/--except` run (no progress or cancel inside)
+                from facepipe.apps.selective.files import anonymize_people_paths
+
+                self.progress.emit(ExportProgress(0, None, 0.0))
+                summary = anonymize_people_paths([src], selective, output=dst, progress=False).summary
         except Exception as exc:  # noqa: BLE001 - e.g. a missing model (raised, not reported): one line
             self.busy = False
             self.failed.emit(str(exc) or type(exc).__name__)

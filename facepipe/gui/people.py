@@ -99,9 +99,9 @@ class PeopleScanner(QObject):
 
 
 class PeoplePanel(QWidget):
-    """changed(mode, names) whenever the mode or the ticked people change."""
+    """changed(mode, names, gallery) whenever the mode or the ticked people change."""
 
-    changed = Signal(str, object)
+    changed = Signal(str, object, object)  # mode, names, gallery (None: the default one)
     failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -146,7 +146,7 @@ class PeoplePanel(QWidget):
         self.scanner.done.connect(self._on_done)
         self.scanner.failed.connect(self._on_failed)
         self.scan_button.clicked.connect(self.scan)
-        self.enroll_button.clicked.connect(self.enroll_selected)
+        self.enroll_button.clicked.connect(lambda: self.enroll_selected())  # asks for the name
         self.mode.currentIndexChanged.connect(self._emit)
         self.list.itemChanged.connect(self._emit)
         self.set_video(None)
@@ -157,6 +157,7 @@ class PeoplePanel(QWidget):
         self.people = []
         self.scan_button.setEnabled(path is not None)
         self.enroll_button.setEnabled(False)
+        self._emit()  # no one picked in a new file
 
     @Slot()
     def scan(self) -> None:
@@ -220,21 +221,13 @@ class PeoplePanel(QWidget):
                 names.append(self.people[item.data(Qt.ItemDataRole.UserRole)].name)
         return names
 
-    def set_checked(self, names: list[str]) -> None:
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            person = self.people[item.data(Qt.ItemDataRole.UserRole)]
-            if person.known:
-                item.setCheckState(Qt.CheckState.Checked if person.name in names else Qt.CheckState.Unchecked)
-
     def current_mode(self) -> str:
         return self.mode.currentData() if self.supported else "everyone"
 
     @Slot()
     def _emit(self, *_args: object) -> None:
-        self.changed.emit(self.current_mode(), tuple(self.checked()))
+        self.changed.emit(self.current_mode(), tuple(self.checked()), self.gallery)
 
-    @Slot()
     def enroll_selected(self, name: str | None = None) -> None:
         """Enroll the selected person (its embeddings from this video) under `name` (asked if None)."""
         item = self.list.currentItem()

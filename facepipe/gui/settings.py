@@ -12,8 +12,8 @@ import functools
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["METHODS", "MODES", "SHAPES", "GuiSettings", "anonymize_options", "anonymize_parser", "load",
-           "load_recent", "save", "remember_recent"]
+__all__ = ["METHODS", "MODES", "SHAPES", "GuiSettings", "anonymize_job", "anonymize_options", "anonymize_parser",
+           "load", "load_recent", "save", "remember_recent"]
 
 METHODS = ("blur", "mosaic", "solid")
 SHAPES = ("ellipse", "box", "hull")
@@ -27,8 +27,8 @@ class GuiSettings:
     (mask_scale None: the shape's default). `mosaic_level` is the mosaic block in percent of the face
     size (the seed tool's "mosaic level"), stored as the fraction `mosaic`.
     threshold: --min-detection-confidence (None: the anonymizer's defaults per media kind).
-    keep_audio: copy the audio (else --no-audio). mode/people: masking everyone, only `people`, or
-    all but `people` (anonymize --only/--except)."""
+    keep_audio: copy the audio (else --no-audio). mode/people/gallery: masking everyone, only `people`,
+    or all but `people` (anonymize --only/--except NAMES --gallery G; gallery None: the default one)."""
 
     method: str = "blur"
     shape: str = "ellipse"
@@ -39,6 +39,7 @@ class GuiSettings:
     keep_audio: bool = True
     mode: str = "everyone"
     people: tuple[str, ...] = field(default_factory=tuple)
+    gallery: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -70,6 +71,8 @@ class GuiSettings:
             args.append("--no-audio")
         if self.mode != "everyone" and self.people:
             args += [f"--{self.mode}", ",".join(self.people)]
+            if self.gallery:
+                args += ["--gallery", self.gallery]
         return args
 
 
@@ -82,22 +85,48 @@ def anonymize_parser():
     return sub.choices["anonymize"]
 
 
+def _parse(settings: GuiSettings):
+    from facepipe.errors import UsageError
+
+    argv = settings.cli_args()
+    try:
+        return anonymize_parser().parse_args(["x", *argv])
+    except SystemExit:  # argparse's way to refuse (its message went to stderr): one line for the dialog
+        raise UsageError(f"facepipe anonymize refuses these settings: {' '.join(argv)}") from None
+
+
 def anonymize_options(settings: GuiSettings):
     """`AnonymizeOptions` exactly as `facepipe anonymize <settings.cli_args()>` builds them."""
     from facepipe.cli.cmd_anonymize import build_options
 
-    return build_options(anonymize_parser().parse_args(["x", *settings.cli_args()]))
+    return build_options(_parse(settings))
+
+
+def anonymize_job(settings: GuiSettings):
+    """(AnonymizeOptions, SelectiveOptions or None) as `facepipe anonymize <settings.cli_args()>`
+    builds them: the second only when chosen people are masked (--only/--except)."""
+    from facepipe.cli.cmd_anonymize import build_options
+
+    args = _parse(settings)
+    options = build_options(args)
+    if settings.mode == "everyone" or not settings.people:
+        return options, None
+    from facepipe.cli.cmd_anonymize import selection_options
+
+    return options, selection_options(args, options)
 
 
 # -- persistence (QSettings) -------------------------------------------------------------------------
 
 _PREFIX = "anonymize/"
+_NOT_KEPT = ("people", "gallery")  # who is in a video is picked per video, in the people panel
 
 
 def save(store: Any, settings: GuiSettings) -> None:
     """Write the settings into a QSettings `store`."""
     for key, value in asdict(settings).items():
-        store.setValue(_PREFIX + key, "" if value is None else (",".join(value) if key == "people" else value))
+        if key not in _NOT_KEPT:
+            store.setValue(_PREFIX + key, "" if value is None else value)
 
 
 def load(store: Any) -> GuiSettings:
@@ -106,13 +135,11 @@ def load(store: Any) -> GuiSettings:
     values: dict[str, Any] = {}
     for f in fields(GuiSettings):
         raw = store.value(_PREFIX + f.name)
-        if raw is None:
+        if raw is None or f.name in _NOT_KEPT:
             continue
         current = getattr(default, f.name)
         try:
-            if f.name == "people":
-                values[f.name] = tuple(p for p in str(raw).split(",") if p)
-            elif f.name in ("mask_scale", "threshold"):
+            if f.name in ("mask_scale", "threshold"):
                 values[f.name] = float(raw) if str(raw) else None
             elif isinstance(current, bool):
                 values[f.name] = str(raw).lower() in ("true", "1")

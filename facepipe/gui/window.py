@@ -354,8 +354,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_export_progress(self, p: ExportProgress) -> None:
-        if p.total:
-            self.export_bar.setRange(0, p.total)
+        self.export_bar.setRange(0, p.total or 0)  # no total: a busy bar
         self.export_bar.setValue(p.done)
         self.export_label.setText(eta_text(p))
 
