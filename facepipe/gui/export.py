@@ -8,15 +8,15 @@ leaves no file behind. Cancel raises `CancelledError` from the progress callback
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from facepipe.errors import CancelledError
 from facepipe.gui.settings import GuiSettings, anonymize_job
+from facepipe.gui.worker import ThreadWorker
 
 __all__ = ["ExportProgress", "ExportWorker", "eta_text"]
 
@@ -41,7 +41,7 @@ def eta_text(progress: ExportProgress) -> str:
     return f"{of} frames" + ("" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left")
 
 
-class ExportWorker(QObject):
+class ExportWorker(ThreadWorker):
     """One export at a time in its own thread. `progress`, then `finished(output path)`,
     `cancelled()` or `failed(message)`: the line the CLI would print for the failure."""
 
@@ -52,22 +52,17 @@ class ExportWorker(QObject):
     _start = Signal(str, str, object)
 
     def __init__(self) -> None:
-        super().__init__()
-        self._thread = QThread()
-        self._thread.setObjectName("facepipe-export")
-        self.moveToThread(self._thread)
+        super().__init__("facepipe-export")
         self._start.connect(self._run)
-        self._cancel = threading.Event()
         self.busy = False
-        self._thread.start()
 
     def start(self, src: str, dst: str, settings: GuiSettings) -> None:
-        self._cancel.clear()
+        self.cancel_event.clear()
         self.busy = True
         self._start.emit(src, dst, settings)
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.cancel_event.set()
 
     @Slot(str, str, object)
     def _run(self, src: str, dst: str, settings: GuiSettings) -> None:
@@ -77,7 +72,7 @@ class ExportWorker(QObject):
         last = [0.0]
 
         def on_progress(done: int, total: int | None) -> None:
-            if self._cancel.is_set():
+            if self.cancel_event.is_set():
                 raise CancelledError(f"{src}: export cancelled; no output was written")
             now = time.perf_counter()
             if now - last[0] >= 0.1 or done == total:  # at most 10 updates a second reach the UI
@@ -98,14 +93,9 @@ class ExportWorker(QObject):
             self.failed.emit(str(exc) or type(exc).__name__)
             return
         self.busy = False
-        if self._cancel.is_set() and not summary.ok:
+        if self.cancel_event.is_set() and not summary.ok:
             self.cancelled.emit()
         elif summary.ok:
             self.finished.emit(str(Path(summary.reports[0].output)))
         else:
             self.failed.emit(summary.failed[0].error or f"{src}: export failed")
-
-    def stop(self) -> None:
-        self._cancel.set()
-        self._thread.quit()
-        self._thread.wait()

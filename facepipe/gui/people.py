@@ -9,11 +9,10 @@ the anonymizer's --only/--except; without them the panel says so and masks every
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from facepipe.errors import CancelledError, FacepipeError
 from facepipe.gui.settings import MODES
+from facepipe.gui.worker import ThreadWorker
 
 __all__ = ["PeoplePanel", "PeopleScanner", "selection_supported", "to_pixmap"]
 
@@ -49,7 +49,7 @@ def selection_supported() -> bool:
     return "--only" in anonymize_parser()._option_string_actions
 
 
-class PeopleScanner(QObject):
+class PeopleScanner(ThreadWorker):
     """Runs `video_people` in its own thread: `progress(frame)`, then `done(people, gallery info)` or
     `failed(msg)`."""
 
@@ -59,16 +59,11 @@ class PeopleScanner(QObject):
     _start = Signal(str, str)
 
     def __init__(self) -> None:
-        super().__init__()
-        self._thread = QThread()
-        self._thread.setObjectName("facepipe-people")
-        self.moveToThread(self._thread)
+        super().__init__("facepipe-people")
         self._start.connect(self._run)
-        self._cancel = threading.Event()
-        self._thread.start()
 
     def start(self, video: str, gallery: str) -> None:
-        self._cancel.clear()
+        self.cancel_event.clear()
         self._start.emit(video, gallery)
 
     @Slot(str, str)
@@ -77,7 +72,7 @@ class PeopleScanner(QObject):
         from facepipe.apps.recognition.people import video_people
 
         def on_frame(index: int) -> None:
-            if self._cancel.is_set():
+            if self.cancel_event.is_set():
                 raise CancelledError(f"{video}: scan cancelled")
             if index % 10 == 0:
                 self.progress.emit(index)
@@ -91,11 +86,6 @@ class PeopleScanner(QObject):
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - shown in a dialog
             self.failed.emit(f"{video}: people scan failed ({type(exc).__name__}: {exc})")
-
-    def stop(self) -> None:
-        self._cancel.set()
-        self._thread.quit()
-        self._thread.wait()
 
 
 class PeoplePanel(QWidget):

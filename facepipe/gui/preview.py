@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from facepipe.errors import FacepipeError, InputError
 from facepipe.gui.settings import GuiSettings, anonymize_options
+from facepipe.gui.worker import ThreadWorker
 
 __all__ = ["PreviewEngine", "PreviewFrame", "PreviewRequest", "PreviewWorker"]
 
@@ -147,7 +148,7 @@ class PreviewEngine:
             self._camera.close()
 
 
-class PreviewWorker(QObject):
+class PreviewWorker(ThreadWorker):
     """Owns a PreviewEngine in a thread of its own. `submit` from the UI thread; `ready` or
     `failed` come back (queued to the UI thread). Only the newest pending request is computed."""
 
@@ -158,17 +159,13 @@ class PreviewWorker(QObject):
     _open = Signal(str)
 
     def __init__(self) -> None:
-        super().__init__()
-        self._thread = QThread()
-        self._thread.setObjectName("facepipe-preview")
-        self.moveToThread(self._thread)
+        super().__init__("facepipe-preview")
         self._wake.connect(self._work)
         self._open.connect(self._do_open)
         self._lock = threading.Lock()
         self._pending: PreviewRequest | None = None
         self._serial = 0
         self.engine: PreviewEngine | None = None
-        self._thread.start()
 
     def open(self, path: str) -> None:
         with self._lock:
@@ -221,8 +218,7 @@ class PreviewWorker(QObject):
         """Finish the current frame and end the thread (call before the app quits)."""
         with self._lock:
             self._pending = None
-        self._thread.quit()
-        self._thread.wait()
+        super().stop()
         if self.engine is not None:
             self.engine.close()
             self.engine = None
