@@ -93,9 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="videos: each frame scans 1/N of the small-face tiles, so all are scanned every N"
                         " frames, never fewer than 8 per frame (default 4; 1 = all tiles every frame)")
     g.add_argument("--confirm", type=PROBABILITY, default=None, metavar="SCORE",
-                   help="videos: a face seen once scoring below SCORE is covered only 5 frames either side"
-                        " until seen again (less blur around false detections; default 0: every detection"
-                        " is held --hold frames)")
+                   help="videos: a face first seen scoring below SCORE is covered only 5 frames either side"
+                        " until seen again and confirmed by the second opinion (less blur around false"
+                        " detections; default 0.8; 0: every detection is held --hold frames)")
     g.add_argument("--hold", type=int_range(0), default=None,
                    help="frames a face stays covered after it is lost, and (files) before it is first found")
 

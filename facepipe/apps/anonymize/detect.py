@@ -89,7 +89,8 @@ class FaceFinderOptions:
         to this many face heights below its chin (0: off): bodies are where the crowd tiles'
         false positives sit. "Below" follows each face's eyes-to-mouth direction.
     verify: a second opinion on detections scoring below `verify.below` (face-mesh presence or
-        YuNet, see verify.py; off by default, on for photos).
+        YuNet, see verify.py) below 0.75: for streams the rejected ones are only marked
+        (`mark_only`: the tracker keeps those that continue a verified face), photos drop them.
     runtime: threads, model files, delegate of every detector model (`RuntimeOptions`);
         num_threads is its deprecated alias.
     """
@@ -121,7 +122,7 @@ class FaceFinderOptions:
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
-    verify: VerifyOptions = field(default_factory=VerifyOptions)
+    verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(below=0.75, mark_only=True))
     num_threads: int | None = None  # deprecated: runtime.num_threads
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 

@@ -26,7 +26,7 @@ __all__ = ["METHODS", "SHAPES", "RedactOptions", "Redactor", "mask_boxes"]
 METHODS = ("blur", "mosaic", "solid", "image", "none")
 # Blur sigma per unit of `blur`, as a fraction of the face size: the least that left no dark,
 # low-contrast face recognisable in the leak test (benchmarks/RESULTS.md).
-_BLUR_SIGMA = 0.5
+_BLUR_SIGMA = 0.6
 _BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
 SHAPES = ("ellipse", "box", "hull")
 
@@ -51,7 +51,7 @@ class RedactOptions:
     mask_scale: the shape is the face box scaled by this about its centre (covers hair, ears, chin);
         None: the shape's default (`DEFAULT_MASK_SCALES`: 1.5 for ellipse and box, 1.1 for the hull,
         which follows the face itself). `effective_mask_scale` is the one in use.
-    blur: blur strength: a Gaussian of sigma 0.5 x blur x the face size (three box passes).
+    blur: blur strength: a Gaussian of sigma 0.6 x blur x the face size (three box passes).
     mosaic: mosaic block size as a fraction of the face size.
     color: RGB fill for "solid".
     replacement: RGB or RGBA uint8 image pasted by "image" (alpha blends).

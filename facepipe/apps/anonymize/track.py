@@ -7,13 +7,18 @@ and returns, for every frame:
 * the detections themselves (never dropped, recall first, except those the
   finder's verifier did not confirm that continue no track);
 * `held` regions: a track not found in this frame, carried forward along its
-  estimated velocity for up to `hold` frames, growing a little each frame to
-  cover the uncertainty;
+  estimated velocity for up to `hold` frames, at the size of its last verified
+  detection (not grown: a region never gets larger than the face it stands for);
 * `retro` regions for frames already seen, which an offline runner can still
   redact because it writes frames `hold` frames late: the `hold` frames before
   a face was first found (backfill; the face was probably there, only too
   small/blurred/turned to detect), and the frames of a gap between two
   detections of one track (interpolated).
+
+Sightings the verifier rejected (`extras["verified"]` False) move a track but
+neither resize it, nor confirm it, nor keep it alive: a track ends `hold` frames
+after its last verified sighting, so a hand or a shirt a face track drifted onto
+is not blurred for the rest of the clip.
 
 A live caller uses `current` only. The tracker is deterministic and holds
 state per instance; it is not shared between threads.
@@ -38,23 +43,24 @@ class TrackerOptions:
         the measurements behind 15).
     match_iou: IoU with a track's predicted box that links a detection to it.
     match_centre: or centre distance below this fraction of the larger box side.
-    grow_per_frame: relative growth of a held/backfilled box per frame away from a detection.
+    grow_per_frame: relative growth of a held/backfilled box per frame away from a detection
+        (0: held and backfilled regions keep the face's last verified size; benchmarks/RESULTS.md).
     velocity_alpha: weight of the newest motion in the velocity estimate (exponential smoothing).
     max_speed: velocity cap, as a fraction of the box size per frame (keeps a bad match from
         flinging the held box away).
-    confirm_score, unconfirmed_hold: a face seen once with a score below `confirm_score` is
+    confirm_score, unconfirmed_hold: a face first seen with a score below `confirm_score` is
         held and backfilled only `unconfirmed_hold` frames, and backfilled `hold` frames once it
-        is seen again (into the frames still buffered). A one-frame false positive on a wall
-        then blurs 11 frames, not 31. Off by default (0.0), recall first (benchmarks/RESULTS.md).
+        is seen again, verified (into the frames still buffered). A one-frame false positive on
+        a wall then blurs 11 frames, not 31 (benchmarks/RESULTS.md has the measurements).
     """
 
     hold: int = 15
     match_iou: float = 0.1
     match_centre: float = 0.6
-    grow_per_frame: float = 0.02
+    grow_per_frame: float = 0.0
     velocity_alpha: float = 0.6
     max_speed: float = 0.35
-    confirm_score: float = 0.0
+    confirm_score: float = 0.8
     unconfirmed_hold: int = 5
 
     def __post_init__(self) -> None:
@@ -79,6 +85,8 @@ class _Track:
     hits: int = 1
     backfilled_with_motion: bool = False
     confirmed: bool = False
+    verified_last: int = 0  # last frame with a detection the verifier did not reject
+    verified_hits: int = 1
 
 
 @dataclass(frozen=True)
@@ -174,15 +182,17 @@ class FaceTracker:
                  else np.zeros((0, 4), np.float32))
         pairs = self._associate(dets, preds)
         verified = dets.extras.get("verified") if dets.extras else None
+        weak_only: set[int] = set()  # detections (after filtering) the verifier rejected
         if verified is not None:
             # A detection the verifier did not confirm (FaceFinderOptions.verify) counts only
             # as a weak sighting of a face already tracked; alone it is a blob on a shirt or wall.
-            keep = np.asarray(verified, bool).copy()
+            verified = np.asarray(verified, bool)
+            keep = verified.copy()
             keep[[d for d, _ in pairs]] = True
-            if not keep.all():
-                new_index = np.cumsum(keep) - 1
-                pairs = [(int(new_index[d]), t) for d, t in pairs]
-                dets = dets[keep]
+            new_index = np.cumsum(keep) - 1
+            pairs = [(int(new_index[d]), t) for d, t in pairs]
+            weak_only = {int(new_index[d]) for d in np.flatnonzero(keep & ~verified)}
+            dets = dets[keep]
         matched_d = {d for d, _ in pairs}
         matched_t = {t for _, t in pairs}
         ids = np.full(len(dets), -1, np.int64)
@@ -195,6 +205,10 @@ class FaceTracker:
         for d, ti in pairs:
             t = self._tracks[ti]
             box, kps = dets.xyxy[d], dets.keypoints[d]
+            if d in weak_only:
+                # An unverified sighting moves the track but does not resize it: held and
+                # backfilled regions keep the size of the last verified detection.
+                box, kps = _moved(t.box, t.kps, np.tile((box[:2] + box[2:] - t.box[:2] - t.box[2:]) / 2, 2), 0.0)
             dt = frame - t.last
             for g in range(1, dt):  # the gap t.last+1 .. frame-1, linearly
                 a = g / dt
@@ -205,9 +219,12 @@ class FaceTracker:
             limit = o.max_speed * max(float((box[2:] - box[:2]).max()), 1.0)
             t.velocity = np.clip(t.velocity, -limit, limit).astype(np.float32)
             t.box, t.kps, t.score, t.last = box.copy(), kps.copy(), float(dets.scores[d]), frame
+            if d not in weak_only:
+                t.verified_last = frame
+                t.verified_hits += 1
             t.hits += 1
             ids[d] = t.id
-            if not t.confirmed:
+            if not t.confirmed and t.verified_hits >= 2:
                 # Seen twice: a face after all, so it gets the backfill its first sighting did not.
                 t.confirmed = True
                 first_box, first_kps = _moved(t.box, t.kps, -t.velocity * (frame - t.first), 0.0)
@@ -227,7 +244,7 @@ class FaceTracker:
             if d in matched_d:
                 continue
             t = _Track(self._next_id, dets.xyxy[d].copy(), dets.keypoints[d].copy(), float(dets.scores[d]),
-                       frame, frame)
+                       frame, frame, verified_last=frame)
             self._next_id += 1
             self._tracks.append(t)
             ids[d] = t.id
@@ -242,11 +259,16 @@ class FaceTracker:
         held = []
         survivors = []
         for ti, t in enumerate(self._tracks):
+            hold = o.hold if t.confirmed else min(o.hold, o.unconfirmed_hold)
+            if frame - t.verified_last > hold:
+                # Only unverified sightings for `hold` frames: a hand or a shirt the track
+                # drifted onto would otherwise keep itself alive (and blurred) for ever.
+                continue
             if ti in matched_t or t.last == frame:
                 survivors.append(t)
                 continue
             missed = frame - t.last
-            if missed > (o.hold if t.confirmed else min(o.hold, o.unconfirmed_hold)):
+            if missed > hold:
                 continue  # lost for good
             survivors.append(t)
             b, k = _moved(t.box, t.kps, t.velocity * missed, o.grow_per_frame * missed)

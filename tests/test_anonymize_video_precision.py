@@ -1,0 +1,120 @@
+"""Video anonymization blurs faces, not hands and shirts, and still leaks nothing (issue 16).
+
+Real frames of the shared clips; the detector runs once per test on a short stretch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import model_path
+from conftest import testdata_file as shared_file
+
+from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
+from facepipe.apps.anonymize.pipeline import BackfillBuffer
+from facepipe.apps.anonymize.redact import Redactor
+from facepipe.apps.anonymize.regions import Source, detected_regions, region_sources
+from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
+from facepipe.io.video import VideoReader
+from facepipe.results import Detections
+
+LEAK_DIFF = 6  # benchmarks/leak_test.py: a pixel is changed when it moved by more than this
+
+
+def _frames(name: str, start: int, stop: int) -> list[np.ndarray]:
+    with VideoReader(shared_file(f"videos/{name}")) as reader:
+        return [f.image.copy() for f in reader if start <= f.index < stop]
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1) > LEAK_DIFF
+
+
+def _redacted_share(frames: list[np.ndarray], detections: list[Detections], track: TrackerOptions) -> float:
+    """Mean share of each frame changed by tracking + backfill + the default redaction."""
+    tracker, buffer, redactor = FaceTracker(track), BackfillBuffer(track.hold), Redactor()
+    shares = []
+    released = []
+    for i, d in enumerate(detections):
+        step = tracker.update(d, i)
+        buffer.add(step.retro)
+        released += buffer.push(i, frames[i], step.current)
+    for _, rgb, regions in released + buffer.flush():
+        shares.append(_changed(rgb, redactor(rgb, regions)).mean())
+    return float(np.mean(shares))
+
+
+def _unmarked(d: Detections) -> Detections:
+    return replace(d, extras={k: v for k, v in d.extras.items() if k != "verified"})
+
+
+@pytest.fixture(scope="module")
+def video_finder() -> FaceFinder:
+    model_path("face_detection_full_range")
+    model_path("face_detection_short_range")
+    model_path("face_detection_yunet_2023mar")
+    return FaceFinder(FaceFinderOptions())
+
+
+def test_hand_signing_clip_is_barely_blurred(video_finder):
+    """The ASL clip shows a signing hand and no face. BlazeFace, at the low threshold recall needs,
+    scores the hand 0.3-0.7 in most frames; the verifier rejects it, and tracks kept alive by
+    rejected sightings only end after `hold` frames."""
+    frames = _frames("tfjs_asl_hand.mp4", 100, 124)
+    detections = [video_finder.detect(f, phase=i) for i, f in enumerate(frames)]
+    assert sum(len(d) for d in detections) >= len(frames)  # the hand is there to be rejected
+    assert all("verified" in d.extras for d in detections if len(d))  # video defaults: marked, not dropped
+    track = TrackerOptions()
+    with_verifier = _redacted_share(frames, detections, track)
+    without = _redacted_share(frames, [_unmarked(d) for d in detections], track)
+    assert with_verifier < 0.03 and without > 3 * with_verifier, (with_verifier, without)
+
+
+def test_dark_face_of_the_hamilton_clip_is_covered(video_finder):
+    """Frame 54: a dark, flat face (YuNet 0.8+) that BlazeFace finds at 0.41 and the verifier
+    confirms. Blurred at sigma 0.5 of its size, only 49 % of its box moved by more than 6 levels
+    (a leak for leak_test.py); at 0.6 about 52 %: a borderline case of that criterion, not a margin."""
+    frame, = _frames("fr_short_hamilton_clip.mp4", 54, 55)
+    face = np.array([342, 95, 393, 157])  # YuNet's box of that face
+    d = video_finder.detect(frame)
+    centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
+    assert ((centres > face[:2]) & (centres < face[2:])).all(1).any()
+    out = Redactor()(frame, detected_regions(d))
+    x0, y0, x1, y1 = face
+    assert _changed(frame[y0:y1, x0:x1], out[y0:y1, x0:x1]).mean() > 0.5
+
+
+def _marked(boxes, verified) -> Detections:
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    c = (b[:, :2] + b[:, 2:]) / 2
+    return Detections(b, np.repeat(c[:, None], 6, 1), np.full(len(b), 0.5), (640, 480),
+                      extras={"verified": np.asarray(verified, bool)})
+
+
+def test_held_regions_keep_the_last_verified_size_and_unverified_chains_end():
+    tr = FaceTracker(TrackerOptions(hold=4))
+    tr.update(_marked([[100, 100, 140, 140]], [True]), 0)
+    tr.update(_marked([[102, 100, 142, 140]], [True]), 1)
+    # Unverified sightings 1.5 times the size continue the track: it follows them but keeps its size.
+    for f in range(2, 5):
+        step = tr.update(_marked([[92 + 2 * f, 90, 152 + 2 * f, 150]], [False]), f)
+        assert region_sources(step.current).tolist() == [Source.DETECTED]
+    step = tr.update(_marked([], []), 5)
+    held = step.current.xyxy[region_sources(step.current) == Source.HELD]
+    assert len(held) == 1 and held[0, 2] - held[0, 0] == pytest.approx(40)  # not grown, not the big box
+    # More than `hold` frames after its last verified sighting, unverified sightings no longer keep it.
+    tr.update(_marked([[104, 90, 164, 150]], [False]), 6)
+    assert tr.active_tracks == 0
+    assert len(tr.update(_marked([[106, 90, 166, 150]], [False]), 7).current) == 0
+
+
+def test_a_track_is_confirmed_by_verified_sightings_only():
+    """Below `confirm_score`, a track gets the full hold and backfill only once seen verified twice."""
+    tr = FaceTracker(TrackerOptions(hold=8, confirm_score=0.8, unconfirmed_hold=2))
+    assert sorted(tr.update(_marked([[10, 10, 50, 50]], [True]), 20).retro) == [18, 19]
+    step = tr.update(_marked([[11, 10, 51, 50]], [False]), 21)
+    assert not step.retro  # an unverified sighting confirms nothing
+    step = tr.update(_marked([[12, 10, 52, 50]], [True]), 22)
+    assert min(step.retro) == 12  # confirmed: backfilled `hold` frames before its first sighting
