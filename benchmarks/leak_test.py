@@ -297,7 +297,14 @@ def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: 
             return "-"
         return f"{100 * r[key]:.1f}" if key.endswith("_area") else str(r[key])
 
-    head = [f"{t} {c}" for c, _ in cols for t in tools]
+    ratio = "facepipe" in tools and "deface" in tools
+
+    def ratio_cell(a: float | None, b: float | None) -> list[str]:
+        if not ratio:
+            return []
+        return [f"{a / b:.2f}" if a is not None and b else "-"]
+
+    head = [f"{t} {c}" for c, _ in cols for t in tools] + (["changed facepipe / deface"] if ratio else [])
     print("\n| input | frames | YuNet faces | " + " | ".join(head) + " |")
     print("|---" * (3 + len(head)) + "|")
     for label, names in (("videos", videos), ("photos", images)):
@@ -306,8 +313,9 @@ def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: 
             any_r = next((r for r in rs.values() if r), None)
             if any_r is None:
                 continue
+            ratios = ratio_cell(*((rs[t] or {}).get("changed_area") for t in ("facepipe", "deface"))) if ratio else []
             print(f"| {n} | {any_r['frames']} | {any_r['faces']} | "
-                  + " | ".join(cell(rs[t], k) for _, k in cols for t in tools) + " |")
+                  + " | ".join([*(cell(rs[t], k) for _, k in cols for t in tools), *ratios]) + " |")
         total = []
         for _, k in cols:
             for t in tools:
@@ -318,6 +326,11 @@ def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: 
                     total.append(f"{100 * np.mean([r[k] for r in rs]):.1f} (mean)")
                 else:
                     total.append(str(sum(r[k] for r in rs)))
+        if ratio:
+            means = [np.mean([results[t][n]["changed_area"] for n in names
+                              if results[t].get(n, {}).get("changed_area") is not None] or [np.nan])
+                     for t in ("facepipe", "deface")]
+            total += ratio_cell(*(None if np.isnan(m) else float(m) for m in means))
         frames = [results[t][n]["frames"] for n in names for t in tools[:1] if n in results[t]]
         faces = [results[t][n]["faces"] for n in names for t in tools[:1] if n in results[t]]
         if frames:
@@ -337,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crops", type=Path, default=None, help="save input|output crops of each leak here")
     ap.add_argument("--no-regions", action="store_true", help="skip the false-positive region count (faster)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="JSON of an earlier run (--json): its tools not run now join the table (e.g. deface,"
+                         " whose output does not change between facepipe versions)")
     args = ap.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
     extra = {"facepipe": args.facepipe_args.split(), "deface": args.deface_args.split()}
@@ -388,7 +404,13 @@ def main(argv: list[str] | None = None) -> int:
                 dst.unlink(missing_ok=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print_tables(results, tools, [v.name for v in videos], [i.name for i in images])
+    shown = list(tools)
+    if args.baseline:
+        for tool, rows in json.loads(args.baseline.read_text()).items():
+            if tool not in results:
+                results[tool] = rows
+                shown.append(tool)
+    print_tables(results, shown, [v.name for v in videos], [i.name for i in images])
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
