@@ -116,7 +116,68 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                    help="camera: show a live window (default: when a display is available)")
     add_batch_arguments(p)
+    _add_people_arguments(p)
     p.set_defaults(func=run)
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected NAME[,NAME...], got {text!r}")
+    return names
+
+
+def _add_people_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "chosen people", "Mask only chosen people (--only) or everyone but them (--except), recognised in the"
+        " gallery (facepipe faces enroll) or from one photo each. Videos: every track is decided by voting over"
+        " its frames and the decision applies to all of them. --except fails closed: a face not confidently"
+        " matched to a chosen person (unknown, too small, ambiguous) is masked. --only leaves undecided tracks"
+        " near a chosen person visible and reports them; --only-strict masks them too.")
+    g.add_argument("--only", type=_names, action="extend", default=[], metavar="NAME[,NAME...]",
+                   help="mask only these people of the gallery")
+    g.add_argument("--except", dest="except_names", type=_names, action="extend", default=[],
+                   metavar="NAME[,NAME...]", help="mask every face except these people of the gallery")
+    g.add_argument("--only-photo", type=Path, action="append", default=[], metavar="FILE",
+                   help="mask only the person in this photo (one clear face; repeatable)")
+    g.add_argument("--except-photo", type=Path, action="append", default=[], metavar="FILE",
+                   help="mask every face except the person in this photo (repeatable)")
+    g.add_argument("--only-strict", action="store_true",
+                   help="with --only: also mask tracks that came near a chosen person but were not decided")
+    g.add_argument("--gallery", default=None, metavar="PATH|URL",
+                   help="gallery of --only/--except names (default: $FACEPIPE_GALLERY, else"
+                        " $XDG_DATA_HOME/facepipe/gallery.sqlite3)")
+    g.add_argument("--threshold", type=float_range(0.0, 4.0, above=True), default=None,
+                   help="largest embedding distance that counts as the same person (default 0.6 for dlib)")
+    g.add_argument("--report", type=Path, default=None, metavar="FILE",
+                   help="review report: FILE.html (tracks with thumbnails, decisions, votes, distances) or"
+                        " FILE.json plus FILE_tracks.png")
+
+
+def selection_options(args: argparse.Namespace, anonymize):
+    """SelectiveOptions from --only/--except/...; None when no one is chosen (plain anonymize)."""
+    from facepipe.errors import UsageError
+
+    only = bool(args.only or args.only_photo)
+    excepted = bool(args.except_names or args.except_photo)
+    if not only and not excepted:
+        for flag, given in (("--only-strict", args.only_strict), ("--report", args.report is not None),
+                            ("--gallery", args.gallery is not None), ("--threshold", args.threshold is not None)):
+            if given:
+                raise UsageError(f"{flag} needs --only/--except (or --only-photo/--except-photo)")
+        return None
+    if only and excepted:
+        raise UsageError("--only and --except cannot be combined: choose who to mask (--only) or who to leave"
+                         " visible (--except)")
+    if args.only_strict and not only:
+        raise UsageError("--only-strict goes with --only (--except always masks undecided faces)")
+    from facepipe.apps.recognition.matching import MatchOptions
+    from facepipe.apps.selective import PeopleSelection, SelectiveOptions, TrackSampling
+
+    selection = PeopleSelection("only" if only else "except", names=tuple(args.only or args.except_names),
+                                photos=tuple(args.only_photo or args.except_photo), gallery=args.gallery,
+                                strict=args.only_strict)
+    return SelectiveOptions(selection, anonymize, TrackSampling(match=MatchOptions(threshold=args.threshold)))
 
 
 def build_options(args: argparse.Namespace):
@@ -197,6 +258,10 @@ def run(args: argparse.Namespace) -> int:
         camera = old_cameras[0]
         log.warning("a camera given as the input %r is deprecated and will be removed after this release;"
                     " use --camera %d", args.inputs[0], camera)
+    selective = selection_options(args, options)
+    if selective is not None and (camera is not None or wants_batch(args)):
+        raise UsageError("--only/--except decide each track over the whole video: they take files and"
+                         " folders, not a camera, --ray or --resume")
     if camera is not None:
         check_camera_run(args, args.inputs if args.camera is not None else ())  # not a 'cam:N' input
         report = run_camera(camera, options, output=args.output, preview=args.preview, max_frames=args.max_frames)
@@ -205,6 +270,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs:
         raise UsageError("no input: give images, videos or folders, or --camera N")
     progress = show_progress(args)
+    if selective is not None:
+        return _run_selective(args, selective, progress)
     if wants_batch(args):
         from facepipe.apps.batch import AnonymizeTask, plan_anonymize
 
@@ -218,3 +285,33 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:  # failures were logged as errors already
         sys.stderr.write(describe(summary) + "\n")
     return 0 if summary.ok else 1
+
+
+def _run_selective(args: argparse.Namespace, options, progress: bool) -> int:
+    from facepipe.apps.anonymize.files import describe
+    from facepipe.apps.selective.files import anonymize_people_paths
+
+    run = anonymize_people_paths(args.inputs, options, output=args.output, recursive=args.recursive,
+                                 report=args.report, progress=progress, max_frames=args.max_frames)
+    for r in run.summary.reports:
+        if r.ok:
+            sys.stdout.write(f"{r.input} -> {r.output} ({r.frames} frames, {r.faces} faces masked,"
+                             f" {r.fps:.1f} frames/s)\n")
+    if not args.quiet:
+        for e in run.entries:
+            undecided = [v for v in e.verdicts.values() if v.state == "undecided" and v.via == v.key
+                         and v.embedded > 0]
+            chosen = [v for v in e.verdicts.values() if v.state == "chosen" and v.via == v.key]
+            sys.stderr.write(f"{e.input}: {len(chosen)} tracks decided as chosen people"
+                             f" ({', '.join(sorted({v.name for v in chosen})) or 'none'}),"
+                             f" {len(undecided)} near a chosen person but undecided"
+                             + (" (masked: --only-strict)" if options.selection.strict else
+                                " (left visible; --only-strict masks them)" if options.selection.mode == "only"
+                                else " (masked)") + "\n")
+            for v in sorted(undecided, key=lambda v: v.first):
+                sys.stderr.write(f"  undecided: track {v.track_id}, frames {v.first}-{v.last},"
+                                 f" nearest {v.nearest_chosen} at {v.chosen_distance:.3f}\n")
+        for f in run.report_files:
+            sys.stderr.write(f"report: {f}\n")
+        sys.stderr.write(describe(run.summary) + "\n")
+    return 0 if run.summary.ok else 1

@@ -51,6 +51,7 @@ __all__ = [
     "anonymize_video_file",
     "default_output_path",
     "describe",
+    "detected_ahead",
     "file_kind",
     "planned_outputs",
     "is_our_output",
@@ -216,7 +217,7 @@ class _AnonymizeVideo:
                 VideoWriter.like(reader, self.dst, options.video, copy_audio=options.keep_audio) as writer:
             index = -1
             try:
-                for frame, dets in _detected_ahead(reader, off.anonymizer.detect, self.max_frames):
+                for frame, dets in detected_ahead(reader, off.anonymizer.detect, self.max_frames):
                     index = frame.index
                     for result, fr in off.push(frame.image, frame, dets):
                         writer.write(result.image, fr)
@@ -236,8 +237,8 @@ class _AnonymizeVideo:
 _DONE = object()
 
 
-def _detected_ahead(reader: VideoReader, detect: Callable[[np.ndarray, int], Detections], max_frames: int | None,
-                    depth: int = 4) -> Iterator[tuple[Frame, Detections]]:
+def detected_ahead(reader: VideoReader, detect: Callable[[np.ndarray, int], Detections], max_frames: int | None,
+                   depth: int = 4) -> Iterator[tuple[Frame, Detections]]:
     """(frame, detections) in order, decoded and detected in a worker thread.
 
     Decoding and detection (LiteRT, OpenCV: both release the GIL) then overlap with the

@@ -26,7 +26,8 @@ from facepipe.apps.recognition.recognizer import FaceRecognizer, Identities
 from facepipe.apps.recognition.store import UNKNOWN
 from facepipe.results import Detections
 
-__all__ = ["TrackDecision", "TrackIdentifier", "TrackVoteOptions", "VideoIdentities", "identify_video"]
+__all__ = ["SceneCuts", "TrackDecision", "TrackIdentifier", "TrackVoteOptions", "TrackVotes", "VideoIdentities",
+           "identify_video"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class TrackDecision:
 
 
 @dataclass
-class _Votes:
+class TrackVotes:
+    """One track's votes so far: the name each embedded frame was matched to, and its distance."""
+
     first: int
     last: int
     last_embedded: int = -(10**9)
@@ -95,6 +98,23 @@ class _Votes:
         return TrackDecision(track_id, name, dist, counts, len(self.names), self.first, self.last)
 
 
+class SceneCuts:
+    """Tells, frame after frame, whether a frame starts a new scene (see TrackVoteOptions.scene_cut:
+    mean absolute difference of consecutive frames shrunk to 32x18 grey pixels; 0 disables)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._thumb: np.ndarray | None = None
+
+    def __call__(self, image: np.ndarray) -> bool:
+        if self.threshold <= 0:
+            return False
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        thumb = cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+        prev, self._thumb = self._thumb, thumb
+        return prev is not None and float(np.abs(thumb - prev).mean()) > self.threshold
+
+
 class TrackIdentifier:
     """Tracks faces over the frames of one stream and votes per track. Not thread-safe (one stream)."""
 
@@ -102,17 +122,9 @@ class TrackIdentifier:
         self.recognizer = recognizer
         self.options = options or TrackVoteOptions()
         self._tracker = FaceTracker(self.options.tracker)
-        self._votes: dict[int, _Votes] = {}
+        self._votes: dict[int, TrackVotes] = {}
         self._frame = -1
-        self._thumb: np.ndarray | None = None
-
-    def _scene_changed(self, image: np.ndarray) -> bool:
-        if self.options.scene_cut <= 0:
-            return False
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        thumb = cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
-        prev, self._thumb = self._thumb, thumb
-        return prev is not None and float(np.abs(thumb - prev).mean()) > self.options.scene_cut
+        self._scene_changed = SceneCuts(self.options.scene_cut)
 
     def update(self, image: np.ndarray, frame: int | None = None) -> Identities:
         """The faces of the next frame, named by their track's decision so far. Embeddings are those
@@ -125,7 +137,7 @@ class TrackIdentifier:
         ids = self._tracker.update(dets, frame).current.track_ids[: len(faces)]
         due = []
         for i, tid in enumerate(ids):
-            v = self._votes.setdefault(int(tid), _Votes(frame, frame))
+            v = self._votes.setdefault(int(tid), TrackVotes(frame, frame))
             v.last = frame
             if frame - v.last_embedded >= self.options.embed_every:
                 due.append(i)

@@ -1,0 +1,190 @@
+"""`facepipe anonymize --only/--except`: who is masked, against hand-checked labels, and what it costs.
+
+Accuracy: on ../shared/testdata/videos/fr_short_hamilton_clip.mp4 with its ground truth
+(tests/goldens/hamilton_identities.json: YuNet boxes per frame, identities named by eye with
+tools/label_faces.py), the chosen person given by ONE photo (--photo, default Barack Obama's
+official portrait from ../shared/testdata/identities). A labelled face counts as masked in a frame
+when at least half of its box changed (the leak test's rule: any channel moved by more than 6
+levels). Printed per run (plain anonymize, --only, --only --only-strict, --except):
+
+* target masked: share of the target's labelled frames where they are masked (--only goal >= 99 %);
+* others visible: share of the other labelled faces left visible (--only goal >= 95 %);
+* target visible (--except goal >= 95 %), others masked (--except goal 100 %);
+* leaks: the leak test's count (benchmarks/leak_test.py: YuNet >= 0.8 faces not covered), the
+  target's own boxes excluded (--except goal 0).
+
+Speed: the same runs on a 720p clip (default lp_s18_woman_indoor.mp4, --speed-frames of it), each
+as a command line (start-up and model loading included), alternating, --repeat times; median
+wall time and the CPU time of the process (user + system, steadier on a shared machine), and the
+ratio to plain anonymize measured in the same run (goal <= 1.3x).
+
+    python benchmarks/bench_selective.py
+    python benchmarks/bench_selective.py --photo ../shared/testdata/identities/barack_obama/obama1_knn.jpg
+    python benchmarks/bench_selective.py --no-speed        # accuracy only
+    # Lin-Manuel Miranda, chosen by a still of the clip itself (frame 150; the README's example)
+    python benchmarks/bench_selective.py --photo frame:150 --person lin_manuel_miranda --no-speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from leak_test import SHARED, changed_fraction, read_frames, yunet_faces  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = SHARED / "testdata" / "videos" / "fr_short_hamilton_clip.mp4"
+LABELS = REPO / "tests" / "goldens" / "hamilton_identities.json"
+PHOTO = SHARED / "testdata" / "identities" / "barack_obama" / "obama.jpg"
+SPEED_VIDEO = SHARED / "testdata" / "videos" / "lp_s18_woman_indoor.mp4"
+COVERED = 0.5
+
+
+def facepipe(args: list[str]) -> tuple[float, float]:
+    """Run `facepipe -q ...`; (wall seconds, CPU seconds of the child)."""
+    env = dict(os.environ)
+    env.setdefault("FACEPIPE_MODEL_PATH", str(SHARED / "models"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "facepipe", "-q", *args, "--no-progress"], check=True, env=env, cwd=REPO,
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def score(inputs: list[np.ndarray], outputs: list[np.ndarray], labels: dict, person: str,
+          leak_faces: list[np.ndarray]) -> dict:
+    """Masked/visible shares of the target's and the others' labelled boxes, and leaks."""
+    if len(outputs) != len(inputs):
+        raise SystemExit(f"output has {len(outputs)} frames, input {len(inputs)}")
+    target, others = [], []
+    leaks = 0
+    for f in labels["frames_faces"]:
+        i = f["frame"]
+        target_boxes = []
+        for face in f["faces"]:
+            box = np.array(face["box"], np.float32)
+            masked = changed_fraction(inputs[i], outputs[i], box) >= COVERED
+            (target if face["identity"] == person else others).append(masked)
+            if face["identity"] == person:
+                target_boxes.append(box)
+        for box in leak_faces[i][:, :4]:
+            if any(iou(box, t) > 0.3 for t in target_boxes):
+                continue  # the target: judged by the target columns, not as a leak
+            leaks += changed_fraction(inputs[i], outputs[i], box) < COVERED
+    t, o = np.array(target, bool), np.array(others, bool)
+    return {"target_faces": len(t), "other_faces": len(o), "target_masked": float(t.mean()) if len(t) else None,
+            "others_masked": float(o.mean()) if len(o) else None, "leaks": int(leaks)}
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+def accuracy(photo: Path, person: str, work: Path) -> list[tuple[str, dict]]:
+    labels = json.loads(LABELS.read_text())
+    inputs, _ = read_frames(CLIP)
+    import hashlib
+
+    leak_faces = yunet_faces(inputs, hashlib.sha1(CLIP.read_bytes()).hexdigest()[:16])
+    runs = [("plain anonymize", []), ("--only", ["--only-photo", str(photo)]),
+            ("--only --only-strict", ["--only-photo", str(photo), "--only-strict"]),
+            ("--except", ["--except-photo", str(photo)])]
+    rows = []
+    for label, extra in runs:
+        out = work / f"acc_{len(rows)}.mp4"
+        report = work / f"acc_{len(rows)}.json"
+        facepipe(["anonymize", str(CLIP), "-o", str(out), *extra, *(["--report", str(report)] if extra else [])])
+        r = score(inputs, read_frames(out)[0], labels, person, leak_faces)
+        if extra:
+            doc = json.loads(report.read_text())
+            tracks = doc["inputs"][0]["tracks"]
+            r["states"] = {s: sum(t["state"] == s for t in tracks) for s in ("chosen", "undecided", "other")}
+        rows.append((label, r))
+        print(f"{label}: {r}", flush=True)
+    return rows
+
+
+def speed(photo: Path, video: Path, frames: int, repeat: int, work: Path) -> list[tuple[str, float, float]]:
+    runs = [("plain anonymize", []), ("--only", ["--only-photo", str(photo)]),
+            ("--except", ["--except-photo", str(photo)])]
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k, _ in runs}
+    for _ in range(repeat):
+        for label, extra in runs:
+            out = work / "speed.mp4"
+            out.unlink(missing_ok=True)
+            times[label].append(facepipe(["anonymize", str(video), "-o", str(out), "--max-frames", str(frames),
+                                          *extra]))
+            print(f"{label}: wall {times[label][-1][0]:.1f} s, cpu {times[label][-1][1]:.1f} s", flush=True)
+    return [(k, statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photo", default=str(PHOTO),
+                    help="the one photo of the chosen person, or frame:N for frame N of the clip")
+    ap.add_argument("--person", default="barack_obama", help="their identity in the labels")
+    ap.add_argument("--speed-video", type=Path, default=SPEED_VIDEO)
+    ap.add_argument("--speed-frames", type=int, default=150)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-accuracy", action="store_true")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.photo.startswith("frame:"):
+            from facepipe.io.image import write_image
+            from facepipe.io.video import VideoReader
+
+            n = int(args.photo.split(":")[1])
+            with VideoReader(CLIP) as r:
+                args.photo = work / f"{CLIP.stem}_frame{n}.png"
+                write_image(args.photo, next(f.image for f in r if f.index == n))
+        args.photo = Path(args.photo)
+        acc = [] if args.no_accuracy else accuracy(args.photo, args.person, work)
+        spd = [] if args.no_speed else speed(args.photo, args.speed_video, args.speed_frames, args.repeat, work)
+    if acc:
+        print(f"\nAccuracy on {CLIP.name}, chosen: {args.person} by {args.photo.name} (labels: {LABELS.name})\n")
+        print("| run | target masked | others masked | target visible | others visible | leaks (target excluded)"
+              " | tracks chosen/undecided/other |")
+        print("|---|---|---|---|---|---|---|")
+        for label, r in acc:
+            tv = None if r["target_masked"] is None else 1 - r["target_masked"]
+            ov = None if r["others_masked"] is None else 1 - r["others_masked"]
+            st = r.get("states")
+            print(f"| {label} | {pct(r['target_masked'])} of {r['target_faces']} | {pct(r['others_masked'])} of"
+                  f" {r['other_faces']} | {pct(tv)} | {pct(ov)} | {r['leaks']} |"
+                  f" {'/'.join(str(v) for v in st.values()) if st else '-'} |")
+    if spd:
+        base_w, base_c = spd[0][1], spd[0][2]
+        print(f"\nSpeed on {args.speed_video.name} ({args.speed_frames} frames), median of {args.repeat}\n")
+        print("| run | wall s | cpu s | wall ratio | cpu ratio |")
+        print("|---|---|---|---|---|")
+        for label, w, c in spd:
+            print(f"| {label} | {w:.1f} | {c:.1f} | {w / base_w:.2f}x | {c / base_c:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Settings of selective anonymization: who is chosen, and how a track is decided."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facepipe.apps.anonymize.options import AnonymizeOptions
+from facepipe.apps.recognition.matching import MatchOptions
+
+__all__ = ["MODES", "PeopleSelection", "SelectiveOptions", "TrackSampling"]
+
+MODES = ("only", "except")
+
+
+@dataclass(frozen=True)
+class PeopleSelection:
+    """Who is chosen, and what happens to them.
+
+    mode: "only" masks the chosen people and leaves everyone else visible; "except" masks every
+        face but theirs.
+    names: people of the gallery (`gallery`).
+    photos: people named by one photo each (one clearly visible face), no gallery needed; each is
+        called after its file name.
+    gallery: a gallery file or postgresql:// URL holding `names` (None: the per-user default; not
+        opened at all when only photos are given).
+    strict: mode "only": also mask the tracks that came near a chosen person but were not decided
+        (see `TrackSampling.near_margin`). Mode "except" is always strict: anything not confidently
+        matched to a chosen person is masked.
+    """
+
+    mode: str = "only"
+    names: tuple[str, ...] = ()
+    photos: tuple[Path, ...] = ()
+    gallery: str | os.PathLike[str] | None = None
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        object.__setattr__(self, "names", tuple(str(n).strip() for n in self.names))
+        object.__setattr__(self, "photos", tuple(Path(p) for p in self.photos))
+        if not self.names and not self.photos:
+            raise ValueError("choose at least one person (a name in the gallery or a photo)")
+        if any(not n for n in self.names):
+            raise ValueError("a chosen name is empty")
+
+
+@dataclass(frozen=True)
+class TrackSampling:
+    """How the faces of a track are sampled and a track decided.
+
+    embed_every: frames between two embeddings of one track (a track is embedded on its first
+        usable detection, then every `embed_every` frames, at most `max_embeddings` times).
+    max_embeddings: most embeddings per track and scene (a long track gets a few refreshes, not
+        one per frame: embeddings cost ~10 ms a face).
+    min_face: detections narrower than this (pixels) are not embedded (too small to recognise);
+        their track is decided by its other frames, or stays undecided.
+    only_min_share / except_min_share: least share of a track's embedded frames that must name a
+        chosen person for the track to count as that person, with --only (mask: recall first, as
+        face recognition's own default) and with --except (leave visible: a majority, so a
+        stranger is not shown on a few lucky matches).
+    near_margin: a track not decided as a chosen person is "undecided" (reported; masked by
+        `PeopleSelection.strict`) if one of its embeddings came within threshold + near_margin of a
+        chosen person, or if it was never embedded and passes close to such a track or a chosen
+        one (see `decide`). In the shared identities, different people come as near as 0.68
+        (dlib), so the default 0.1 (0.7 in all) flags strangers too: the price of --only-strict.
+    scene_cut: scene-cut threshold (recognition's TrackVoteOptions.scene_cut). A track is decided
+        per scene: the anonymizer's tracker may link a face before a cut to another one after it.
+    match: gallery matching (k, distance threshold).
+    """
+
+    embed_every: int = 4
+    max_embeddings: int = 32
+    min_face: float = 24.0
+    only_min_share: float = 0.25
+    except_min_share: float = 0.5
+    near_margin: float = 0.1
+    scene_cut: float = 22.0
+    match: MatchOptions = field(default_factory=MatchOptions)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.embed_every, int) or self.embed_every < 1:
+            raise ValueError(f"embed_every must be an integer >= 1, got {self.embed_every!r}")
+        if not isinstance(self.max_embeddings, int) or self.max_embeddings < 1:
+            raise ValueError(f"max_embeddings must be an integer >= 1, got {self.max_embeddings!r}")
+        if self.min_face < 0:
+            raise ValueError(f"min_face must be >= 0 pixels, got {self.min_face}")
+        for name in ("only_min_share", "except_min_share"):
+            v = getattr(self, name)
+            if not 0.0 < v <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {v}")
+        if self.near_margin < 0:
+            raise ValueError(f"near_margin must be >= 0, got {self.near_margin}")
+        if not 0.0 <= self.scene_cut <= 255.0:
+            raise ValueError(f"scene_cut must be in [0, 255], got {self.scene_cut}")
+
+
+@dataclass(frozen=True)
+class SelectiveOptions:
+    """anonymize: the plain anonymizer's settings (detection, tracking, redaction, encoding): the
+    same faces are found as by plain anonymize. selection: who. sampling: how tracks are decided."""
+
+    selection: PeopleSelection
+    anonymize: AnonymizeOptions = field(default_factory=AnonymizeOptions)
+    sampling: TrackSampling = field(default_factory=TrackSampling)

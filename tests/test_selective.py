@@ -1,0 +1,239 @@
+"""`anonymize --only/--except`: recognition-driven masking on real photos and video.
+
+Photo: fr_two_people.jpg (Barack Obama and Joe Biden) with Obama chosen by his official portrait.
+Video: the first 25 frames of the hamilton clip (Lin-Manuel Miranda on stage, ~40 px, an audience
+member at the bottom left; a scene cut at frame 20), with Miranda chosen by a still of the same clip
+(frame 150, as the README's recognition example). Pass 1 is run once and decided for both modes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import GOLDENS, model_path
+from conftest import testdata_file as data
+
+from facepipe.apps.anonymize.regions import Source, region_sources
+from facepipe.apps.selective import PeopleSelection, SelectiveAnonymizer, SelectiveOptions
+from facepipe.apps.selective.decide import decide_segments, masked_regions
+from facepipe.cli.main import main
+from facepipe.results import box_iou
+
+CLIP = "videos/fr_short_hamilton_clip.mp4"
+FRAMES = 25
+
+
+def _changed(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
+    """Share of the box's pixels that moved by more than 6 levels (the leak test's rule)."""
+    h, w = a.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in np.clip(box, 0, [w, h, w, h]))
+    d = np.abs(a[y0:y1, x0:x1].astype(np.int16) - b[y0:y1, x0:x1].astype(np.int16)).max(-1)
+    return float((d > 6).mean())
+
+
+@pytest.fixture(scope="module")
+def miranda_photo(tmp_path_factory):
+    model_path("face_recognition_dlib_resnet_v1")
+    from facepipe.io.image import write_image
+    from facepipe.io.video import VideoReader
+
+    path = tmp_path_factory.mktemp("people") / "miranda.png"
+    with VideoReader(data(CLIP)) as r:
+        write_image(path, next(f.image for f in r if f.index == 150))
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip_run(miranda_photo, tmp_path_factory):
+    """Both passes over the first frames through the graphs (as the CLI runs them), Miranda chosen by
+    --only; (anonymizer, result, output file)."""
+    dst = tmp_path_factory.mktemp("out") / "clip.mp4"
+    anon = SelectiveAnonymizer(SelectiveOptions(PeopleSelection("only", photos=(miranda_photo,))))
+    result = anon.anonymize_video(data(CLIP), dst, max_frames=FRAMES, workers=2)
+    yield anon, result, dst
+    anon.close()
+
+
+def test_photo_only_and_except(testdata):
+    from facepipe.io.image import read_image
+
+    portrait = data("identities/barack_obama/obama.jpg")
+    image = read_image(data("groups/fr_two_people.jpg"))  # Obama left, Biden right
+    mid = image.shape[1] / 2
+    with SelectiveAnonymizer(SelectiveOptions(PeopleSelection("only", photos=(portrait,)))) as anon:
+        survey = anon.survey_image(image)
+        for mode in ("only", "except"):
+            verdicts = decide_segments(survey, PeopleSelection(mode, photos=(portrait,)), anon.options.sampling,
+                                       anon.chosen.threshold, anon.chosen.chosen)
+            out = anon.redact_frame(image, survey, verdicts)
+            regions = survey.regions[0]
+            faces = {("obama" if (b[0] + b[2]) / 2 < mid else "biden"): (b, verdicts[(int(t), 0)])
+                     for b, t in zip(regions.xyxy, regions.track_ids) if b[2] - b[0] > 100}
+            assert set(faces) == {"obama", "biden"}
+            assert faces["obama"][1].state == "chosen" and faces["obama"][1].distance < 0.6
+            assert faces["biden"][1].state == "other"
+            obama_masked = _changed(image, out, faces["obama"][0]) > 0.5
+            biden_masked = _changed(image, out, faces["biden"][0]) > 0.5
+            assert (obama_masked, biden_masked) == ((True, False) if mode == "only" else (False, True))
+            if mode == "except":  # fail closed: every region that is not the chosen person is masked
+                assert all(v.masked for v in verdicts.values() if v.state != "chosen")
+
+
+def test_video_tracks_decided_once_for_all_frames(clip_run):
+    anon, result, _ = clip_run
+    survey = result.survey
+    assert len(survey.regions) == FRAMES
+    assert survey.scenes[0] == 0 and survey.scenes[-1] == 1  # the cut at frame 20 starts scene 1
+    chosen = anon.chosen.chosen
+    only = decide_segments(survey, PeopleSelection("only", photos=anon.options.selection.photos),
+                           anon.options.sampling, anon.chosen.threshold, chosen)
+    excepted = decide_segments(survey, PeopleSelection("except", photos=anon.options.selection.photos),
+                               anon.options.sampling, anon.chosen.threshold, chosen)
+    # Miranda and the audience member: the labelled faces of frame 0 (tests/goldens/hamilton_identities.json),
+    # each the track of the detection overlapping it most.
+    labels = json.loads((GOLDENS / "hamilton_identities.json").read_text())["frames_faces"][0]["faces"]
+    first = survey.regions[0]
+    detected = first[region_sources(first) == Source.DETECTED]
+
+    def track_of(box: list[float]) -> tuple[int, int]:
+        return int(detected.track_ids[int(np.argmax(box_iou(np.array([box]), detected.xyxy)[0]))]), 0
+
+    miranda = track_of(next(f["box"] for f in labels if f["box"][0] > 320))
+    audience = track_of(next(f["box"] for f in labels if f["box"][0] < 320))
+    assert only[miranda].state == "chosen" and only[miranda].masked
+    votes = only[miranda].votes
+    assert votes[chosen[0]] > sum(votes.values()) / 2, votes
+    assert excepted[miranda].state == "chosen" and not excepted[miranda].masked
+    # The decision covers all of the track's frames, the ones before its deciding votes included.
+    seg = survey.segments[miranda]
+    assert seg.first == 0 and len(seg.embedded_frames) >= 3
+    for i in range(FRAMES):
+        ids_only = set(masked_regions(survey, only, i).track_ids.tolist())
+        ids_except = set(masked_regions(survey, excepted, i).track_ids.tolist())
+        all_ids = set(survey.regions[i].track_ids.tolist())
+        if survey.scenes[i] == 0:
+            assert (miranda[0] in all_ids) == (miranda[0] in ids_only), i
+        # --except: every region but the chosen person's is masked (fail closed).
+        assert ids_except == {t for t in all_ids if excepted[(t, survey.scenes[i])].state != "chosen"}, i
+        # --only masks nobody but chosen tracks (no --only-strict here).
+        assert all(only[(t, survey.scenes[i])].state == "chosen" for t in ids_only), i
+    # The audience member at the bottom left is someone else: visible with --only, masked with --except.
+    assert only[audience].state != "chosen" and not only[audience].masked and excepted[audience].masked
+
+
+def test_video_output_keeps_frames_timestamps_and_audio(clip_run):
+    from facepipe.io.video import VideoReader
+
+    _, result, dst = clip_run
+    survey, verdicts = result.survey, result.verdicts
+    assert result.report.frames == FRAMES
+    with VideoReader(data(CLIP)) as a, VideoReader(dst) as b:
+        src = [(f.pts * f.time_base, f.image) for f, _ in zip(a, range(FRAMES))]
+        out = [(f.pts * f.time_base, f.image) for f in b]
+        assert len(b.info.audio) == len(a.info.audio) == 1  # the audio stream is copied
+    assert [t for t, _ in out] == [t for t, _ in src]
+    # Every masked region is redacted; the audience member (labelled, tests/goldens) is left as it was.
+    labels = json.loads((GOLDENS / "hamilton_identities.json").read_text())["frames_faces"]
+    for i in (0, 10, 22):
+        for box in masked_regions(survey, verdicts, i).xyxy:
+            assert _changed(src[i][1], out[i][1], box) > 0.5, i
+    for i in (0, 10):
+        audience = next(f["box"] for f in labels[i]["faces"] if f["box"][0] < 320)
+        assert _changed(src[i][1], out[i][1], np.array(audience)) < 0.2, i
+
+
+def test_sequential_pass_finds_what_the_graph_finds(clip_run):
+    anon, result, _ = clip_run
+    survey = anon.survey_video(data(CLIP), max_frames=FRAMES)  # workers=1: no graph
+    assert survey.scenes == result.survey.scenes
+    for a, b in zip(survey.regions, result.survey.regions):
+        np.testing.assert_array_equal(a.track_ids, b.track_ids)
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+    assert {k: v.masked for k, v in anon.decide(survey).items()} == {k: v.masked for k, v in result.verdicts.items()}
+
+
+def test_cli_report_and_bad_selections(tmp_path, capsys, caplog, miranda_photo):
+    from facepipe.apps.recognition.recognizer import default_embedder
+    from facepipe.apps.recognition.store import GalleryInfo, open_gallery
+
+    photo = data("groups/fr_two_people.jpg")
+    gallery = tmp_path / "g.sqlite3"
+    info = GalleryInfo.of(default_embedder())
+    with open_gallery(gallery, info):
+        pass  # created, nobody enrolled
+    assert main(["anonymize", str(photo), "--only", "Ann", "--gallery", str(gallery)]) == 2
+    assert "the gallery is empty" in caplog.text
+    caplog.clear()
+    assert main(["faces", "enroll", "Barack Obama", str(data("identities/barack_obama/obama.jpg")),
+                 "--gallery", str(gallery)]) == 0
+    assert main(["anonymize", str(photo), "--only", "Ann,Barack Obama", "--gallery", str(gallery)]) == 2
+    assert "no person named 'Ann'" in caplog.text and "known: Barack Obama" in caplog.text
+    caplog.clear()
+    assert main(["anonymize", str(photo), "--only", "Barack Obama", "--except-photo", str(miranda_photo)]) == 2
+    assert "--only and --except cannot be combined" in caplog.text
+    caplog.clear()
+    assert main(["anonymize", str(photo), "--only-strict"]) == 2
+    out = tmp_path / "out.jpg"
+    report = tmp_path / "review.json"
+    assert main(["anonymize", str(photo), "--except", "Barack Obama", "--gallery", str(gallery), "-o", str(out),
+                 "--report", str(report), "--no-progress"]) == 0
+    doc = json.loads(report.read_text())
+    assert doc["schema"] == "facepipe.selective/1" and doc["mode"] == "except" and doc["chosen"] == ["Barack Obama"]
+    tracks = doc["inputs"][0]["tracks"]
+    assert [t["name"] for t in tracks if t["state"] == "chosen"] == ["Barack Obama"]
+    assert all(t["masked"] == (t["state"] != "chosen") for t in tracks)
+    assert (tmp_path / doc["contact_sheet"]).stat().st_size > 0 and out.exists()
+    html = tmp_path / "review.html"
+    assert main(["anonymize", str(photo), "--only", "Barack Obama", "--gallery", str(gallery), "-o",
+                 str(tmp_path / "o2.jpg"), "--report", str(html), "--no-progress"]) == 0
+    page = html.read_text()
+    assert "Barack Obama" in page and page.count("data:image/png;base64") >= 2
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically
+
+
+def test_decisions_follow_the_chosen_face_and_fail_closed():
+    """The decision rules on a hand-made survey (pure logic, no models): votes, a second box on the
+    chosen face, a segment held over a cut, a never-embedded face near or far from the chosen one."""
+    from facepipe.apps.anonymize.regions import face_regions
+    from facepipe.apps.selective import Segment, Survey, TrackSampling
+
+    ann = np.array([100, 100, 200, 200], np.float32)
+    wide = np.array([60, 60, 240, 240], np.float32)  # a zoomed-out box around Ann's head
+    stranger = np.array([400, 100, 480, 180], np.float32)
+    small = np.array([210, 120, 230, 140], np.float32)  # never embedded, right next to Ann
+    far = np.array([10, 300, 25, 315], np.float32)  # never embedded, far from everyone
+
+    def frame(*items):
+        boxes = [b for b, _, _ in items]
+        return face_regions(np.stack(boxes), np.zeros((len(items), 6, 2)), np.ones(len(items)),
+                           [t for _, t, _ in items], [s for _, _, s in items], (640, 360))
+
+    det, held = Source.DETECTED, Source.HELD
+    regions = [frame((ann, 0, det), (wide, 1, det), (stranger, 2, det), (small, 3, det), (far, 4, det)),
+               frame((ann, 0, det), (stranger, 2, det), (small, 3, det), (far, 4, det)),
+               frame((ann, 0, held), (stranger, 5, det))]  # a cut before frame 2: Ann held over it
+    segments = {
+        (0, 0): Segment(0, 0, 0, 1, 2, 2, [0, 1], ["Ann", "Ann"], [0.4, 0.45], [0.4, 0.45], ["Ann", "Ann"]),
+        (1, 0): Segment(1, 0, 0, 0, 1, 1),
+        (2, 0): Segment(2, 0, 0, 1, 2, 2, [0], ["unknown"], [0.8], [0.8], ["Ann"]),
+        (3, 0): Segment(3, 0, 0, 1, 2, 2),
+        (4, 0): Segment(4, 0, 0, 1, 2, 2),
+        (0, 1): Segment(0, 1, 2, 2, 1, 0),
+        (5, 1): Segment(5, 1, 2, 2, 1, 1, [2], ["Ann"], [0.55], [0.55], ["Ann"]),
+    }
+    survey = Survey(regions, [0, 0, 1], segments)
+    sampling = TrackSampling()
+    only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), sampling, 0.6, ("Ann",))
+    strict = decide_segments(survey, PeopleSelection("only", names=("Ann",), strict=True), sampling, 0.6, ("Ann",))
+    excepted = decide_segments(survey, PeopleSelection("except", names=("Ann",)), sampling, 0.6, ("Ann",))
+    assert only[(0, 0)].state == "chosen" and only[(0, 0)].masked and not excepted[(0, 0)].masked
+    assert only[(1, 0)].via == (0, 0) and only[(1, 0)].masked and not excepted[(1, 0)].masked  # same face
+    assert only[(2, 0)].state == "other" and not only[(2, 0)].masked and excepted[(2, 0)].masked
+    assert only[(3, 0)].state == "undecided" and not only[(3, 0)].masked  # near Ann, never embedded
+    assert strict[(3, 0)].masked and excepted[(3, 0)].masked
+    assert only[(4, 0)].state == "other" and not strict[(4, 0)].masked and excepted[(4, 0)].masked
+    assert only[(0, 1)].via == (0, 0) and only[(0, 1)].masked  # held over the cut: Ann's decision
+    assert excepted[(5, 1)].state == "chosen"  # one vote of one is a majority
+    assert [len(masked_regions(survey, excepted, i)) for i in range(3)] == [3, 3, 0]
