@@ -75,6 +75,8 @@ class AnalyzeOptions:
         draws and encodes different frames at once, 1 does one frame after another without the
         graph). The results are the same. `workers` is its deprecated alias.
     runtime: threads, model files, delegate of every solution it runs (`RuntimeOptions`).
+    blendshapes_model: a regressor from `facepipe train blendshapes` (.onnx) used instead of the Tasks
+        blendshape model.
     """
 
     num_faces: int = 4
@@ -90,6 +92,7 @@ class AnalyzeOptions:
     workers: int | None = None  # deprecated: execution.workers
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    blendshapes_model: Path | None = None
 
     def __post_init__(self) -> None:
         if self.num_faces < 1:
@@ -151,10 +154,16 @@ class _Solutions:
         from facepipe.solutions.face_landmarker import FaceLandmarker, FaceLandmarkerOptions, RunningMode
 
         self.video = video
+        regressor = None
+        if options.blendshapes_model is not None:
+            from facepipe.solutions.blendshape_regressor import BlendshapeRegressor
+
+            regressor = BlendshapeRegressor(options.blendshapes_model, runtime=options.runtime).tasks_order
         self.face = FaceLandmarker(FaceLandmarkerOptions(
             num_faces=options.num_faces, output_face_blendshapes=True,
             output_facial_transformation_matrixes=options.head_pose,
-            running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE, runtime=options.runtime))
+            running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE, runtime=options.runtime),
+            blendshape_model=regressor)
         self.hands = self.pose = self.holistic = None
         if options.hands and not options.holistic:
             from facepipe.solutions.hands import Hands, HandsOptions

@@ -70,6 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="draw exactly like MediaPipe's drawing_utils (hard-edged, fixed widths)")
     p.add_argument("--no-head-pose", dest="head_pose", action="store_false", help="no head-pose axes")
     p.add_argument("--no-charts", dest="charts", action="store_false", help="no blendshape chart PNGs")
+    p.add_argument("--blendshapes", type=Path, default=None, metavar="MODEL.onnx",
+                   help="blendshapes from this regressor (facepipe train blendshapes) instead of the Tasks model")
     p.add_argument("--crf", type=int_range(0, 51), default=18, help="video quality (x264 CRF; lower is better)")
     add_workers(p)
     add_progress(p)
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
         charts=args.charts, video=VideoEncodeOptions(crf=args.crf), execution=execution_options(args),
         runtime=runtime_options(args),
+        blendshapes_model=args.blendshapes,
     )
     if args.camera is not None:
         check_camera_run(args, args.inputs)

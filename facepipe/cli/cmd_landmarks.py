@@ -18,6 +18,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_media_input(p)
     add_output_arguments(p, _FORMATS)
-    p.add_argument("--blendshapes", action="store_true", help="add the 52 blendshape scores")
+    p.add_argument("--blendshapes", nargs="?", const=True, default=False, type=Path, metavar="MODEL.onnx",
+                   help="add the 52 blendshape scores (Tasks model order); with a model from `facepipe train "
+                   "blendshapes`, from that regressor (its `_neutral` is 0)")
     p.add_argument("--matrix", action="store_true",
                    help="add the facial transformation matrix and head pose (yaw/pitch/roll deg, translation cm)")
     p.add_argument("--no-landmarks", action="store_true", help="leave the 478 landmarks out")
@@ -78,16 +81,21 @@ def run(args: argparse.Namespace) -> int:
         refuse_overwrite(args.output, args.input)
     with open_input(args) as media:  # a bad file fails here, before any model loads
         video = media.is_video
+        regressor = None
+        if isinstance(args.blendshapes, Path):
+            from facepipe.solutions.blendshape_regressor import BlendshapeRegressor
+
+            regressor = BlendshapeRegressor(args.blendshapes).tasks_order
         landmarker = FaceLandmarker(solution_options(
             FaceLandmarkerOptions, args,
             num_faces=args.max_num_faces,
             min_face_detection_confidence=args.min_detection_confidence,
             min_face_presence_confidence=args.min_presence_confidence,
             min_tracking_confidence=args.min_tracking_confidence,
-            output_face_blendshapes=args.blendshapes,
+            output_face_blendshapes=bool(args.blendshapes),
             output_facial_transformation_matrixes=args.matrix,
             running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
-        ))
+        ), blendshape_model=regressor)
         frames = ((f.index, f.timestamp_ms, landmarker.detect_for_video(f.image, f.timestamp_ms)) if video
                   else (f.index, None, landmarker.detect(f.image)) for f in media)
         fmt = _format(args)

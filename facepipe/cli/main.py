@@ -38,6 +38,7 @@ COMMANDS = (
     "facepipe.cli.cmd_search",
     "facepipe.cli.cmd_faces",
     "facepipe.cli.cmd_models",
+    "facepipe.cli.cmd_train",
 )
 # `facepipe --help` lists the commands under the job they do; a command not named here is listed
 # under "more commands".
@@ -48,6 +49,7 @@ COMMAND_GROUPS = {
     "live streams": ("facepipe.cli.cmd_stream",),
     "find and recognize": ("facepipe.cli.cmd_search", "facepipe.cli.cmd_faces"),
     "models": ("facepipe.cli.cmd_models",),
+    "train your own models": ("facepipe.cli.cmd_train",),
 }
 
 EXIT_CODES = (

@@ -8,7 +8,7 @@ model store relies on: a converted model is verified by its sha256.
 
 Only what a converter needs is covered: ModelProto, GraphProto, NodeProto,
 AttributeProto (int, float, ints, floats, string), TensorProto (raw_data) and
-ValueInfoProto with fixed or symbolic dimensions. Field numbers follow onnx.proto.
+ValueInfoProto with fixed or symbolic dimensions, and string metadata_props. Field numbers follow onnx.proto.
 """
 
 from __future__ import annotations
@@ -132,11 +132,14 @@ class OnnxGraph:
         self._names.add(out)
         return out
 
-    def to_bytes(self, *, opset: int = 13, ir_version: int = 7, producer: str = "facepipe", doc: str = "") -> bytes:
+    def to_bytes(self, *, opset: int = 13, ir_version: int = 7, producer: str = "facepipe", doc: str = "",
+                 metadata: dict[str, str] | None = None) -> bytes:
+        """metadata: ModelProto.metadata_props (onnxruntime: get_modelmeta().custom_metadata_map), in key order."""
         graph = b"".join(_bytes(1, n) for n in self._nodes) + _str(2, self.name)
         graph += b"".join(_bytes(5, t) for t in self._initializers)
         if doc:
             graph += _str(10, doc)
         graph += b"".join(_bytes(11, i) for i in self._inputs) + b"".join(_bytes(12, o) for o in self._outputs)
         opset_import = _str(1, "") + _int(2, opset)
-        return _int(1, ir_version) + _str(2, producer) + _bytes(7, graph) + _bytes(8, opset_import)
+        props = b"".join(_bytes(14, _str(1, k) + _str(2, v)) for k, v in sorted((metadata or {}).items()))
+        return _int(1, ir_version) + _str(2, producer) + _bytes(7, graph) + _bytes(8, opset_import) + props

@@ -240,7 +240,11 @@ class FaceLandmarker:
         blendshapes_model_path: str | os.PathLike[str] | None = None,
         detector_model_path: str | os.PathLike[str] | None = None,
         geometry: FaceGeometryEstimator | None = None,
+        blendshape_model: Callable[[np.ndarray, tuple[int, int]], np.ndarray] | None = None,
     ) -> None:
+        """blendshape_model: replaces the Tasks blendshape model when blendshapes are requested: f((N,478,3)
+        landmarks, (W,H)) -> (N,52) scores in BLENDSHAPE_NAMES order, e.g. a trained
+        BlendshapeRegressor's `tasks_order`."""
         self.options = options or FaceLandmarkerOptions()
         o = self.options
         runtime = fold_legacy_options("FaceLandmarker", o.runtime, _stacklevel=3,
@@ -252,7 +256,9 @@ class FaceLandmarker:
         )
         self._landmarks_model = runtime.load("face_landmarks_detector")
         # Optional outputs cost nothing when off: their models are never loaded.
-        self._blendshapes = BlendshapeModel(runtime=runtime) if o.output_face_blendshapes else None
+        self._blendshapes = None
+        if o.output_face_blendshapes:
+            self._blendshapes = blendshape_model or BlendshapeModel(runtime=runtime)
         self._geometry = geometry or (FaceGeometryEstimator() if o.output_facial_transformation_matrixes else None)
         self._lock = threading.RLock()  # serializes frames (tracking state, interpreters)
         self._ts_lock = threading.Lock()  # timestamps only, so detect_async never waits for a frame

@@ -1,0 +1,205 @@
+"""`facepipe train blendshapes`: a small MLP from feature offsets to the 52 blendshapes, in PyTorch.
+
+PyTorch is an optional extra (`pip install 'facepipe[train]'`) and is imported
+only here; the trained network is exported to ONNX (export.py) and runs on
+onnxruntime. Deterministic for a seed: one fixed thread count, seeded shuffles
+and initialisation, deterministic kernels. The validation set is whole dataset
+folders (people/recordings), never frames of a training folder: neighbouring
+frames are near copies and would make the validation loss meaningless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facepipe.apps.trainer.samples import Samples
+from facepipe.errors import FacepipeError, UsageError
+from facepipe.jobs import Progress
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TrainOptions", "TrainResult", "import_torch", "split_by_folder", "train"]
+
+
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise FacepipeError("training needs PyTorch: pip install 'facepipe[train]' (CPU: pip install torch)") from None
+    return torch
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """hidden: widths of the hidden layers; max_epochs / patience: early stopping on the validation MAE;
+    val_sets: folder names held out for validation (default: val_fraction of the folders, at least one,
+    picked with the seed); noise: std of Gaussian noise added to the training features (in units of
+    each feature's std), against over-fitting few people."""
+
+    seed: int = 0
+    hidden: tuple[int, ...] = (256, 256)
+    max_epochs: int = 300
+    patience: int = 25
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    noise: float = 0.05
+    val_sets: tuple[str, ...] = ()
+    val_fraction: float = 0.2
+    num_threads: int = 2
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.max_epochs >= 1, f"max epochs must be >= 1, got {self.max_epochs}"),
+            (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (self.noise >= 0, f"noise must be >= 0, got {self.noise}"),
+            (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
+            (self.num_threads >= 1, f"threads must be >= 1, got {self.num_threads}"),
+            (len(self.hidden) >= 1 and min(self.hidden) >= 1, f"hidden layer widths must be >= 1: {self.hidden}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+
+
+@dataclass
+class TrainResult:
+    """layers: [(W (out,in), b (out,))...] float32; mean/std: the input standardisation; history: per epoch
+    train loss, validation MAE."""
+
+    layers: list[tuple[np.ndarray, np.ndarray]]
+    mean: np.ndarray
+    std: np.ndarray
+    train_sets: tuple[str, ...]
+    val_sets: tuple[str, ...]
+    best_epoch: int
+    best_val_mae: float
+    seconds: float
+    samples: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def split_by_folder(samples: Samples, options: TrainOptions) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(validation mask, validation folder names)."""
+    names = samples.folders
+    if options.val_sets:
+        unknown = sorted(set(options.val_sets) - set(names))
+        if unknown:
+            raise UsageError(f"validation sets not in the dataset: {', '.join(unknown)} (it has {', '.join(names)})")
+        val = tuple(options.val_sets)
+    else:
+        if len(names) < 2:
+            raise UsageError("a validation split by folder needs at least 2 dataset folders in sets.txt")
+        k = max(1, round(options.val_fraction * len(names)))
+        order = np.random.default_rng(options.seed).permutation(len(names))
+        val = tuple(names[i] for i in sorted(order[:k]))
+    if len(val) == len(names):
+        raise UsageError("every dataset folder is in the validation set; nothing is left to train on")
+    mask = np.isin(samples.group, [names.index(v) for v in val])
+    return mask, val
+
+
+def build_network(torch, num_inputs: int, hidden: Sequence[int], num_outputs: int, mean: np.ndarray,
+                  std: np.ndarray):
+    """Standardisation, then Linear+ReLU hidden layers, then Linear+Sigmoid (scores in [0, 1])."""
+    nn = torch.nn
+
+    class Regressor(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.from_numpy(mean.astype(np.float32)))
+            self.register_buffer("inv_std", torch.from_numpy((1.0 / std).astype(np.float32)))
+            widths = [num_inputs, *hidden]
+            self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+            self.out = nn.Linear(widths[-1], num_outputs)
+
+        def forward(self, x):
+            x = (x - self.mean) * self.inv_std
+            for layer in self.hidden:
+                x = torch.relu(layer(x))
+            return torch.sigmoid(self.out(x))
+
+    return Regressor()
+
+
+def network_layers(net) -> list[tuple[np.ndarray, np.ndarray]]:
+    mods = [*net.hidden, net.out]
+    return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in mods]
+
+
+def train(samples: Samples, options: TrainOptions | None = None) -> tuple[TrainResult, object]:
+    """Train on `samples`; returns the result (weights as numpy) and the PyTorch module (best epoch)."""
+    o = options or TrainOptions()
+    torch = import_torch()
+    torch.manual_seed(o.seed)
+    torch.use_deterministic_algorithms(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(o.num_threads)
+    try:
+        return _train(torch, samples, o)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(torch, samples: Samples, o: TrainOptions) -> tuple[TrainResult, object]:
+    start = time.perf_counter()
+    val_mask, val_sets = split_by_folder(samples, o)
+    train_s, val_s = samples.take(~val_mask), samples.take(val_mask)
+    train_sets = tuple(n for n in samples.folders if n not in val_sets)
+    if len(train_s) == 0 or len(val_s) == 0:
+        raise UsageError("the folder split left no training or no validation samples")
+    x_np = train_s.features
+    mean = x_np.mean(0)
+    std = np.maximum(x_np.std(0), 1e-4)
+    net = build_network(torch, x_np.shape[1], o.hidden, train_s.labels.shape[1], mean, std)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(train_s.labels)
+    xv, yv = torch.from_numpy(val_s.features), torch.from_numpy(val_s.labels)
+    noise_scale = torch.from_numpy((o.noise * std).astype(np.float32))
+    opt = torch.optim.AdamW(net.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=o.max_epochs, eta_min=o.learning_rate * 0.05)
+    gen = torch.Generator().manual_seed(o.seed)
+    history: dict[str, list[float]] = {"train_loss": [], "val_mae": []}
+    best, best_epoch, best_state = float("inf"), -1, None
+    with Progress(o.max_epochs, "train", enabled=o.progress, unit="epoch") as bar:
+        for epoch in range(o.max_epochs):
+            net.train()
+            perm = torch.randperm(len(x), generator=gen)
+            total = 0.0
+            for i in range(0, len(x), o.batch_size):
+                idx = perm[i : i + o.batch_size]
+                xb = x[idx]
+                if o.noise > 0:
+                    xb = xb + torch.randn(xb.shape, generator=gen) * noise_scale
+                loss = torch.nn.functional.smooth_l1_loss(net(xb), y[idx], beta=0.02)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            sched.step()
+            net.eval()
+            with torch.no_grad():
+                val_mae = float((net(xv) - yv).abs().mean())
+            history["train_loss"].append(total / len(x))
+            history["val_mae"].append(val_mae)
+            bar.update()
+            if val_mae < best - 1e-6:
+                best, best_epoch = val_mae, epoch
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            elif epoch - best_epoch >= o.patience:
+                log.info("early stop at epoch %d: best validation MAE %.4f at epoch %d", epoch + 1, best,
+                         best_epoch + 1)
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    result = TrainResult(network_layers(net), mean.astype(np.float32), std.astype(np.float32), train_sets, val_sets,
+                         best_epoch + 1, best, time.perf_counter() - start, len(train_s), history)
+    return result, net

@@ -1,0 +1,199 @@
+"""facepipe train: dataset layout round trip, bad inputs, training -> ONNX export parity, runtime regressor.
+
+Datasets are made from short pieces of two shared videos (24 frames each), so everything
+here runs in seconds. Needs PyTorch (the `train` extra, part of `test`): a missing torch fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch  # in the test extra: a missing torch fails here, it is never skipped
+from clitools import run_cli
+from conftest import testdata_file as shared_file
+
+from facepipe.apps.trainer.dataset import CACHE_NAME, csv_text, folder_landmarks, read_folder, read_root
+from facepipe.apps.trainer.make_dataset import MakeDatasetOptions, make_dataset
+from facepipe.apps.trainer.samples import image_landmarker, load_samples
+from facepipe.apps.trainer.trainer import TrainOptions
+from facepipe.errors import InputError
+from facepipe.solutions.blendshape_regressor import LIVE_LINK_NAMES, BlendshapeRegressor
+
+TINY = TrainOptions(seed=3, hidden=(16,), max_epochs=4, patience=4, batch_size=8, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("trainer") / "data"
+    make_dataset(shared_file("videos/pyfeat_single_face.mp4"), base / "smile", MakeDatasetOptions(max_frames=24))
+    make_dataset(shared_file("videos/lp_d20_talking.mp4"), base / "talk", MakeDatasetOptions(max_frames=24, every=2))
+    return base
+
+
+def _copy(root: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(root, dst)
+    return dst
+
+
+def test_make_dataset_writes_the_seed_layout(root):
+    assert (root / "sets.txt").read_text().split() == ["smile", "talk"]
+    folders = read_root(root)
+    assert [f.name for f in folders] == ["smile", "talk"]
+    smile = folders[0]
+    assert len(smile.images) == 24 and smile.images[0].name == "smile_000000.jpg"
+    assert smile.labels.shape == (24, 52) and (smile.labels >= 0).all() and (smile.labels <= 1).all()
+    header = (root / "smile" / "smile.csv").read_text().splitlines()[0].split(",")
+    assert tuple(header) == LIVE_LINK_NAMES and header[0] == "eyeBlinkRight" and header[-1] == "tongueOut"
+    assert len(folders[1].images) == 12  # every 2nd of 24 frames
+    # The teacher: a smiling face scores high on the smile shapes
+    assert smile.labels[:, LIVE_LINK_NAMES.index("mouthSmileLeft")].max() > 0.3
+    assert not any(p.name.endswith(".partial") for p in root.iterdir())
+
+
+def test_landmark_cache_matches_a_fresh_computation(root, tmp_path):
+    data = _copy(root, tmp_path)
+    folder = read_folder(data / "smile")
+    cached = folder_landmarks(folder, lambda: pytest.fail("the cache should answer"))
+    (data / "smile" / CACHE_NAME).unlink()
+    fresh = folder_landmarks(folder, image_landmarker)
+    np.testing.assert_array_equal(cached.landmarks, fresh.landmarks)
+    np.testing.assert_array_equal(cached.neutral, fresh.neutral)
+
+
+def test_train_export_onnx_matches_pytorch_and_is_deterministic(root, tmp_path):
+    from facepipe.apps.trainer.run import train_blendshapes
+
+    run = train_blendshapes(root, tmp_path / "m.onnx", TINY)
+    again = train_blendshapes(root, tmp_path / "m2.onnx", TINY)
+    assert (tmp_path / "m.onnx").read_bytes() == (tmp_path / "m2.onnx").read_bytes()
+    assert run.result.train_sets and run.result.val_sets and not set(run.result.train_sets) & set(run.result.val_sets)
+    assert len(run.result.history["val_mae"]) <= TINY.max_epochs and again.result.best_epoch == run.result.best_epoch
+
+    samples = load_samples(read_root(root))
+    reg = BlendshapeRegressor(tmp_path / "m.onnx", forced_zero=())
+    onnx_out = reg.predict_offsets(samples.features)
+    with torch.no_grad():
+        torch_out = run.network(torch.from_numpy(samples.features)).numpy()
+    np.testing.assert_allclose(onnx_out, torch_out, atol=1e-5, rtol=0)
+    assert onnx_out.std(0).max() > 0  # not a constant
+
+    # Runtime: landmarks in, with the neutral calibrated from the folder's neutral image
+    folder = read_folder(root / "smile")
+    lms = folder_landmarks(folder, image_landmarker)
+    reg.calibrate(lms.neutral[None], lms.neutral_size)
+    size = tuple(int(v) for v in lms.sizes[0])
+    live = reg(lms.landmarks[:5], size)
+    np.testing.assert_allclose(live, onnx_out[:5], atol=1e-5)
+    zeroed = BlendshapeRegressor(tmp_path / "m.onnx")(lms.landmarks[:5], size)
+    assert (zeroed[:, LIVE_LINK_NAMES.index("tongueOut")] == 0).all()
+    assert (zeroed[:, LIVE_LINK_NAMES.index("cheekPuff")] == 0).all()
+
+
+def test_cli_train_eval_and_landmarks_with_the_regressor(root, tmp_path):
+    model = tmp_path / "cli.onnx"
+    r = run_cli("train", "blendshapes", root, "-o", model, "--epochs", "3", "--hidden", "8",
+                "--batch-size", "8", "--seed", "1", "--val-sets", "talk")
+    assert r.returncode == 0, r.stderr
+    assert model.is_file() and model.with_suffix(".loss.png").is_file()
+    report = tmp_path / "eval.json"
+    r = run_cli("train", "eval", root, model, "-o", report)
+    assert r.returncode == 0, r.stderr
+    assert "mean" in r.stdout and report.with_suffix(".png").is_file()
+    import json
+
+    doc = json.loads(report.read_text())
+    assert doc["samples"] == 36 and set(doc["blendshapes"]) == set(LIVE_LINK_NAMES)
+    out = tmp_path / "lm.json"
+    photo = root / "smile" / "smile_000005.jpg"
+    r = run_cli("landmarks", photo, "--blendshapes", model, "-o", out)
+    assert r.returncode == 0, r.stderr
+    face = json.loads(out.read_text())["frames"][0]["faces"][0]
+    assert face["blendshapes"]["_neutral"] == 0.0
+    reg = BlendshapeRegressor(model)
+    lm = np.array(face["landmarks"], np.float32)[None]
+    want = reg.tasks_order(lm, (640, 360))[0]
+    got = np.array(list(face["blendshapes"].values()))
+    np.testing.assert_allclose(got, want, atol=2e-4)
+
+
+def test_live_link_csv_labels_frames_by_timecode(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = rng.uniform(0, 1, (40, 52)).round(4)
+    names = [n[0].upper() + n[1:] for n in LIVE_LINK_NAMES]  # Live Link Face capitalises its names
+    lines = ["Timecode,BlendShapeCount," + ",".join(names) + ",HeadYaw"]
+    for i, r in enumerate(rows):  # 60 fps timecodes starting at 10:00:00:00
+        lines.append(f"10:00:{i // 60:02d}:{i % 60:02d}.000,61," + ",".join(map(str, r)) + ",0.1")
+    csv_path = tmp_path / "take.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    video = shared_file("videos/pyfeat_single_face.mp4")  # 30 fps
+    rep = make_dataset(video, tmp_path / "ll" / "take", MakeDatasetOptions(max_frames=30, live_link=csv_path))
+    # 40 rows at 60 fps cover 0.65 s: video frames at 0, 1/30, ... 19/30 s have a row, later ones not
+    assert rep.images == 20 and rep.unlabelled == 10
+    labels = read_folder(tmp_path / "ll" / "take").labels
+    np.testing.assert_allclose(labels, rows[::2][:20], atol=1e-6)
+
+
+def test_bad_datasets_fail_with_one_clear_error(root, tmp_path):
+    data = _copy(root, tmp_path)
+    (data / "sets.txt").write_text("smile\nmissing\n")
+    with pytest.raises(InputError, match=r"sets.txt: names folder 'missing', which does not exist"):
+        read_root(data)
+    (data / "sets.txt").write_text("smile\n")
+    table = data / "smile" / "smile.csv"
+    good = table.read_text()
+    table.write_text(good.replace("eyeBlinkRight", "eyeBlinkLeft", 1))
+    with pytest.raises(InputError, match=r"smile.csv: column 1 is 'eyeBlinkLeft', expected 'eyeBlinkRight'"):
+        read_root(data)
+    lines = good.splitlines()
+    table.write_text("\n".join([",".join(lines[0].split(",")[:51])] + lines[1:]) + "\n")
+    with pytest.raises(InputError, match=r"smile.csv: header has 51 columns"):
+        read_root(data)
+    table.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(InputError, match=r"smile.csv: 23 label rows but 24 images"):
+        read_root(data)
+    table.write_text(good)
+    (data / "smile" / "neutral.jpg").unlink()
+    with pytest.raises(InputError, match=r"neutral.jpg: missing"):
+        read_root(data)
+    r = run_cli("train", "blendshapes", data, "-o", tmp_path / "x.onnx")
+    assert r.returncode == 1 and "neutral.jpg: missing" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.onnx").exists()
+
+
+def test_images_without_a_face_are_skipped_and_counted(root, tmp_path):
+    data = _copy(root, tmp_path)
+    blank = np.full((360, 640, 3), 128, np.uint8)
+    for i in (3, 7):
+        cv2.imwrite(str(data / "smile" / f"smile_{i:06d}.jpg"), blank)
+    samples = load_samples(read_root(data))
+    assert samples.skipped == {"smile": 2}
+    assert len(samples) == 24 - 2 + 12
+
+
+def test_make_dataset_refuses_existing_output_and_faceless_input(root, tmp_path):
+    before = sorted(p.name for p in (root / "smile").iterdir())
+    with pytest.raises(InputError, match="already exists"):
+        make_dataset(shared_file("videos/pyfeat_single_face.mp4"), root / "smile", MakeDatasetOptions(max_frames=2))
+    assert sorted(p.name for p in (root / "smile").iterdir()) == before
+    faceless = tmp_path / "faceless"
+    faceless.mkdir()
+    cv2.imwrite(str(faceless / "a.png"), np.full((64, 64, 3), 200, np.uint8))
+    with pytest.raises(InputError, match="no face found in any frame; nothing written"):
+        make_dataset(faceless, tmp_path / "out" / "x")
+    assert not (tmp_path / "out" / "x").exists() and not list((tmp_path / "out").glob(".x.*"))
+
+
+def test_csv_text_round_trips_through_the_reader(tmp_path):
+    labels = np.random.default_rng(1).uniform(0, 1, (3, 52)).astype(np.float32)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "f.csv").write_text(csv_text(labels))
+    for i in range(3):
+        cv2.imwrite(str(folder / f"f_{i:06d}.jpg"), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(folder / "neutral.jpg"), np.zeros((8, 8, 3), np.uint8))
+    np.testing.assert_allclose(read_folder(folder).labels, labels, atol=1e-6)
