@@ -23,7 +23,8 @@ from facepipe.apps.trainer.trainer import TrainOptions
 from facepipe.errors import InputError
 from facepipe.solutions.blendshape_regressor import LIVE_LINK_NAMES, BlendshapeRegressor
 
-TINY = TrainOptions(seed=3, hidden=(16,), max_epochs=4, patience=4, batch_size=8, num_threads=1)
+TINY = TrainOptions(seed=3, hidden=(16,), max_epochs=4, patience=4, batch_size=8, num_threads=1, teacher_mix=40,
+                    val_sets=("talk",))
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def root(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("trainer") / "data"
     make_dataset(shared_file("videos/pyfeat_single_face.mp4"), base / "smile", MakeDatasetOptions(max_frames=24))
     make_dataset(shared_file("videos/lp_d20_talking.mp4"), base / "talk", MakeDatasetOptions(max_frames=24, every=2))
+    make_dataset(shared_file("videos/lp_d11_child.mp4"), base / "child", MakeDatasetOptions(max_frames=12, every=2))
     return base
 
 
@@ -41,9 +43,9 @@ def _copy(root: Path, tmp_path: Path) -> Path:
 
 
 def test_make_dataset_writes_the_seed_layout(root):
-    assert (root / "sets.txt").read_text().split() == ["smile", "talk"]
+    assert (root / "sets.txt").read_text().split() == ["smile", "talk", "child"]
     folders = read_root(root)
-    assert [f.name for f in folders] == ["smile", "talk"]
+    assert [f.name for f in folders] == ["smile", "talk", "child"]
     smile = folders[0]
     assert len(smile.images) == 24 and smile.images[0].name == "smile_000000.jpg"
     assert smile.labels.shape == (24, 52) and (smile.labels >= 0).all() and (smile.labels <= 1).all()
@@ -73,10 +75,11 @@ def test_train_export_onnx_matches_pytorch_and_is_deterministic(root, tmp_path):
     assert (tmp_path / "m.onnx").read_bytes() == (tmp_path / "m2.onnx").read_bytes()
     assert run.result.train_sets and run.result.val_sets and not set(run.result.train_sets) & set(run.result.val_sets)
     assert len(run.result.history["val_mae"]) <= TINY.max_epochs and again.result.best_epoch == run.result.best_epoch
+    assert run.result.samples == 24 + 6 + 40  # the training folders' frames and the blended faces
 
     samples = load_samples(read_root(root))
     reg = BlendshapeRegressor(tmp_path / "m.onnx", forced_zero=())
-    onnx_out = reg.predict_offsets(samples.features)
+    onnx_out = reg.predict(samples.features)
     with torch.no_grad():
         torch_out = run.network(torch.from_numpy(samples.features)).numpy()
     np.testing.assert_allclose(onnx_out, torch_out, atol=1e-5, rtol=0)
@@ -94,6 +97,22 @@ def test_train_export_onnx_matches_pytorch_and_is_deterministic(root, tmp_path):
     assert (zeroed[:, LIVE_LINK_NAMES.index("cheekPuff")] == 0).all()
 
 
+def test_blending_a_face_with_weight_zero_gives_back_its_teacher_labels(root):
+    from facepipe.apps.trainer.augment import mixed_inputs, teacher_mixes
+    from facepipe.solutions.blendshape_regressor import featurizer
+
+    samples = load_samples(read_root(root))
+    mixes = teacher_mixes(samples.landmarks, 30, featurizer(), seed=2, mix_range=(0.0, 0.0))
+    # Canonical frame -> back into the image is exact: each unblended face is a frame of the dataset, and the
+    # teacher labels it as make-dataset did (its CSV row); its inputs are that frame's inputs.
+    dist = np.abs(mixes.labels[:, None] - samples.labels[None]).max(-1)
+    nearest = dist.argmin(1)
+    assert dist.min(1).max() < 2e-3
+    np.testing.assert_allclose(mixed_inputs(mixes, featurizer()), samples.features[nearest], atol=2e-3)
+    halfway = teacher_mixes(samples.landmarks, 30, featurizer(), seed=2, mix_range=(0.5, 0.5))
+    assert np.abs(halfway.labels[:, None] - samples.labels[None]).max(-1).min(1).max() > 0.01  # new faces
+
+
 def test_cli_train_eval_and_landmarks_with_the_regressor(root, tmp_path):
     model = tmp_path / "cli.onnx"
     r = run_cli("train", "blendshapes", root, "-o", model, "--epochs", "3", "--hidden", "8",
@@ -107,7 +126,7 @@ def test_cli_train_eval_and_landmarks_with_the_regressor(root, tmp_path):
     import json
 
     doc = json.loads(report.read_text())
-    assert doc["samples"] == 36 and set(doc["blendshapes"]) == set(LIVE_LINK_NAMES)
+    assert doc["samples"] == 42 and set(doc["blendshapes"]) == set(LIVE_LINK_NAMES)
     out = tmp_path / "lm.json"
     photo = root / "smile" / "smile_000005.jpg"
     r = run_cli("landmarks", photo, "--blendshapes", model, "-o", out)
@@ -172,7 +191,7 @@ def test_images_without_a_face_are_skipped_and_counted(root, tmp_path):
         cv2.imwrite(str(data / "smile" / f"smile_{i:06d}.jpg"), blank)
     samples = load_samples(read_root(data))
     assert samples.skipped == {"smile": 2}
-    assert len(samples) == 24 - 2 + 12
+    assert len(samples) == 24 - 2 + 12 + 6
 
 
 def test_make_dataset_refuses_existing_output_and_faceless_input(root, tmp_path):

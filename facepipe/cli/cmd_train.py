@@ -1,7 +1,7 @@
 """`facepipe train make-dataset|blendshapes|eval`: your own landmarks -> ARKit blendshapes regressor.
 
   facepipe train make-dataset clip.mp4 -o data/alice        # data/sets.txt, data/alice/...
-  facepipe train blendshapes data -o model.onnx --seed 1    # model.onnx + model.loss.png
+  facepipe train blendshapes data -o model.onnx --teacher-mix 8000   # model.onnx + model.loss.png
   facepipe train eval heldout model.onnx                    # table, heldout.eval.json, heldout.eval.png
   facepipe analyze clip.mp4 --blendshapes model.onnx        # use it instead of the Tasks blendshape model
 
@@ -66,6 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--val-sets", nargs="+", default=None, metavar="NAME", help="folders held out for validation")
     q.add_argument("--val-fraction", type=float_range(0, 1, above=True), default=0.2,
                    help="share of the folders held out (when --val-sets is not given)")
+    q.add_argument("--teacher-mix", type=int_range(0, 10_000_000), default=0, metavar="N",
+                   help="add N faces blended from pairs of training people, labelled by the Tasks blendshape "
+                   "model (much better on unseen people; only for datasets labelled by that model, not Live "
+                   "Link Face)")
     q.add_argument("--features", choices=("normalized", "raw"), default="normalized",
                    help="pose-free patch features, or raw landmarks (ablation)")
     q.add_argument("--loss-plot", type=Path, default=None, metavar="PNG",
@@ -115,7 +119,8 @@ def _train(args: argparse.Namespace) -> int:
     options = TrainOptions(seed=args.seed, hidden=tuple(args.hidden), max_epochs=args.epochs,
                            patience=args.patience, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            val_sets=tuple(args.val_sets or ()), val_fraction=args.val_fraction,
-                           num_threads=args.num_threads or 2, progress=_progress(args))
+                           num_threads=args.num_threads or 1, teacher_mix=args.teacher_mix,
+                           progress=_progress(args))
     run = train_blendshapes(args.root, args.output, options, args.features)
     r = run.result
     log.warning("%s: %d training samples (%s), validation %s: MAE %.4f at epoch %d of %d, %.1f s",

@@ -1,9 +1,10 @@
 """A trained landmarks -> 52 ARKit blendshapes regressor (facepipe train blendshapes) on onnxruntime.
 
 The model file is an ONNX network from `facepipe train blendshapes`: input
-`features` (N,F) = patch features of a face minus those of the same person's
-neutral face (facepipe.stages.blendshape_features), output `blendshapes` (N,52)
-in `LIVE_LINK_NAMES` order. Its metadata_props carry what the runtime needs to
+`features` (N,2F) = `regressor_input`: the patch features of a face
+(facepipe.stages.blendshape_features) minus those of the same person's neutral
+face, then the features themselves; output `blendshapes` (N,52) in
+`LIVE_LINK_NAMES` order. Its metadata_props carry what the runtime needs to
 compute the same input: the feature set, the names, and a default neutral (the
 mean neutral of the training set) used until `calibrate` is given this person's
 neutral face. No PyTorch at run time.
@@ -30,7 +31,7 @@ from facepipe.solutions.blendshapes import ARKIT_NAMES, BLENDSHAPE_NAMES
 from facepipe.stages.blendshape_features import FEATURE_SETS, PatchFeaturizer, raw_features
 
 __all__ = ["DEFAULT_FORCED_ZERO", "LIVE_LINK_NAMES", "METADATA_KEY", "BlendshapeRegressor", "featurizer",
-           "to_tasks_order"]
+           "regressor_input", "to_tasks_order"]
 
 # Live Link Face's column order (the seed dataset's CSV header): ARKit's list with Right before Left.
 LIVE_LINK_NAMES: tuple[str, ...] = tuple(
@@ -55,6 +56,16 @@ def featurizer(kind: str = "normalized") -> Callable[[np.ndarray, tuple[int, int
     if kind == "raw":
         return raw_features
     raise ValueError(f"unknown feature set {kind!r}; use one of {list(FEATURE_SETS)}")
+
+
+def regressor_input(features: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """(N,2F) network input: offsets from the neutral face's (F,) or (N,F) features, then the features.
+
+    The offsets are the seed's input (expression without identity); the features themselves are there
+    because a teacher's labels of a neutral face are not 0 and differ between people (the Tasks model
+    rates some faces as always a little squinting), which only the face's own shape can tell."""
+    f = np.asarray(features, np.float32)
+    return np.concatenate([f - np.asarray(neutral, np.float32), f], axis=-1)
 
 
 def to_tasks_order(scores: np.ndarray) -> np.ndarray:
@@ -119,14 +130,15 @@ class BlendshapeRegressor:
             raise ModelError(str(exc)) from exc
         width = self._model.inputs[0].shape[-1]
         self._features = featurizer(self.feature_set)
-        if width != len(self.default_neutral):
-            raise ModelError(f"{self.path}: network takes {width} features, metadata has {len(self.default_neutral)}")
+        if width != 2 * len(self.default_neutral):
+            raise ModelError(f"{self.path}: network takes {width} inputs, metadata has a neutral of "
+                             f"{len(self.default_neutral)} features")
         self._lock = threading.Lock()
         self._neutral = self.default_neutral
 
     @property
-    def num_features(self) -> int:
-        return len(self.default_neutral)
+    def num_inputs(self) -> int:
+        return 2 * len(self.default_neutral)
 
     def features(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """(N,F) features of (N,478,3) normalized landmarks (before the neutral is subtracted)."""
@@ -144,11 +156,11 @@ class BlendshapeRegressor:
         with self._lock:
             self._neutral = self.default_neutral
 
-    def predict_offsets(self, offsets: np.ndarray) -> np.ndarray:
-        """(N,52) scores in [0,1] from (N,F) feature offsets (features - neutral features)."""
-        x = np.asarray(offsets, np.float32)
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"expected (N, {self.num_features}) feature offsets, got {x.shape}")
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """(N,52) scores in [0,1] from (N,2F) network inputs (`regressor_input`)."""
+        x = np.asarray(inputs, np.float32)
+        if x.ndim != 2 or x.shape[1] != self.num_inputs:
+            raise ValueError(f"expected (N, {self.num_inputs}) regressor inputs, got {x.shape}")
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
         out = np.clip(self._model.run(x)[0], 0.0, 1.0)
@@ -163,7 +175,7 @@ class BlendshapeRegressor:
             neutral = self._neutral
         good = np.isfinite(f).all(axis=1)
         out = np.full((len(f), len(self.names)), np.nan, np.float32)
-        out[good] = self.predict_offsets(f[good] - neutral)
+        out[good] = self.predict(regressor_input(f[good], neutral))
         return out
 
     def tasks_order(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:

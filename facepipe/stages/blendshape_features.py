@@ -145,6 +145,11 @@ class PatchFeaturizer:
 
     def object_space(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """(N,478,3) landmarks in the canonical face's frame (cm); NaN rows where the fit failed."""
+        return self.object_space_and_pose(landmarks, image_size)[0]
+
+    def object_space_and_pose(self, landmarks: np.ndarray, image_size: tuple[int, int]
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """object_space, and the (N,4,4) similarity transforms canonical frame -> pixels (x, -y, -z)."""
         lm = _check_landmarks(landmarks)
         w, h = _check_size(image_size)
         px = lm * np.array([w, -h, -w], np.float64)  # +Y up, +Z toward the camera, like the canonical model
@@ -153,7 +158,7 @@ class PatchFeaturizer:
         inv = np.linalg.inv(np.where(good[:, None, None], m, np.eye(4)))
         out = np.einsum("nij,npj->npi", inv[:, :3, :3], px) + inv[:, None, :3, 3]
         out[~good] = np.nan
-        return out
+        return out, m
 
     def __call__(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         obj = self.object_space(landmarks, image_size)

@@ -91,5 +91,5 @@ def metrics(pred: np.ndarray, labels: np.ndarray, yaw: np.ndarray, label_mean: n
 def evaluate(samples: Samples, regressor) -> EvalResult:
     """Run `regressor` (a BlendshapeRegressor; its forced-zero list applies) on samples made with its own
     feature set, each against its folder's neutral."""
-    pred = regressor.predict_offsets(samples.features)
+    pred = regressor.predict(samples.features)
     return metrics(pred, samples.labels, samples.yaw, regressor.label_mean, regressor.names, samples.skipped)

@@ -13,7 +13,7 @@ from facepipe.apps.trainer.dataset import read_root
 from facepipe.apps.trainer.evaluation import EvalResult, evaluate
 from facepipe.apps.trainer.export import regressor_onnx
 from facepipe.apps.trainer.samples import load_samples
-from facepipe.apps.trainer.trainer import TrainOptions, TrainResult, train
+from facepipe.apps.trainer.trainer import TrainOptions, TrainResult, split_by_folder, train
 from facepipe.errors import UsageError
 
 __all__ = ["TrainRun", "evaluate_root", "train_blendshapes"]
@@ -35,10 +35,20 @@ def train_blendshapes(root: str | os.PathLike[str], output: str | os.PathLike[st
     if output.suffix.lower() != ".onnx":
         raise UsageError(f"{output}: the model is written as ONNX; give a .onnx file name")
     samples = load_samples(read_root(root), feature_set, progress=o.progress)
-    result, net = train(samples, o)
+    extra = None
+    if o.teacher_mix:
+        from facepipe.apps.trainer.augment import mixed_inputs, teacher_mixes
+        from facepipe.solutions.blendshape_regressor import featurizer
+
+        val_mask, val_sets = split_by_folder(samples, o)
+        train_lms = [lm for name, lm in zip(samples.folders, samples.landmarks) if name not in val_sets]
+        mixes = teacher_mixes(train_lms, o.teacher_mix, featurizer("normalized"), seed=o.seed)
+        extra = (mixed_inputs(mixes, featurizer(feature_set)), mixes.labels)
+    result, net = train(samples, o, extra)
     train_mask = np.isin(samples.group, [samples.folders.index(n) for n in result.train_sets])
-    info = {"seed": o.seed, "train_sets": list(result.train_sets), "val_sets": list(result.val_sets),
-            "best_epoch": result.best_epoch, "val_mae": round(result.best_val_mae, 6), "samples": result.samples,
+    info = {"seed": o.seed, "teacher_mix": o.teacher_mix, "train_sets": list(result.train_sets),
+            "val_sets": list(result.val_sets), "best_epoch": result.best_epoch,
+            "val_mae": round(result.best_val_mae, 6), "samples": result.samples,
             "hidden": list(o.hidden)}
     data = regressor_onnx(result.layers, result.mean, result.std, feature_set=feature_set,
                           neutral=samples.neutral_mean, label_mean=samples.labels[train_mask].mean(0), info=info)

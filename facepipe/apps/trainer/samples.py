@@ -32,9 +32,10 @@ def image_landmarker():
 
 @dataclass(frozen=True, eq=False)
 class Samples:
-    """features: (N,F) float32 offsets from the folder's neutral; labels (N,52); group (N,) folder index;
-    yaw (N,) head yaw in degrees; neutral_mean (F,) mean neutral features over the folders;
-    skipped[name]: images of that folder without a face (left out)."""
+    """features: (N,2F) float32 network inputs (regressor_input: offsets from the folder's neutral, then
+    the features); labels (N,52); group (N,) folder index; yaw (N,) head yaw in degrees; neutral_mean (F,)
+    mean neutral features over the folders; skipped[name]: images of that folder without a face (left
+    out); landmarks: each folder's FolderLandmarks."""
 
     features: np.ndarray
     labels: np.ndarray
@@ -43,13 +44,14 @@ class Samples:
     folders: tuple[str, ...]
     neutral_mean: np.ndarray
     skipped: dict[str, int] = field(default_factory=dict)
+    landmarks: tuple[FolderLandmarks, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, mask: np.ndarray) -> Samples:
         return Samples(self.features[mask], self.labels[mask], self.group[mask], self.yaw[mask], self.folders,
-                       self.neutral_mean, self.skipped)
+                       self.neutral_mean, self.skipped, self.landmarks)
 
 
 def _yaw(lms: FolderLandmarks, found: np.ndarray) -> np.ndarray:
@@ -69,10 +71,10 @@ def load_samples(folders: Sequence[DatasetFolder], feature_set: str = "normalize
                  progress: bool = False) -> Samples:
     """Samples of every folder (landmarks from the cache or computed); images without a face are
     skipped and counted (logged per folder), never dropped silently."""
-    from facepipe.solutions.blendshape_regressor import featurizer
+    from facepipe.solutions.blendshape_regressor import featurizer, regressor_input
 
     feat = featurizer(feature_set)
-    xs, ys, gs, yaws, neutrals = [], [], [], [], []
+    xs, ys, gs, yaws, neutrals, all_lms = [], [], [], [], [], []
     skipped: dict[str, int] = {}
     made = None
 
@@ -85,6 +87,7 @@ def load_samples(folders: Sequence[DatasetFolder], feature_set: str = "normalize
     with Progress(total, "landmarks", enabled=progress, unit="image") as bar:
         for gi, folder in enumerate(folders):
             lms = folder_landmarks(folder, landmarker, progress=bar.update)
+            all_lms.append(lms)
             found = lms.found
             if not found.all():
                 skipped[folder.name] = int((~found).sum())
@@ -98,7 +101,7 @@ def load_samples(folders: Sequence[DatasetFolder], feature_set: str = "normalize
             for size in np.unique(lms.sizes[found], axis=0):
                 sel = (lms.sizes[idx] == size).all(axis=1)
                 f[sel] = feat(lms.landmarks[idx[sel]], (int(size[0]), int(size[1])))
-            xs.append(f - neutral)
+            xs.append(regressor_input(f, neutral))
             ys.append(folder.labels[found])
             gs.append(np.full(len(f), gi, np.int32))
             yaws.append(_yaw(lms, found))
@@ -108,4 +111,5 @@ def load_samples(folders: Sequence[DatasetFolder], feature_set: str = "normalize
     if not good.all():
         log.warning("%d samples whose landmarks could not be put in object space, skipped", int((~good).sum()))
     return Samples(x[good], np.concatenate(ys)[good], np.concatenate(gs)[good], np.concatenate(yaws)[good],
-                   tuple(f.name for f in folders), np.mean(neutrals, axis=0).astype(np.float32), skipped)
+                   tuple(f.name for f in folders), np.mean(neutrals, axis=0).astype(np.float32), skipped,
+                   tuple(all_lms))

@@ -39,7 +39,8 @@ class TrainOptions:
     """hidden: widths of the hidden layers; max_epochs / patience: early stopping on the validation MAE;
     val_sets: folder names held out for validation (default: val_fraction of the folders, at least one,
     picked with the seed); noise: std of Gaussian noise added to the training features (in units of
-    each feature's std), against over-fitting few people."""
+    each feature's std), against over-fitting few people; teacher_mix: blended faces added to the
+    training set (augment.py; only for datasets labelled by the Tasks model)."""
 
     seed: int = 0
     hidden: tuple[int, ...] = (256, 256)
@@ -51,7 +52,8 @@ class TrainOptions:
     noise: float = 0.05
     val_sets: tuple[str, ...] = ()
     val_fraction: float = 0.2
-    num_threads: int = 2
+    num_threads: int = 1
+    teacher_mix: int = 0
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -64,6 +66,7 @@ class TrainOptions:
             (self.noise >= 0, f"noise must be >= 0, got {self.noise}"),
             (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
             (self.num_threads >= 1, f"threads must be >= 1, got {self.num_threads}"),
+            (self.teacher_mix >= 0, f"teacher mix count must be >= 0, got {self.teacher_mix}"),
             (len(self.hidden) >= 1 and min(self.hidden) >= 1, f"hidden layer widths must be >= 1: {self.hidden}"),
         ]
         for ok, message in checks:
@@ -136,8 +139,10 @@ def network_layers(net) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in mods]
 
 
-def train(samples: Samples, options: TrainOptions | None = None) -> tuple[TrainResult, object]:
-    """Train on `samples`; returns the result (weights as numpy) and the PyTorch module (best epoch)."""
+def train(samples: Samples, options: TrainOptions | None = None,
+          extra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[TrainResult, object]:
+    """Train on `samples` (plus `extra` (inputs, labels) in the training part only); returns the result
+    (weights as numpy) and the PyTorch module of the best epoch."""
     o = options or TrainOptions()
     torch = import_torch()
     torch.manual_seed(o.seed)
@@ -145,23 +150,25 @@ def train(samples: Samples, options: TrainOptions | None = None) -> tuple[TrainR
     threads = torch.get_num_threads()
     torch.set_num_threads(o.num_threads)
     try:
-        return _train(torch, samples, o)
+        return _train(torch, samples, o, extra)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(torch, samples: Samples, o: TrainOptions) -> tuple[TrainResult, object]:
+def _train(torch, samples: Samples, o: TrainOptions, extra) -> tuple[TrainResult, object]:
     start = time.perf_counter()
     val_mask, val_sets = split_by_folder(samples, o)
     train_s, val_s = samples.take(~val_mask), samples.take(val_mask)
     train_sets = tuple(n for n in samples.folders if n not in val_sets)
     if len(train_s) == 0 or len(val_s) == 0:
         raise UsageError("the folder split left no training or no validation samples")
-    x_np = train_s.features
+    x_np, y_np = train_s.features, train_s.labels
+    if extra is not None and len(extra[0]):
+        x_np, y_np = np.concatenate([x_np, extra[0]]), np.concatenate([y_np, extra[1]])
     mean = x_np.mean(0)
     std = np.maximum(x_np.std(0), 1e-4)
-    net = build_network(torch, x_np.shape[1], o.hidden, train_s.labels.shape[1], mean, std)
-    x, y = torch.from_numpy(x_np), torch.from_numpy(train_s.labels)
+    net = build_network(torch, x_np.shape[1], o.hidden, y_np.shape[1], mean, std)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
     xv, yv = torch.from_numpy(val_s.features), torch.from_numpy(val_s.labels)
     noise_scale = torch.from_numpy((o.noise * std).astype(np.float32))
     opt = torch.optim.AdamW(net.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
@@ -201,5 +208,5 @@ def _train(torch, samples: Samples, o: TrainOptions) -> tuple[TrainResult, objec
     net.load_state_dict(best_state)
     net.eval()
     result = TrainResult(network_layers(net), mean.astype(np.float32), std.astype(np.float32), train_sets, val_sets,
-                         best_epoch + 1, best, time.perf_counter() - start, len(train_s), history)
+                         best_epoch + 1, best, time.perf_counter() - start, len(x_np), history)
     return result, net

@@ -1,0 +1,107 @@
+"""More faces for a teacher-labelled dataset: people mixed in object space, labelled by the teacher again.
+
+A handful of recorded people teach a regressor little about faces it has not
+seen. Two frames of different people are blended in the canonical face's frame
+(shape and expression both), put back where the first face was in its image,
+and the Tasks blendshape model labels the blend exactly as it would label such
+a face. Their neutral faces are blended with the same weight. Only for datasets
+whose labels came from that teacher: a Live Link Face dataset's labels are not
+the teacher's, and blending them would mix two labellers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facepipe.apps.trainer.dataset import FolderLandmarks
+from facepipe.errors import UsageError
+from facepipe.solutions.blendshape_regressor import LIVE_LINK_NAMES
+from facepipe.stages.blendshape_features import PatchFeaturizer
+
+__all__ = ["Mixes", "mixed_inputs", "teacher_mixes"]
+
+
+@dataclass(frozen=True, eq=False)
+class Mixes:
+    """Blended faces: (K,478,3) normalized landmarks in (K,2) image sizes, their blended neutral faces placed
+    the same way, and the teacher's (K,52) labels in LIVE_LINK_NAMES order."""
+
+    landmarks: np.ndarray
+    neutral: np.ndarray
+    sizes: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: PatchFeaturizer, seed: int = 0,
+                  mix_range: tuple[float, float] = (0.0, 1.0), batch: int = 512) -> Mixes:
+    """`count` blended faces from pairs of frames of different folders, the weight of the second drawn
+    uniformly from `mix_range`. `featurizer` supplies the object space (its features are not used)."""
+    from facepipe.solutions.blendshapes import ARKIT_NAMES, BlendshapeModel, to_arkit
+
+    if len(folders) < 2:
+        raise UsageError(f"blending people (teacher mix) needs at least 2 training folders, got {len(folders)}")
+    rng = np.random.default_rng(seed)
+    teacher = BlendshapeModel()
+    order = [ARKIT_NAMES.index(n) for n in LIVE_LINK_NAMES]
+    objs, poses, sizes, neutrals = [], [], [], []
+    for f in folders:
+        lm, size = f.landmarks[f.found], f.sizes[f.found]
+        o = np.empty((len(lm), 478, 3))
+        m = np.empty((len(lm), 4, 4))
+        for s in np.unique(size, axis=0):
+            sel = (size == s).all(axis=1)
+            o[sel], m[sel] = featurizer.object_space_and_pose(lm[sel], (int(s[0]), int(s[1])))
+        objs.append(o)
+        poses.append(m)
+        sizes.append(size)
+        neutrals.append(featurizer.object_space(f.neutral[None], f.neutral_size)[0])
+    out_lm, out_neutral, out_size, out_labels = [], [], [], []
+    for start in range(0, count, batch):
+        k = min(batch, count - start)
+        fa = rng.integers(0, len(folders), k)
+        fb = (fa + rng.integers(1, len(folders), k)) % len(folders)  # always another folder
+        ia = np.array([rng.integers(0, len(objs[a])) for a in fa])
+        ib = np.array([rng.integers(0, len(objs[b])) for b in fb])
+        lam = rng.uniform(mix_range[0], mix_range[1], k)[:, None, None]
+        mixed = (1 - lam) * np.stack([objs[a][i] for a, i in zip(fa, ia)]) + lam * np.stack(
+            [objs[b][i] for b, i in zip(fb, ib)])
+        neutral = (1 - lam) * np.stack([neutrals[a] for a in fa]) + lam * np.stack([neutrals[b] for b in fb])
+        m = np.stack([poses[a][i] for a, i in zip(fa, ia)])
+        size = np.stack([sizes[a][i] for a, i in zip(fa, ia)])
+        # Back where the first face was in its image: canonical frame -> pixels -> normalized.
+        scale = np.stack([size[:, 0], -size[:, 1], -size[:, 0]], axis=1).astype(np.float64)[:, None]
+        lm = ((np.einsum("nij,npj->npi", m[:, :3, :3], mixed) + m[:, None, :3, 3]) / scale).astype(np.float32)
+        nlm = ((np.einsum("nij,npj->npi", m[:, :3, :3], neutral) + m[:, None, :3, 3]) / scale).astype(np.float32)
+        labels = np.empty((k, len(LIVE_LINK_NAMES)), np.float32)
+        for s in np.unique(size, axis=0):  # the teacher reads pixels: one call per image size
+            sel = (size == s).all(axis=1)
+            labels[sel] = to_arkit(teacher(lm[sel], (int(s[0]), int(s[1]))))[:, order]
+        out_lm.append(lm)
+        out_neutral.append(nlm)
+        out_size.append(size)
+        out_labels.append(labels)
+    if not out_lm:
+        return Mixes(np.zeros((0, 478, 3), np.float32), np.zeros((0, 478, 3), np.float32), np.zeros((0, 2), np.int64),
+                     np.zeros((0, len(LIVE_LINK_NAMES)), np.float32))
+    return Mixes(np.concatenate(out_lm), np.concatenate(out_neutral), np.concatenate(out_size),
+                 np.concatenate(out_labels))
+
+
+def mixed_inputs(mixes: Mixes, features) -> np.ndarray:
+    """(K,2F) network inputs (regressor_input) of blended faces with the feature function `features`."""
+    from facepipe.solutions.blendshape_regressor import regressor_input
+
+    out = None
+    for s in np.unique(mixes.sizes, axis=0):
+        sel = (mixes.sizes == s).all(axis=1)
+        size = (int(s[0]), int(s[1]))
+        x = regressor_input(features(mixes.landmarks[sel], size), features(mixes.neutral[sel], size))
+        out = np.empty((len(mixes), x.shape[1]), np.float32) if out is None else out
+        out[sel] = x
+    return out if out is not None else np.zeros((0, 0), np.float32)
