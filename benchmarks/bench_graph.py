@@ -7,8 +7,8 @@ Rows (same input, options and machine, measured in this run, median of --repeat)
                another in one thread: FFmpeg's decoder and x264 on one thread each, OpenCV's
                thread pool off. This is the issue's baseline: what the graph adds is the use
                of the second core.
-  app seq.     facepipe.apps.anonymize.files.anonymize_video_file(workers=1), the app without
-               the graph: track, redact, encode one frame after another, with decoding and
+  app seq.     facepipe.apps.anonymize.files.anonymize_video_file, options.execution.workers=1:
+               the app without the graph: track, redact, encode one frame after another, with decoding and
                detection one frame ahead in a second thread and FFmpeg's codec threads as usual
                (already about 1.4 cores busy)
   graph x1     the anonymize graph on one worker thread (codec threads as usual)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                     and _same_regions(regions["graph1"], regions["graph"]))
 
     base = statistics.median(times["one_thread"])
-    labels = {"one_thread": "sequential, one thread", "sequential": "app sequential path (workers=1)",
+    labels = {"one_thread": "sequential, one thread", "sequential": "app sequential path (ExecutionOptions(workers=1))",
               "graph1": "graph, 1 worker",
               "graph": f"graph, {args.workers} workers (x{args.detect_in_flight} in flight)"}
     best_base = min(times["one_thread"])
