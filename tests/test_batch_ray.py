@@ -64,7 +64,7 @@ def assert_same_video(a: Path, b: Path) -> None:
     assert video_times(a) == video_times(b)
     assert audio_packets(a) == audio_packets(b) and audio_packets(a)[0]
     assert a.read_bytes() == b.read_bytes(), (a, b)  # the whole file: the graph (local default) and a Ray
-    # worker of 1 CPU (one frame after another) write the same MP4 (not so with --max-frames: docs/scaling.md)
+    # worker of 1 CPU (one frame after another) write the same MP4
 
 
 def test_anonymize_on_ray_equals_local_survives_a_killed_worker_and_resumes(cluster, tmp_path):

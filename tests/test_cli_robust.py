@@ -56,6 +56,23 @@ def test_short_videos_with_audio_are_written_and_a_bad_file_does_not_stop_the_ba
     assert not (out / "broken.mp4").exists()
 
 
+def test_max_frames_gives_the_same_file_in_a_graph_and_one_frame_after_another(tmp_path):
+    """The graph's decoder reads ahead differently from the sequential run: the copy still ends its
+    audio with its last frame, so both runs (and a Ray worker, which runs sequentially) write one file."""
+    pytest.importorskip("av")
+    src = shared_file("videos/lp_d20_talking.mp4")  # 25 fps, AAC
+    outs = []
+    for workers in ("1", "2"):
+        dst = tmp_path / f"w{workers}.mp4"
+        res = run_cli("anonymize", str(src), "-o", str(dst), "--max-frames", "12", "--workers", workers,
+                      "--no-progress")
+        assert res.returncode == 0, res.stderr
+        outs.append(dst)
+    assert frame_count(outs[0]) == 12
+    assert 0 < audio_packet_count(outs[0]) < audio_packet_count(src)
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
 # --------------------------------------------------------------------------- 3: hints name real commands
 
 def _commands_named(text: str) -> list[str]:

@@ -109,6 +109,72 @@ def test_audio_into_matroska(tmp_path):
     assert [h for _, h in audio_packets(dst)[0]] == [h for _, h in audio_packets(src)[0]]
 
 
+def _audio_starts(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return [p.pts * a.time_base for p in c.demux(a) if p.size]
+
+
+@pytest.mark.parametrize("read_ahead", [0, 1, 7])
+def test_a_copy_that_stops_early_ends_its_audio_with_its_last_frame(tmp_path, read_ahead):
+    """A run that stops after n frames (--max-frames) copies exactly the audio packets that start
+    before its last frame ends, however many frames the reader had decoded beyond it."""
+    src = shared_file("videos/lp_d20_talking.mp4")  # 25 fps, AAC (1024 samples a packet)
+    n = 12
+    dst = tmp_path / f"out{read_ahead}.mp4"
+    with VideoReader(src) as r, VideoWriter.like(r, dst) as w:
+        frames = iter(r)
+        for f in frames:
+            if f.index == n:
+                break
+            w.write(f.image, f)
+        for _ in range(read_ahead):  # a reader further ahead (a graph's decoder is) changes nothing
+            next(frames)
+    end = Fraction(n, 25)
+    src_starts = _audio_starts(src)
+    want = [t for t in src_starts if t < end]
+    assert len(want) < len(src_starts)
+    assert _audio_starts(dst) == want
+    assert [h for _, h in audio_packets(dst)[0]] == [h for _, h in audio_packets(src)[0]][: len(want)]
+
+
+def _clip_with_longer_audio(path: Path, frames: int = 4, audio_s: float = 1.0) -> None:
+    """H.264 at 10 fps and AAC that goes on `audio_s` seconds (past the video's frames / 10 s)."""
+    img = np.full((32, 64, 3), 90, np.uint8)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 32, "yuv420p"
+        a = out.add_stream("aac", rate=8000)
+        a.layout = "mono"
+        for i in range(frames):
+            for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+        for i in range(round(audio_s * 10)):
+            frame = av.AudioFrame.from_ndarray(
+                (np.sin(np.arange(800) / 5.0 + i)[None] * 0.3).astype(np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 8000, i * 800
+            for p in a.encode(frame):
+                out.mux(p)
+        for p in a.encode(None):
+            out.mux(p)
+
+
+def test_a_copy_of_every_frame_keeps_the_audio_after_the_last_one(tmp_path):
+    src = tmp_path / "long_audio.mp4"
+    _clip_with_longer_audio(src)
+    assert max(_audio_starts(src)) > Fraction(4, 10)  # audio goes on after the last frame
+    for stop_at_last in (False, True):
+        dst = tmp_path / f"out{stop_at_last}.mp4"
+        with VideoReader(src) as r, VideoWriter.like(r, dst) as w:
+            for f in r:
+                w.write(f.image, f)
+                if stop_at_last and f.index == r.info.frame_count - 1:
+                    break  # every frame written, though the reader was not read to its end
+        assert audio_packets(dst) == audio_packets(src)
+
+
 def _truncations(tmp_path: Path) -> list[Path]:
     src = shared_file("videos/fr_short_hamilton_clip.mp4")  # index (moov) at the end
     data = src.read_bytes()

@@ -57,9 +57,9 @@ class AudioTap:
     """Hands a reader's audio packets to a writer that is created later, on another thread.
 
     Looks like a `VideoReader` to `VideoWriter(audio_from=...)` (path, audio_streams,
-    set_packet_sink). Packets read before the writer exists are held; `lock` is held while a
-    packet is muxed, and the encoder holds it while it writes video, so the two threads never
-    write to the output container at once.
+    set_packet_sink, audio_complete, drain_audio). Packets read before the writer exists are
+    held; `lock` is held while a packet is muxed, and the encoder holds it while it writes video,
+    so the two threads never write to the output container at once.
     """
 
     def __init__(self, reader: VideoReader) -> None:
@@ -110,6 +110,13 @@ class AudioTap:
                     sink(packet)
             if self._close_pending:
                 self._reader.close()
+
+    def audio_complete(self, frames_written: int) -> bool:
+        return self._reader.audio_complete(frames_written)
+
+    def drain_audio(self, until: Fraction) -> None:
+        with self.lock:  # the reader drains itself on closing, to its last frame, under this lock
+            self._reader.drain_audio(until)
 
     def drop(self) -> None:
         """Nobody will take the audio: stop holding packets."""

@@ -3,6 +3,7 @@ error naming the file, never a silent short read. Audio packets go to a sink (a 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -27,6 +28,8 @@ from facepipe.io.video_container import (
 )
 
 __all__ = ["VideoReader", "probe_video"]
+
+log = logging.getLogger("facepipe.io.video")
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -64,6 +67,9 @@ class VideoReader:
         self._pending_audio: list[Any] = []
         self._started = False
         self._closed = False
+        self._exhausted = False  # iteration ran to the end of the video
+        self._yielded_end: Fraction | None = None  # end time (s) of the last frame yielded
+        self._audio_reached: dict[int, Fraction] = {}  # per audio stream: start time (s) of its last packet
         self._rotate = rotate
         self._transform = (False, False, False)
         self._first: Any = None  # first decoded av.VideoFrame, read ahead to learn the orientation
@@ -161,6 +167,9 @@ class VideoReader:
                     if packet.is_corrupt:
                         raise InputError(f"{self.path}: audio packet at {self._pkt_time(packet)} is damaged"
                                          " (file truncated or corrupt)")
+                    t = packet.pts if packet.pts is not None else packet.dts
+                    if packet.time_base:
+                        self._audio_reached[packet.stream.index] = Fraction(t) * Fraction(packet.time_base)
                     if self._sink is not None:
                         self._sink(packet)
                     elif not self._started:
@@ -222,17 +231,48 @@ class VideoReader:
                 pts = 0 if last_pts is None else last_pts + step
             image = self._to_upright(av_frame.to_ndarray(format="rgb24"))
             duration = int(av_frame.duration) if getattr(av_frame, "duration", None) else None
+            self._yielded_end = (int(pts) + (duration or step)) * Fraction(tb)
             yield Frame(index, image, int(pts), tb, duration)
             last_pts = int(pts)
             index += 1
             av_frame = next(self._decoded, None)
+        self._exhausted = True
         expected = self.info.frame_count
         if expected is not None and index < expected:
             raise InputError(f"{self.path}: only {index} of the {expected} frames in its index could be decoded;"
                              " the file is truncated or corrupt")
 
+    def audio_complete(self, frames_written: int) -> bool:
+        """Whether a copy whose video has `frames_written` frames should take all the audio: the
+        frames were read to the end, or the index says there are no more. Otherwise the run stopped
+        early (e.g. `--max-frames`) and the copy ends with its video."""
+        count = self.info.frame_count
+        return self._exhausted or (count is not None and frames_written >= count)
+
+    def drain_audio(self, until: Fraction) -> None:
+        """Hand the sink every audio packet that starts before `until` (seconds), reading on past
+        the frames already read. A run that stops early thereby gets the audio up to its last
+        frame however far the demuxer had read ahead (graph and sequential runs read ahead
+        differently). Video packets read on the way are dropped: call it only once the frames
+        are no longer needed."""
+        if self._closed or self._exhausted or self._sink is None or not self._audio_streams:
+            return
+
+        def reached() -> bool:
+            return all(self._audio_reached.get(a.index, Fraction(-1)) >= until for a in self._audio_streams)
+
+        try:
+            while not reached() and next(self._packets, None) is not None:
+                pass
+        except ValueError:  # the generator is running in another thread: it delivers the audio itself
+            log.debug("%s: audio not drained (reader busy)", self.path)
+        except InputError as exc:
+            log.warning("%s: the audio after the last frame could not be read (%s)", self.path, exc)
+
     def close(self) -> None:
         if not self._closed:
+            if self._started and self._yielded_end is not None:
+                self.drain_audio(self._yielded_end)
             self._closed = True
             self._decoded.close()
             self._packets.close()

@@ -111,6 +111,11 @@ class VideoWriter:
         self.time_base = time_base or (1 / rate)
         self._step = max(1, round(1 / (rate * self.time_base)))
         self._last_pts: int | None = None
+        self._video_end: Fraction | None = None  # end time (s) of the last frame written
+        # Audio that starts after the video written so far waits here: a run that stops early
+        # (--max-frames) ends its copy with its last frame, whatever the reader had read ahead.
+        self._held_audio: list[tuple[Fraction | None, Any]] = []
+        self._audio_source = audio_from
         self.frames_written = 0
         self._closed = False
         self._mux_lock = threading.RLock()
@@ -213,14 +218,33 @@ class VideoWriter:
         out = self._audio_map.get(packet.stream.index)
         if out is None:
             return
+        t = packet.pts if packet.pts is not None else packet.dts
+        start = Fraction(t) * Fraction(packet.time_base) if t is not None and packet.time_base else None
+        # Now, not when muxed: the input's streams are freed when its reader closes.
         packet.stream = out
         with self._mux_lock:  # the reader may hand audio over from another thread
             if self._closed:
                 return
-            try:
-                self._out.mux(packet)
-            except _ffmpeg_error_types() as exc:
-                raise ProcessingError(f"{self.path}: cannot write audio ({_why(exc)})") from exc
+            if start is None or (self._video_end is not None and start < self._video_end):
+                self._mux_audio(packet)
+            else:
+                self._held_audio.append((start, packet))
+
+    def _mux_audio(self, packet: Any) -> None:
+        try:
+            self._out.mux(packet)
+        except _ffmpeg_error_types() as exc:
+            raise ProcessingError(f"{self.path}: cannot write audio ({_why(exc)})") from exc
+
+    def _release_audio(self, until: Fraction | None) -> None:
+        """Mux the held audio that starts before `until` (all of it for None), in file order."""
+        keep = []
+        for start, packet in self._held_audio:
+            if until is None or start is None or start < until:
+                self._mux_audio(packet)
+            else:
+                keep.append((start, packet))
+        self._held_audio = keep
 
     def write(self, image: np.ndarray, at: Frame | int | None = None) -> None:
         """Encode one RGB uint8 (H, W, 3) frame at `at` (a source Frame, a pts, or None for the next slot)."""
@@ -248,8 +272,9 @@ class VideoWriter:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
-        if isinstance(at, Frame) and at.duration:
-            frame.duration = at.duration  # lets the muxer keep the last frame's length
+        duration = at.duration if isinstance(at, Frame) and at.duration else None
+        if duration:
+            frame.duration = duration  # lets the muxer keep the last frame's length
         with self._mux_lock:
             try:
                 for packet in self._stream.encode(frame):
@@ -257,6 +282,9 @@ class VideoWriter:
             except _ffmpeg_error_types() as exc:
                 raise ProcessingError(f"{self.path}: encoding failed at frame {self.frames_written}"
                                       f" ({_why(exc)})") from exc
+            self._video_end = (pts + (duration or self._step)) * Fraction(self.time_base)
+            if self._held_audio:
+                self._release_audio(self._video_end)
         self._last_pts = pts
         self.frames_written += 1
 
@@ -271,6 +299,17 @@ class VideoWriter:
             return
         try:
             with self._mux_lock:
+                source = self._audio_source
+                if source is not None and not source.audio_complete(self.frames_written):
+                    if self._video_end is not None:
+                        source.drain_audio(self._video_end)
+                    self._release_audio(self._video_end or Fraction(0))
+                    if self._held_audio:
+                        log.debug("%s: %d audio packets after the last frame left out", self.path,
+                                  len(self._held_audio))
+                else:
+                    self._release_audio(None)
+                self._held_audio = []
                 for packet in self._stream.encode(None):
                     self._out.mux(packet)
                 self._out.close()
