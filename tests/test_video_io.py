@@ -146,7 +146,7 @@ def _clip_with_longer_audio(path: Path, frames: int = 4, audio_s: float = 1.0) -
         v.width, v.height, v.pix_fmt = 64, 32, "yuv420p"
         a = out.add_stream("aac", rate=8000)
         a.layout = "mono"
-        for i in range(frames):
+        for _ in range(frames):
             for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(p)
         for p in v.encode(None):
