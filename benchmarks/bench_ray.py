@@ -209,13 +209,12 @@ def _photos_command(args: argparse.Namespace, tmp: Path, photos: list[Path], fil
     """(task factory, plain run -> frames, plan items for an output, ledger or manifest folder for it)."""
     if args.command == "index":
         from facepipe.apps.batch import IndexLedger, IndexTask, plan_index
-        from facepipe.apps.expression_search.index import ExpressionIndex
         from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder, index_paths
 
         def plain_index(dest: Path) -> int:
             embedder = FaceEmbedder(EmbedOptions(num_threads=1))
             try:
-                with ExpressionIndex(dest, embedder.descriptor.id, embedder.descriptor.dim) as index:
+                with embedder.open_index(dest) as index:
                     report = index_paths(index, files, embedder)
             finally:
                 embedder.close()
@@ -225,7 +224,7 @@ def _photos_command(args: argparse.Namespace, tmp: Path, photos: list[Path], fil
         def index_ledger(dest: Path) -> IndexLedger:
             probe = FaceEmbedder(EmbedOptions(num_threads=1))
             probe.close()
-            return IndexLedger(ExpressionIndex(dest, probe.descriptor.id, probe.descriptor.dim))
+            return IndexLedger(probe.open_index(dest))
 
         return (lambda: IndexTask(EmbedOptions()), plain_index, lambda dest: plan_index(files, dest).items,
                 index_ledger)

@@ -39,9 +39,21 @@ from facepipe.apps.expression_search.descriptor import (
     LandmarkDescriptor,
     fit_metric,
 )
-from facepipe.apps.expression_search.evaluation import leave_one_out, load_tune_split, lopo_metric
+from facepipe.apps.expression_search.evaluation import (
+    identity_normalised,
+    leave_one_out,
+    load_tune_split,
+    lopo_metric,
+)
+from facepipe.apps.expression_search.identity import IdentityEmbedder, IdentityGroups, IdentityOptions
 from facepipe.apps.expression_search.index import ExpressionIndex
-from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder, face_vectors, index_paths
+from facepipe.apps.expression_search.indexer import (
+    EmbedOptions,
+    FaceEmbedder,
+    embed_faces,
+    face_vectors,
+    index_paths,
+)
 from facepipe.apps.expression_search.query import ExpressionSearch, QueryOptions
 from facepipe.io.image import read_image
 from facepipe.solutions.face_landmarker import FaceLandmarker
@@ -97,6 +109,13 @@ def person_centred(x: np.ndarray, persons: np.ndarray) -> np.ndarray:
     return out
 
 
+def group_purity(groups: np.ndarray, persons: np.ndarray) -> tuple[float, float]:
+    """(purity, completeness) of identity groups against the true persons."""
+    pure = sum(np.unique(persons[groups == g], return_counts=True)[1].max() for g in np.unique(groups))
+    complete = sum(np.unique(groups[persons == p], return_counts=True)[1].max() for p in np.unique(persons))
+    return pure / len(persons), complete / len(persons)
+
+
 def accuracy(shared: Path) -> None:
     root = shared / "testdata" / "expressions"
     paths = sorted(root.glob("*/*"))
@@ -107,6 +126,9 @@ def accuracy(shared: Path) -> None:
     persons = np.array([p.name[:7] if p.name.startswith("yale_") else p.name for p in paths])
     tune = load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES)
     assert not set(tune.persons) & set(persons), "tuning and test people overlap"
+    assert tune.identities is not None, f"{TUNE_SPLIT} has no recognition embeddings: regenerate it"
+    identity = IdentityEmbedder()
+    ids = np.concatenate([identity.embed(im, r) for im, r in zip(images, results)])
 
     def stack(desc):
         return np.concatenate([desc.describe(im, r) for im, r in zip(images, results)]).astype(np.float64)
@@ -165,29 +187,56 @@ def accuracy(shared: Path) -> None:
          leave_one_out(lambda q: geo_proto, labels, persons))
     line("v1 as measured before: whitening refitted per query on the OTHER TEST faces (their labels shape"
          " the gallery: optimistic)", None, leave_one_out(lopo_metric(geo, labels, persons, whiten), labels, persons))
+    for name, options in [
+        ("**geometry, identity-normalised: shipped (index format 2; threshold 0.4, mean, shrink 3)**",
+         IdentityOptions()),
+        ("geometry, identity-normalised at face_recognition's threshold 0.6", IdentityOptions(threshold=0.6)),
+        ("geometry, identity-normalised, full centring (shrink 0)", IdentityOptions(shrink=0.0)),
+    ]:
+        line(name, leave_one_out(identity_normalised(tune.geometry, tune.identities, options), tune.labels,
+                                 tune.persons),
+             leave_one_out(identity_normalised(geo, ids, options), labels, persons))
+    line("blendshapes, identity-normalised (same settings)",
+         leave_one_out(identity_normalised(tune.blendshapes, tune.identities, IdentityOptions()), tune.labels,
+                       tune.persons),
+         leave_one_out(identity_normalised(blend, ids, IdentityOptions()), labels, persons))
     line("oracle: each person's mean removed (needs identities; not deployable)",
          leave_one_out(lambda q: person_centred(tune.geometry, tune.persons), tune.labels, tune.persons),
          leave_one_out(lambda q: person_centred(geo, persons), labels, persons))
+    for split, x_ids, who in (("tuning split", tune.identities, tune.persons), ("test set", ids, persons)):
+        groups = IdentityGroups(IdentityOptions().threshold).assign(x_ids)
+        pure, complete = group_purity(groups, who)
+        print(f"\nIdentity groups on the {split} (threshold {IdentityOptions().threshold}, faces in file order):"
+              f" {len(set(groups.tolist()))} groups for {len(set(who.tolist()))} people; purity {pure:.3f}"
+              f" (share of faces whose group's majority person is theirs), completeness {complete:.3f} (share"
+              " in their person's largest group)")
 
 
-def synthetic_index(path: Path, base: tuple[np.ndarray, np.ndarray, np.ndarray], n: int,
-                    rng: np.random.Generator, descriptor_id: str) -> float:
-    """Write n jittered copies of the real (vectors, boxes, paths) into a new index; returns seconds.
+def synthetic_index(path: Path, base: tuple[np.ndarray, ...], n: int, rng: np.random.Generator,
+                    descriptor_id: str, identity_model: str) -> tuple[float, int]:
+    """Write n jittered copies of the real (vectors, boxes, paths, identities) into a new index; returns
+    (seconds, identity groups).
 
     Paths are synthetic (one "file" per 100 faces), so the graph renders their tiles as "missing" (read once,
-    then cached, as real tiles are)."""
-    vectors, boxes, paths = base
+    then cached, as real tiles are). Identities: the source face's recognition embedding plus Gaussian noise
+    of 10 % of its per-dimension spread, so the faces group roughly by their source photo's person."""
+    vectors, boxes, paths, identities = base
     spread = vectors.std(0) + 1e-6
+    id_spread = identities.std(0) + 1e-6
     dim = vectors.shape[1]
     start = time.perf_counter()
-    with ExpressionIndex(path, descriptor_id, dim) as index:
+    with ExpressionIndex(path, descriptor_id, dim, identity_model=identity_model) as index:
         for f in range(0, n, 100):
             m = min(100, n - f)
             pick = rng.integers(0, len(vectors), m)
             v = vectors[pick] + rng.normal(size=(m, dim)) * 0.1 * spread
+            ids = identities[pick] + rng.normal(size=(m, identities.shape[1])) * 0.1 * id_spread
             # One synthetic "file" per 100 faces; the boxes point into the source photos.
-            index.put_file(f"/synthetic/{f:07d}.jpg", 1, 1, boxes=boxes[pick], vectors=v.astype(np.float32))
-    return time.perf_counter() - start
+            index.put_file(f"/synthetic/{f:07d}.jpg", 1, 1, boxes=boxes[pick], vectors=v.astype(np.float32),
+                           identities=ids.astype(np.float32))
+        seconds = time.perf_counter() - start
+        groups = len(set(index.group_ids().tolist()))
+    return seconds, groups
 
 
 class Timing(NamedTuple):
@@ -232,13 +281,17 @@ def speed(shared: Path, quick: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_search."))
     embedder = FaceEmbedder(EmbedOptions(num_threads=1))
     real = tmp / "real.idx"
-    with ExpressionIndex(real, embedder.descriptor.id, embedder.descriptor.dim) as index:
+    with embedder.open_index(real) as index:
         report = index_paths(index, photos, embedder)
         with index._lock:
-            vectors, _, boxes, paths = index._arrays()
-        base = (vectors.astype(np.float64), boxes, paths)
+            index._arrays()
+            vectors, boxes, paths = index._raw, index._cache[2], index._cache[3]
+            rows = index._db.execute("SELECT identity FROM faces ORDER BY id").fetchall()
+        identities = np.array([np.frombuffer(r[0], "<f4") for r in rows], np.float64)
+        base = (vectors.astype(np.float64), boxes, paths, identities)
     print(f"\nIndexing, 1 thread: {len(photos)} photos ({report.faces} faces) in {report.seconds:.2f} s ="
-          f" {len(photos) / report.seconds:.1f} photos/s (read + landmarker + blendshapes + geometry + store)")
+          f" {len(photos) / report.seconds:.1f} photos/s (read + landmarker + blendshapes + geometry + recognition"
+          " embedding + identity group + store)")
 
     with VideoReader(shared / "testdata" / "videos" / "lp_s18_woman_indoor.mp4") as reader:
         frame = next(iter(reader)).image
@@ -252,17 +305,19 @@ def speed(shared: Path, quick: bool) -> None:
     landmarker = FaceLandmarker(EmbedOptions(num_threads=1).landmarker_options())
     faces = landmarker.detect(frame)
     describe_ms = median_ms(lambda: face_vectors(embedder.descriptor, frame, faces), repeats, 3)
-    print(f"descriptor of the frame's face from the landmarker's result: {describe_ms:.2f} ms")
+    identity_ms = median_ms(lambda: embedder.identity.embed(frame, faces), repeats, 3)
+    print(f"descriptor of the frame's face from the landmarker's result: {describe_ms:.2f} ms; its recognition"
+          f" embedding (dlib ResNet, 1 thread, incl. alignment): {identity_ms:.2f} ms (wall median)")
     print("Times as wall median / wall p95 / wall min / CPU median, in ms. CPU is the process's CPU time (all its"
           " threads): on a loaded machine it stays near the idle wall time while the wall times grow.")
-    print("| index | build s | file MB | search only ms (top 3) | descriptor + search ms | floor |"
-          " frame -> top 3, direct | graph, no picture | graph + picture | graph / floor (wall) | load s |"
-          " in memory MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| index | build s (groups) | file MB | search only ms (top 3) | descriptor + identity + search ms |"
+          " floor | frame -> top 3, direct | graph, no picture | graph, no picture, identity off |"
+          " graph + picture | graph / floor (wall) | load s | in memory MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (10_000,) if quick else (10_000, 100_000):
         path = tmp / f"syn{n}.idx"
-        build = synthetic_index(path, base, n, rng, embedder.descriptor.id)
-        with ExpressionIndex(path, embedder.descriptor.id, embedder.descriptor.dim) as index:
+        build, n_groups = synthetic_index(path, base, n, rng, embedder.descriptor.id, embedder.identity_model)
+        with embedder.open_index(path) as index:
             tracemalloc.start()
             t0 = time.perf_counter()
             len(index)  # loads the vectors
@@ -271,23 +326,30 @@ def speed(shared: Path, quick: bool) -> None:
             tracemalloc.stop()
             with index._lock:
                 vectors, norms, boxes, paths = index._arrays()
-            held = (vectors.nbytes + norms.nbytes + boxes.nbytes + paths.nbytes
+                people = index._identity_groups()  # loaded with the first query that has an identity
+            held = (vectors.nbytes + norms.nbytes + boxes.nbytes + paths.nbytes + index._raw.nbytes
+                    + index._groups.nbytes + people._sums.nbytes + people._centroids.nbytes
                     + sum(sys.getsizeof(p) for p in set(paths.tolist())))
-            query = base[0][:1].astype(np.float32)
-            search_ms = median_ms(lambda ix=index, v=query: ix.search(v, 3), repeats, 3)
+            query, query_id = base[0][:1].astype(np.float32), base[3][:1].astype(np.float32)
+            search_ms = median_ms(lambda ix=index, v=query, i=query_id: ix.search(v, 3, i), repeats, 3)
 
-            def direct(ix=index):  # the floor's landmarker, then the descriptor and the search
-                _, _, v = face_vectors(embedder.descriptor, frame, landmarker.detect(frame))
-                return ix.search(v, 3)
+            def direct(ix=index):  # the floor's landmarker, then the descriptor, the identity and the search
+                found = embed_faces(embedder.descriptor, frame, landmarker.detect(frame), identity=embedder.identity)
+                return ix.search(found.vectors, 3, found.identities)
+
+            def after_landmarker(ix=index):
+                found = embed_faces(embedder.descriptor, frame, faces, identity=embedder.identity)
+                return ix.search(found.vectors, 3, found.identities)
 
             with ExpressionSearch(index, QueryOptions(k=3, num_threads=1)) as search, \
-                    ExpressionSearch(index, QueryOptions(k=3, num_threads=1, picture=False)) as bare:
-                floor, direct_t, graph, bare_t, after = interleaved(
+                    ExpressionSearch(index, QueryOptions(k=3, num_threads=1, picture=False)) as bare, \
+                    ExpressionSearch(index, QueryOptions(k=3, num_threads=1, picture=False, identity=False)) as plain:
+                floor, direct_t, graph, bare_t, plain_t, after = interleaved(
                     [lambda: landmarker.detect(frame), direct, lambda s=search: s.query_image(frame),
-                     lambda s=bare: s.query_image(frame),
-                     lambda ix=index: ix.search(face_vectors(embedder.descriptor, frame, faces)[2], 3)], repeats)
-        print(f"| {n:,} faces | {build:.1f} | {path.stat().st_size / 1e6:.1f} | {search_ms:.2f} |"
-              f" {after.median_ms:.2f} | {floor} | {direct_t} | {bare_t} | {graph} |"
+                     lambda s=bare: s.query_image(frame), lambda s=plain: s.query_image(frame), after_landmarker],
+                    repeats)
+        print(f"| {n:,} faces | {build:.1f} ({n_groups}) | {path.stat().st_size / 1e6:.1f} | {search_ms:.2f} |"
+              f" {after.median_ms:.2f} | {floor} | {direct_t} | {bare_t} | {plain_t} | {graph} |"
               f" {graph.median_ms / floor.median_ms:.2f} | {load_s:.2f} |"
               f" {held / 1e6:.1f} (peak while loading {peak / 1e6:.1f}) |")
     print(f"\nMachine after the timings: {load_text()}")

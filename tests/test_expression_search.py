@@ -19,7 +19,8 @@ from facepipe.apps.expression_search.descriptor import (
     LandmarkDescriptor,
     OnnxDescriptor,
 )
-from facepipe.apps.expression_search.evaluation import leave_one_out, load_tune_split
+from facepipe.apps.expression_search.evaluation import identity_normalised, leave_one_out, load_tune_split
+from facepipe.apps.expression_search.identity import IdentityEmbedder, IdentityGroups, IdentityOptions
 from facepipe.apps.expression_search.index import ExpressionIndex
 from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder
 from facepipe.apps.expression_search.query import ExpressionSearch, QueryOptions, search_config
@@ -257,8 +258,9 @@ def small_index(tmp_path_factory, expressions):
     embedder = FaceEmbedder()
     from facepipe.apps.expression_search.indexer import index_paths
 
-    with ExpressionIndex(index_path, embedder.descriptor.id, embedder.descriptor.dim) as index:
+    with embedder.open_index(index_path) as index:  # with identities, as `facepipe search index` builds it
         index_paths(index, paths, embedder)
+        assert index.identity_model.startswith("dlib_resnet_v1:") and (index.group_ids() >= 0).all()
     embedder.close()
     return index_path
 
@@ -370,3 +372,161 @@ def test_cli_video_query_json_per_frame(small_index, tmp_path):
         x1, y1, x2, y2 = face["box"]
         assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 360
     assert read_image(picture).ndim == 3
+
+
+# ------------------------------------------------------------------------- identity-normalised search
+
+
+@pytest.fixture(scope="module")
+def identities(expressions):
+    """(N,128) recognition embeddings of the shared expression photos (dlib, from the landmarker's points)."""
+    paths, _, _, results, images = expressions
+    embedder = IdentityEmbedder()
+    return np.concatenate([embedder.embed(im, r) for im, r in zip(images, results)])
+
+
+def test_identity_groups_find_the_people_of_the_shared_photos(expressions, identities):
+    """The index's grouping (IdentityOptions' threshold, photos in file order) against the file names' people.
+
+    Measured: 10 groups; no group holds two Yale people; 22 of the 24 Yale faces are in their person's main
+    group (yale_01_happy and yale_03_surprised start groups of their own: a big smile or an open mouth moves
+    the recognition embedding); if_close_eyes and if_open_eyes share a group (0.39 apart; by eye the same
+    woman, though the file names do not say)."""
+    paths, labels, persons, _, _ = expressions
+    groups = IdentityGroups(IdentityOptions().threshold).assign(identities)
+    yale = np.array([p.startswith("yale_") for p in persons])
+    for g in np.unique(groups[yale]):
+        assert len(set(persons[yale & (groups == g)])) == 1, "a group mixes two Yale people"
+    in_main = sum(np.unique(groups[persons == p], return_counts=True)[1].max() for p in set(persons[yale]))
+    assert in_main >= 20  # measured 22 of 24
+    for name in ("if_anger.png", "if_happy.png", "if_sad.png"):  # people seen once are alone
+        (i,) = np.flatnonzero(persons == name)
+        assert (groups == groups[i]).sum() == 1
+
+
+def _loo_through_index(tmp_path, paths, labels, vectors, identities, options=None):
+    """Leave-one-out through real indexes: every other face put in a fresh index (with its identity), then
+    the face queried with its own identity. Returns P@1."""
+    hits = 0
+    for q in range(len(paths)):
+        path = tmp_path / f"loo{q}.idx"
+        with ExpressionIndex(path, "expression-geometry-v2", vectors.shape[1], identity_model="dlib-test",
+                             identity=options) as index:
+            for i in range(len(paths)):
+                if i != q:
+                    index.put_file(str(paths[i]), 1, 1, boxes=np.zeros((1, 4)), vectors=vectors[i:i + 1],
+                                   identities=identities[i:i + 1])
+            (found,) = index.search(vectors[q:q + 1], 1, identities[q:q + 1])
+        hits += labels[paths.index(Path(found.paths[0]))] == labels[q]
+        path.unlink()
+    return hits / len(paths)
+
+
+def test_identity_normalised_search_beats_the_plain_descriptor(tmp_path, expressions, identities):
+    """On the shared test photos (settings chosen on the tuning split only), centring each face by its identity
+    group lifts leave-one-out P@1 from 0.621 to 0.793 (bench_search.py); asserted with a margin. The real
+    index (put_file's grouping, the centring at load, the query's own group) gives what the benchmark's
+    simulation gives."""
+    paths, labels, persons, results, images = expressions
+    geo = _stack(GeometryDescriptor(), results, images)
+    plain = leave_one_out(lambda q: geo, labels, persons).p_at_1
+    normalised = leave_one_out(identity_normalised(geo, identities, IdentityOptions()), labels, persons)
+    assert normalised.p_at_1 >= plain + 0.1  # measured 0.793 vs 0.621
+    assert normalised.p_at_1 >= 0.72
+    assert normalised.same_person_other_label <= 3  # measured 1 of 24
+    assert _loo_through_index(tmp_path, list(paths), labels, geo.astype(np.float32), identities) == pytest.approx(
+        normalised.p_at_1)
+
+
+def test_identity_normalisation_on_the_tuning_split_only():
+    """The shipped settings are the tuning split's best: leave-one-out there (no test photo) well above the
+    plain descriptor (measured 0.879 vs 0.788)."""
+    tune = load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES)
+    assert tune.identities is not None and tune.identities.shape == (66, 128)
+    plain = leave_one_out(lambda q: tune.geometry, tune.labels, tune.persons).p_at_1
+    tuned = leave_one_out(identity_normalised(tune.geometry, tune.identities, IdentityOptions()), tune.labels,
+                          tune.persons).p_at_1
+    assert tuned >= plain + 0.05
+    groups = IdentityGroups(IdentityOptions().threshold).assign(tune.identities)
+    assert len(set(groups.tolist())) == 11  # one group per tuning person
+    assert all(len(set(tune.persons[groups == g])) == 1 for g in set(groups.tolist()))
+
+
+def test_query_person_absent_from_the_index_is_searched_uncentred(tmp_path, expressions):
+    """A query of someone the index has never seen falls in no group and is searched as it is; it still gets
+    its k matches, through the graph and the CLI."""
+    paths, labels, persons, _, images = expressions
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in paths:
+        if not p.name.startswith("yale_05"):
+            shutil.copy(p, photos / p.name)
+    index = tmp_path / "no05.idx"
+    assert main(["search", "index", str(photos), "-o", str(index)]) == 0
+    query = next(i for i, p in enumerate(paths) if p.name == "yale_05_happy.png")
+    embedder = IdentityEmbedder()
+    with ExpressionIndex.open(index) as ix, ExpressionSearch(ix, QueryOptions(k=3, picture=False)) as search:
+        from facepipe.solutions.face_landmarker import FaceLandmarker
+
+        faces = FaceLandmarker(EmbedOptions(max_num_faces=1).landmarker_options()).detect(images[query])
+        own = embedder.embed(images[query], faces)
+        assert IdentityGroups.nearest(ix._identity_groups(), own)[0] == -1  # nobody near enough
+        assert not ix.query_offsets(own, 1).any()
+        plain = ix.search(GeometryDescriptor().describe(images[query], faces), 3)[0]
+        result, _ = search.query_image(images[query])
+        (found,) = result.matches
+        assert len(found) == 3 and list(found.paths) == list(plain.paths)  # the uncentred query's neighbours
+        np.testing.assert_allclose(found.distances, plain.distances, atol=1e-4)
+        # A person who is in the index is centred: yale_01's own photo moves by its group's offset.
+        seen = next(i for i, p in enumerate(paths) if p.name == "yale_01_sad.png")
+        faces = FaceLandmarker(EmbedOptions(max_num_faces=1).landmarker_options()).detect(images[seen])
+        assert np.abs(ix.query_offsets(embedder.embed(images[seen], faces), 1)).max() > 0.01
+
+
+def test_identity_groups_stay_right_when_files_change(tmp_path):
+    """Re-indexing a file takes its old faces out of their groups; a file put twice is counted once."""
+    rng = np.random.default_rng(1)
+    people = rng.normal(size=(3, 128)) * 0.2
+    with ExpressionIndex(tmp_path / "g.idx", "expression-geometry-v2", 14, identity_model="m") as index:
+        for i in range(9):
+            ids = (people[i % 3] + rng.normal(size=128) * 0.005)[None].astype(np.float32)
+            index.put_file(f"/p/{i}.jpg", 1, 1, boxes=np.zeros((1, 4)),
+                           vectors=rng.normal(size=(1, 14)).astype(np.float32), identities=ids)
+        groups = index.group_ids()
+        assert len(set(groups.tolist())) == 3 and all(len(set(groups[i::3].tolist())) == 1 for i in range(3))
+        before = index._identity_groups()._counts.copy()
+        index.put_file("/p/0.jpg", 1, 2, boxes=np.zeros((1, 4)), vectors=np.zeros((1, 14), np.float32),
+                       identities=people[0][None].astype(np.float32))
+        np.testing.assert_array_equal(index._identity_groups()._counts, before)
+        assert index.remove_missing({f"/p/{i}.jpg" for i in range(1, 9)}) == 1
+        assert sorted(np.bincount(index.group_ids()).tolist()) == [2, 3, 3]
+    # Reopened: the groups are read back from the file, the same.
+    with ExpressionIndex.open(tmp_path / "g.idx") as index:
+        assert sorted(np.bincount(index.group_ids()).tolist()) == [2, 3, 3]
+        assert index._identity_groups()._counts.tolist() == [2, 3, 3]
+
+
+def test_old_index_format_and_other_identity_model_are_refused(tmp_path, caplog):
+    path = tmp_path / "old.idx"
+    with ExpressionIndex(path, "expression-geometry-v2", 14):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    db.commit()
+    db.close()
+    with pytest.raises(InputError, match=r"format '1'.*format '2'.*Build it again"):
+        ExpressionIndex.open(path)
+    photo = _shared() / "testdata" / "expressions" / "happy" / "if_happy.png"
+    assert main(["search", "query", str(path), str(photo)]) == 1
+    assert "format '1'" in caplog.text
+    # An index built with one recognition model refuses another (or none) for new photos.
+    other = tmp_path / "other.idx"
+    with ExpressionIndex(other, "expression-geometry-v2", 14, identity_model="dlib_resnet_v1:0000"):
+        pass
+    with pytest.raises(InputError, match=r"built with 'dlib_resnet_v1:0000'.*Build a new index"):
+        ExpressionIndex(other, "expression-geometry-v2", 14, identity_model="dlib_resnet_v1:1111")
+    assert main(["search", "index", str(photo), "-o", str(other)]) == 1
+    assert "dlib_resnet_v1:0000" in caplog.text
+    assert main(["search", "index", str(photo), "-o", str(tmp_path / "plain.idx"), "--no-identity"]) == 0
+    with ExpressionIndex.open(tmp_path / "plain.idx") as index:
+        assert index.identity_model == "" and not index.identity.enabled and index.group_ids().tolist() == [-1]

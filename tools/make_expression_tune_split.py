@@ -9,7 +9,9 @@ surprised, wink) of the other eleven Yale subjects (04 and 06-15) from a checkou
 repository the shared set came from (jessexuu/Twitter-Pride, commit e190945938d9,
 analytics/faces_yale/original/NN_<expression>.png; DIR is that folder) and stores, per face, what the
 descriptors start from: the 14 geometry features relative to the generic neutral
-(GeometryDescriptor.features) and the 52 blendshape scores. Labels follow the shared set's folder names
+(GeometryDescriptor.features), the 52 blendshape scores, and the face's 128-d recognition embedding (dlib's
+ResNet aligned from the landmarker's points, identity.IdentityEmbedder: what identity-normalised search
+groups faces by). Labels follow the shared set's folder names
 (normal -> neutral, sleepy -> eyes_closed, surprised -> surprise). The images are not copied into the
 repository; each one's sha256 is recorded so the file can be checked against its source.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from facepipe.apps.expression_search.descriptor import GEOMETRY_FEATURES, GeometryDescriptor
+from facepipe.apps.expression_search.identity import IdentityEmbedder
 from facepipe.apps.expression_search.indexer import EmbedOptions
 from facepipe.io.image import read_image
 from facepipe.solutions.blendshapes import BLENDSHAPE_NAMES
@@ -44,11 +47,13 @@ def main() -> int:
     args = ap.parse_args()
     landmarker = FaceLandmarker(EmbedOptions(max_num_faces=1).landmarker_options())
     geometry = GeometryDescriptor()
+    identity = IdentityEmbedder()
     faces = []
     for subject in SUBJECTS:
         for expression, label in LABELS.items():
             path = args.yale / f"{subject}_{expression}.png"
-            result = landmarker.detect(read_image(path))
+            image = read_image(path)
+            result = landmarker.detect(image)
             if len(result) != 1:
                 print(f"{path}: expected one face, found {len(result)}", file=sys.stderr)
                 return 1
@@ -57,9 +62,11 @@ def main() -> int:
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                 "geometry": np.round(geometry.features(result)[0], 6).tolist(),
                 "blendshapes": np.round(np.asarray(result.blendshapes)[0], 6).tolist(),
+                "identity": np.round(identity.embed(image, result)[0].astype(np.float64), 5).tolist(),
             })
     doc = {"source": SOURCE, "geometry_features": list(GEOMETRY_FEATURES),
-           "blendshapes": list(BLENDSHAPE_NAMES), "faces": faces}
+           "blendshapes": list(BLENDSHAPE_NAMES),
+           "identity_model": identity.model_id, "faces": faces}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_suffix(".tmp")
     # One face per line: small, and a regenerated file diffs face by face.

@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_recursive(ix)
     ix.add_argument("--largest", action="store_true", help="only the largest face of each photo")
     ix.add_argument("--prune", action="store_true", help="forget indexed files that no longer exist")
+    ix.add_argument("--no-identity", dest="identity", action="store_false",
+                    help="do not store recognition embeddings: the index is searched without identity"
+                         " normalisation (faster indexing, worse matches across people)")
     add_progress(ix)
     _common(ix, max_faces=4)
     add_batch_arguments(ix, resume=False)  # the index is its own record of what is done
@@ -105,7 +108,6 @@ def _descriptor_spec(args: argparse.Namespace) -> Any:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from facepipe.apps.expression_search.index import ExpressionIndex
     from facepipe.apps.expression_search.indexer import EmbedOptions, FaceEmbedder, index_paths, list_images
 
     spec = _descriptor_spec(args)
@@ -121,7 +123,7 @@ def run_index(args: argparse.Namespace) -> int:
                          + ("" if args.recursive else " (use -r for subfolders)"))
     options = EmbedOptions(max_num_faces=args.max_num_faces, largest_only=args.largest,
                            min_detection_confidence=args.min_detection_confidence, num_threads=args.num_threads,
-                           descriptor=spec)
+                           descriptor=spec, identity=args.identity)
     if args.ray is not None:
         report, total = _index_on_ray(args, files, options)
         return _print_index_report(args, report, total)
@@ -135,7 +137,7 @@ def run_index(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        with ExpressionIndex(args.output, embedder.descriptor.id, embedder.descriptor.dim) as index:
+        with embedder.open_index(args.output) as index:
             report = index_paths(index, files, embedder, progress if show else None)
             if args.prune:
                 report.removed = index.remove_missing({str(p.resolve()) for p in files})
@@ -151,10 +153,12 @@ def _index_on_ray(args: argparse.Namespace, files: list[Path], options: Any) -> 
     """Workers embed the photos; this process adds them to the index as they come (see apps/batch/index.py)."""
     from facepipe.apps.batch import IndexLedger, IndexTask, plan_index
     from facepipe.apps.expression_search.descriptor import make_descriptor
+    from facepipe.apps.expression_search.identity import IdentityEmbedder
     from facepipe.apps.expression_search.index import ExpressionIndex
 
     descriptor = make_descriptor(options.descriptor)
-    with ExpressionIndex(args.output, descriptor.id, descriptor.dim) as index:
+    identity_model = IdentityEmbedder().model_id if options.identity else ""
+    with ExpressionIndex(args.output, descriptor.id, descriptor.dim, identity_model=identity_model) as index:
         ledger = IndexLedger(index)
         summary = run_batch_with_progress(args, IndexTask(options), plan_index(files, args.output).items, ledger)
         ledger.report.seconds = summary.seconds

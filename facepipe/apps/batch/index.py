@@ -50,6 +50,7 @@ class IndexedFaces:
     boxes: np.ndarray  # (M,4) float32
     scores: np.ndarray  # (M,)
     vectors: np.ndarray  # (M,D)
+    identities: np.ndarray | None = None  # (M,128) recognition embeddings, when the index keeps them
 
 
 class _Embed:
@@ -62,8 +63,9 @@ class _Embed:
         from facepipe.io.image import read_image
 
         st = os.stat(item.input)  # before reading, as the plain run: a later change is seen by the next run
-        boxes, scores, vectors = self.embedder.embed(read_image(item.input))
-        return Processed(1, len(boxes), IndexedFaces(st.st_size, st.st_mtime_ns, boxes, scores, vectors))
+        found = self.embedder.embed(read_image(item.input))
+        return Processed(1, len(found), IndexedFaces(st.st_size, st.st_mtime_ns, found.boxes, found.scores,
+                                                     found.vectors, found.identities))
 
     def close(self) -> None:
         self.embedder.close()
@@ -98,7 +100,7 @@ class IndexLedger:
         faces: IndexedFaces = result.payload
         status = "ok" if len(faces.boxes) else "no_face"
         self.index.put_file(self.key(item), faces.size, faces.mtime_ns, boxes=faces.boxes, scores=faces.scores,
-                            vectors=faces.vectors, status=status)
+                            vectors=faces.vectors, identities=faces.identities, status=status)
         self.report.added.append(FileRecord(self.key(item), status, len(faces.boxes)))
 
     def failed(self, item: WorkItem, result: ItemResult, attempts: int) -> None:

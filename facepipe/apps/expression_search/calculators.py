@@ -18,10 +18,12 @@ import cv2
 import numpy as np
 
 from facepipe.apps.expression_search.descriptor import DescriptorSpec, make_descriptor
+from facepipe.apps.expression_search.identity import IdentityEmbedder
 from facepipe.apps.expression_search.index import ExpressionIndex, Matches
-from facepipe.apps.expression_search.indexer import face_vectors
+from facepipe.apps.expression_search.indexer import embed_faces
 from facepipe.apps.expression_search.render import ThumbnailCache, render_matches
 from facepipe.graph import Calculator, CalculatorContext, register_calculator
+from facepipe.runtime.options import RuntimeOptions
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,14 @@ __all__ = [
 
 @dataclass(frozen=True, eq=False)
 class FaceEmbeddings:
-    """Faces of one frame with a vector: boxes (N,4) pixel xyxy, scores (N,), vectors (N,D)."""
+    """Faces of one frame with a vector: boxes (N,4) pixel xyxy, scores (N,), vectors (N,D); identities (N,128)
+    recognition embeddings by `identity_model` (None when not computed)."""
 
     boxes: np.ndarray
     scores: np.ndarray
     vectors: np.ndarray
+    identities: np.ndarray | None = None
+    identity_model: str = ""
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -63,7 +68,11 @@ class SearchResult:
 
 @register_calculator
 class ExpressionEmbeddingCalculator(Calculator):
-    """IMAGE + LANDMARKS (FaceLandmarkerResult with blendshapes and matrices) -> EMBEDDINGS (FaceEmbeddings)."""
+    """IMAGE + LANDMARKS (FaceLandmarkerResult with blendshapes and matrices) -> EMBEDDINGS (FaceEmbeddings).
+
+    identity: also run the recognition embedder (dlib) on each face, so that ClosestEmbeddings can centre it
+    by its person's group in an index built with identities (query.py turns it on for such an index).
+    """
 
     inputs = ("IMAGE", "LANDMARKS")
     outputs = ("EMBEDDINGS",)
@@ -74,17 +83,22 @@ class ExpressionEmbeddingCalculator(Calculator):
         onnx: str | None = None
         sha256: str | None = None
         largest_only: bool = False
+        identity: bool = False
+        num_threads: int | None = None
 
     def open(self, ctx: CalculatorContext) -> None:
         o = ctx.options
         self._descriptor = make_descriptor(DescriptorSpec(o.descriptor, o.onnx, o.sha256))
+        self._identity = IdentityEmbedder(RuntimeOptions(num_threads=o.num_threads)) if o.identity else None
 
     def process(self, ctx: CalculatorContext) -> None:
         image, faces = ctx.input("IMAGE"), ctx.input("LANDMARKS")
         if image is None or faces is None:
             return
-        boxes, scores, vectors = face_vectors(self._descriptor, image, faces, ctx.options.largest_only)
-        ctx.outputs.add("EMBEDDINGS", FaceEmbeddings(boxes, scores, vectors))
+        found = embed_faces(self._descriptor, image, faces, ctx.options.largest_only, self._identity)
+        model = self._identity.model_id if self._identity is not None else ""
+        ctx.outputs.add("EMBEDDINGS", FaceEmbeddings(found.boxes, found.scores, found.vectors, found.identities,
+                                                     model))
 
 
 @register_calculator
@@ -117,7 +131,10 @@ class ClosestEmbeddingsCalculator(Calculator):
             return
         if len(faces) and faces.vectors.shape[1] != self._index.dim:
             raise ValueError(f"embeddings have dimension {faces.vectors.shape[1]}, the index {self._index.dim}")
-        found = self._index.search(faces.vectors, ctx.options.k) if len(faces) else []
+        if faces.identities is not None and faces.identity_model != self._index.identity_model:
+            raise ValueError(f"query faces embedded by recognition model {faces.identity_model!r}, the index's"
+                             f" identities by {self._index.identity_model or 'none'!r}")
+        found = self._index.search(faces.vectors, ctx.options.k, faces.identities) if len(faces) else []
         ctx.outputs.add("MATCHES", SearchResult(faces, tuple(found)))
 
     def close(self, ctx: CalculatorContext) -> None:

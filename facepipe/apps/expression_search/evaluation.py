@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facepipe.apps.expression_search.identity import Centring, IdentityGroups, IdentityOptions
 from facepipe.errors import InputError
 
-__all__ = ["RetrievalScores", "TuneSplit", "leave_one_out", "lopo_metric", "load_tune_split"]
+__all__ = ["RetrievalScores", "TuneSplit", "identity_normalised", "leave_one_out", "lopo_metric", "load_tune_split"]
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,15 @@ def lopo_metric(features: np.ndarray, labels: np.ndarray, persons: np.ndarray,
 
 @dataclass(frozen=True)
 class TuneSplit:
-    """Labelled descriptor inputs of the tuning people: geometry (N,14), blendshapes (N,52), labels, persons."""
+    """Labelled descriptor inputs of the tuning people: geometry (N,14), blendshapes (N,52), labels, persons,
+    recognition embeddings (N,128)."""
 
     geometry: np.ndarray
     blendshapes: np.ndarray
     labels: np.ndarray
     persons: np.ndarray
     sha256: tuple[str, ...]
+    identities: np.ndarray | None = None  # (N,128) recognition embeddings, where the file has them
 
 
 def load_tune_split(path: str | os.PathLike[str], geometry_features: tuple[str, ...]) -> TuneSplit:
@@ -96,6 +99,30 @@ def load_tune_split(path: str | os.PathLike[str], geometry_features: tuple[str, 
         return TuneSplit(np.array([f["geometry"] for f in faces], np.float64),
                          np.array([f["blendshapes"] for f in faces], np.float64),
                          np.array([f["label"] for f in faces]), np.array([f["person"] for f in faces]),
-                         tuple(f["sha256"] for f in faces))
+                         tuple(f["sha256"] for f in faces),
+                         np.array([f["identity"] for f in faces], np.float32) if all("identity" in f for f in faces)
+                         else None)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable tuning split ({exc})") from exc
+
+
+def identity_normalised(vectors: np.ndarray, identities: np.ndarray,
+                        options: IdentityOptions) -> Callable[[int], np.ndarray]:
+    """vectors_for(q) for leave_one_out, as identity-normalised search sees query q: the index is every other
+    face (grouped by their recognition embeddings, each centred by its group), and q is a new photo, centred
+    by the group whose mean embedding is nearest within the threshold (not at all if there is none). No label is
+    used: this is what `facepipe search` does at run time."""
+    x = np.asarray(vectors, np.float64)
+    ids = np.asarray(identities, np.float32)
+
+    def vectors_for(q: int) -> np.ndarray:
+        rest = np.flatnonzero(np.arange(len(x)) != q)
+        people = IdentityGroups(options.threshold)
+        groups = people.assign(ids[rest])  # in index order, as `facepipe search index` adds them
+        centring = Centring.fit(x[rest], groups, options)
+        out = x.copy()
+        out[rest] -= centring.offsets(groups)
+        out[q] -= centring.offsets(people.nearest(ids[q:q + 1]))[0]
+        return out
+
+    return vectors_for

@@ -11,6 +11,13 @@ would add a dependency and lose exactness for no gain at these sizes.
 The index records which descriptor made its vectors (id and dimension); opening
 it with another one is refused, since distances between different embeddings
 mean nothing.
+
+Identity-normalised search (format 2): each face also stores its recognition
+embedding (identity.py) and the id of the group of faces of the same person it
+joined when it was added. Searches run on the vectors centred by their group
+(`Centring`, computed when the vectors are loaded), and a query passes its own
+recognition embedding to be centred the same way. Format 1 indexes (no
+identities) are refused with a message to rebuild them.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facepipe.apps.expression_search.identity import IDENTITY_DIM, Centring, IdentityGroups, IdentityOptions
 from facepipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -31,7 +39,7 @@ log = logging.getLogger(__name__)
 __all__ = ["ExpressionIndex", "Matches", "FileRecord"]
 
 _FORMAT = "facepipe-expression-index"
-_VERSION = "1"
+_VERSION = "2"  # 2: recognition embeddings and identity groups per face
 _RECHECK = 16  # extra candidates whose distance is recomputed exactly
 
 _SCHEMA = """
@@ -42,7 +50,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS faces (
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL, score REAL NOT NULL,
-    vector BLOB NOT NULL);
+    vector BLOB NOT NULL, identity BLOB, person INTEGER NOT NULL DEFAULT -1);
 CREATE INDEX IF NOT EXISTS faces_file ON faces(file_id);
 """
 
@@ -88,7 +96,8 @@ class ExpressionIndex:
     """
 
     def __init__(self, path: str | os.PathLike[str], descriptor_id: str | None = None, dim: int | None = None,
-                 *, create: bool = True) -> None:
+                 *, create: bool = True, identity_model: str | None = None,
+                 identity: IdentityOptions | None = None) -> None:
         self.path = Path(path)
         exists = self.path.exists()
         if not exists and not create:
@@ -104,6 +113,12 @@ class ExpressionIndex:
         if exists and meta.get("format") != _FORMAT:
             self._db.close()
             raise InputError(f"{self.path}: not a facepipe expression index")
+        if meta and meta.get("version") != _VERSION:
+            self._db.close()
+            raise InputError(
+                f"{self.path}: expression index format {meta.get('version')!r}, this facepipe reads format"
+                f" {_VERSION!r} (identity-normalised search: every face also needs its recognition embedding)."
+                " Build it again with `facepipe search index DIR... -o NEW_INDEX`")
         if not meta:
             if not create or descriptor_id is None or dim is None:
                 self._db.close()
@@ -111,10 +126,25 @@ class ExpressionIndex:
             with self._db:
                 self._db.executescript(_SCHEMA)
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                    ("format", _FORMAT), ("version", _VERSION), ("descriptor", descriptor_id), ("dim", str(dim))])
+                    ("format", _FORMAT), ("version", _VERSION), ("descriptor", descriptor_id), ("dim", str(dim)),
+                    ("identity_model", identity_model or ""),
+                    ("identity_threshold", repr((identity or IdentityOptions()).threshold))])
             meta = self._read_meta()
         self.descriptor_id = meta["descriptor"]
         self.dim = int(meta["dim"])
+        self.identity_model = meta.get("identity_model", "")
+        # The grouping threshold is the index's (its stored groups were made with it); the rest of the
+        # centring (shrink, centre, min_group, enabled) is the reader's choice.
+        base = identity or IdentityOptions()
+        self.identity = IdentityOptions(float(meta.get("identity_threshold", base.threshold)), base.shrink,
+                                        base.centre, base.min_group, base.enabled and bool(self.identity_model))
+        if identity_model is not None and identity_model != self.identity_model:
+            self._db.close()
+            had = repr(self.identity_model) if self.identity_model else "no recognition embeddings"
+            wants = repr(identity_model) if identity_model else "none"
+            raise InputError(
+                f"{self.path}: built with {had} for identity-normalised search, but this run uses {wants};"
+                " faces grouped by different recognition models cannot share an index. Build a new index")
         if descriptor_id is not None and (descriptor_id != self.descriptor_id or dim != self.dim):
             self._db.close()
             raise InputError(
@@ -123,6 +153,10 @@ class ExpressionIndex:
                 " --descriptor/--model as when it was built, or build a new index")
         self._lock = threading.RLock()
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._people: IdentityGroups | None = None  # identity groups, loaded when first needed
+        self._centring: Centring | None = None
+        self._raw: np.ndarray | None = None  # vectors as stored (uncentred), with the cache
+        self._groups = np.zeros(0, np.int64)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> ExpressionIndex:
@@ -153,24 +187,38 @@ class ExpressionIndex:
         return row is not None and tuple(row) in ((size, mtime_ns, "ok"), (size, mtime_ns, "no_face"))
 
     def put_file(self, path: str, size: int, mtime_ns: int, *, boxes: np.ndarray | None = None,
-                 scores: np.ndarray | None = None, vectors: np.ndarray | None = None, status: str = "ok",
-                 message: str = "") -> None:
-        """Replace everything known about `path` with these faces, in one transaction."""
+                 scores: np.ndarray | None = None, vectors: np.ndarray | None = None,
+                 identities: np.ndarray | None = None, status: str = "ok", message: str = "") -> None:
+        """Replace everything known about `path` with these faces, in one transaction.
+
+        identities: (M,128) recognition embeddings (NaN rows, or None: unknown); each face joins the identity
+        group of its person (an existing one, or a new one). Ignored by an index built without them."""
         boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, np.float32).reshape(-1, 4)
         vectors = np.zeros((0, self.dim), np.float32) if vectors is None else np.asarray(vectors, np.float32)
         scores = np.ones(len(boxes), np.float32) if scores is None else np.asarray(scores, np.float32)
         if vectors.ndim != 2 or vectors.shape != (len(boxes), self.dim) or len(scores) != len(boxes):
             raise ValueError(f"{len(boxes)} boxes, {len(scores)} scores and vectors {vectors.shape} for an index"
                              f" of dimension {self.dim}")
+        ids = np.full((len(boxes), IDENTITY_DIM), np.nan, np.float32)
+        if identities is not None and self.identity_model:
+            ids = np.asarray(identities, np.float32).reshape(len(boxes), IDENTITY_DIM)
         with self._lock, self._db:
+            people = self._identity_groups()
+            old = self._db.execute("SELECT c.identity, c.person FROM faces c JOIN files f ON f.id = c.file_id"
+                                   " WHERE f.path = ? AND c.person >= 0", (path,)).fetchall()
+            if old:
+                people.remove(np.array([np.frombuffer(i, "<f4") for i, _ in old]), np.array([g for _, g in old]))
             self._db.execute("DELETE FROM files WHERE path = ?", (path,))
             cur = self._db.execute("INSERT INTO files (path, size, mtime_ns, status, message) VALUES (?,?,?,?,?)",
                                    (path, size, mtime_ns, status, message))
             file_id = cur.lastrowid
+            groups = people.assign(ids)
             self._db.executemany(
-                "INSERT INTO faces (file_id, x1, y1, x2, y2, score, vector) VALUES (?,?,?,?,?,?,?)",
-                [(file_id, *map(float, b), float(s), np.ascontiguousarray(v, "<f4").tobytes())
-                 for b, s, v in zip(boxes, scores, vectors)])
+                "INSERT INTO faces (file_id, x1, y1, x2, y2, score, vector, identity, person)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [(file_id, *map(float, b), float(s), np.ascontiguousarray(v, "<f4").tobytes(),
+                  np.ascontiguousarray(i, "<f4").tobytes() if g >= 0 else None, int(g))
+                 for b, s, v, i, g in zip(boxes, scores, vectors, ids, groups)])
             self._cache = None
 
     def remove_missing(self, keep: set[str]) -> int:
@@ -179,7 +227,7 @@ class ExpressionIndex:
             gone = [p for (p,) in self._db.execute("SELECT path FROM files") if p not in keep]
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
             if gone:
-                self._cache = None
+                self._cache = self._people = None
         return len(gone)
 
     # ------------------------------------------------------------------ reading
@@ -194,6 +242,32 @@ class ExpressionIndex:
     def __len__(self) -> int:
         return len(self._arrays()[0])
 
+    def _identity_groups(self) -> IdentityGroups:
+        """The identity groups of the stored faces (read once, then kept up to date by put_file)."""
+        with self._lock:
+            if self._people is None:
+                rows = self._db.execute("SELECT identity, person FROM faces WHERE person >= 0").fetchall()
+                ids = np.array([np.frombuffer(i, "<f4") for i, _ in rows], np.float32).reshape(-1, IDENTITY_DIM)
+                self._people = IdentityGroups.of(ids, np.array([g for _, g in rows], np.int64),
+                                                 self.identity.threshold)
+            return self._people
+
+    def group_ids(self) -> np.ndarray:
+        """(N,) identity group of each face in search order (-1: none), for inspection and tests."""
+        with self._lock:
+            self._arrays()
+            return self._groups.copy()
+
+    def query_offsets(self, identities: np.ndarray | None, count: int) -> np.ndarray:
+        """(count,D) what to subtract from `count` query vectors whose recognition embeddings are `identities`:
+        their group's offset where a group of the index is near enough, else 0 (an unknown person)."""
+        with self._lock:
+            self._arrays()
+            if identities is None or self._centring is None:
+                return np.zeros((count, self.dim))
+            groups = self._identity_groups().nearest(np.asarray(identities, np.float32).reshape(count, -1))
+            return self._centring.offsets(groups)
+
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(vectors (N,D), squared norms (N,), boxes (N,4), paths (N,)), loaded once."""
         with self._lock:
@@ -203,20 +277,33 @@ class ExpressionIndex:
                 boxes = np.empty((n, 4), np.float32)
                 paths = np.empty(n, object)
                 names: dict[str, str] = {}  # one str object per file, shared by its faces
+                groups = np.empty(n, np.int64)
                 cursor = self._db.execute(
-                    "SELECT f.path, c.x1, c.y1, c.x2, c.y2, c.vector FROM faces c JOIN files f ON f.id = c.file_id"
-                    " ORDER BY c.id")
+                    "SELECT f.path, c.x1, c.y1, c.x2, c.y2, c.vector, c.person FROM faces c"
+                    " JOIN files f ON f.id = c.file_id ORDER BY c.id")
                 for i, row in enumerate(cursor):  # row by row: no second copy of the index in Python objects
                     paths[i] = names.setdefault(row[0], row[0])
                     boxes[i] = row[1:5]
                     vectors[i] = np.frombuffer(row[5], "<f4")
+                    groups[i] = row[6]
+                self._raw, self._groups, self._centring = vectors, groups, None
+                if self.identity.enabled and (groups >= 0).any():
+                    # Each face relative to its person's centre (identity.py): what is searched.
+                    self._centring = Centring.fit(vectors, groups, self.identity)
+                    vectors = (vectors - self._centring.offsets(groups)).astype(np.float32)
                 self._cache = (vectors, (vectors.astype(np.float64) ** 2).sum(1).astype(np.float32), boxes, paths)
             return self._cache
 
-    def search(self, queries: np.ndarray, k: int = 3) -> list[Matches]:
-        """The k nearest faces (Euclidean) of each (D,) row of `queries`; NaN rows get no matches."""
+    def search(self, queries: np.ndarray, k: int = 3, identities: np.ndarray | None = None) -> list[Matches]:
+        """The k nearest faces (Euclidean) of each (D,) row of `queries`; NaN rows get no matches.
+
+        identities: the queries' (Q,128) recognition embeddings: each query is centred by the identity group
+        it falls in (none: searched as it is, like a person the index does not know). Distances are between
+        centred vectors."""
         q = np.asarray(queries, np.float32).reshape(-1, self.dim)
         vectors, norms, boxes, paths = self._arrays()
+        if identities is not None and self._centring is not None and len(q):
+            q = (q - self.query_offsets(identities, len(q))).astype(np.float32)
         out: list[Matches] = []
         if len(vectors) == 0 or k < 1:
             return [Matches.empty() for _ in q]

@@ -30,7 +30,9 @@ _FRAME_TIMEOUT_S = 120.0
 class QueryOptions:
     """k: matches per face; max_num_faces: query faces per frame; video: track faces across frames;
     picture: render the query face beside its matches (off: the graph ends at the matches, one node less
-    per frame); preview: show the picture in a window (where there is a display; implies picture)."""
+    per frame); preview: show the picture in a window (where there is a display; implies picture);
+    identity: centre each query face by its person's group when the index was built with identities
+    (runs the recognition embedder on each query face; off: searched as an unknown person)."""
 
     k: int = 3
     max_num_faces: int = 1
@@ -40,6 +42,7 @@ class QueryOptions:
     picture: bool = True
     num_threads: int | None = None
     descriptor: DescriptorSpec = field(default_factory=DescriptorSpec)
+    identity: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or self.k < 1:
@@ -50,8 +53,9 @@ class QueryOptions:
             raise ValueError(f"min_detection_confidence must be in [0, 1], got {self.min_detection_confidence}")
 
 
-def search_config(options: QueryOptions | None = None) -> GraphConfig:
-    """The shipped search.yaml with `options` applied to its nodes."""
+def search_config(options: QueryOptions | None = None, *, identity: bool = False) -> GraphConfig:
+    """The shipped search.yaml with `options` applied to its nodes; identity: the index keeps identities (the
+    embedding node then computes each query face's recognition embedding, unless options.identity is off)."""
     o = options or QueryOptions()
     text = resources.files(__package__).joinpath("search.yaml").read_text("utf-8")
     config = parse_config(text, "yaml", source="search.yaml")
@@ -59,7 +63,8 @@ def search_config(options: QueryOptions | None = None) -> GraphConfig:
         "landmarker": {"num_faces": o.max_num_faces, "min_face_detection_confidence": o.min_detection_confidence,
                        "running_mode": "video" if o.video else "image",
                        "runtime": {"num_threads": o.num_threads}},
-        "embedding": {"descriptor": o.descriptor.name, "onnx": o.descriptor.onnx, "sha256": o.descriptor.sha256},
+        "embedding": {"descriptor": o.descriptor.name, "onnx": o.descriptor.onnx, "sha256": o.descriptor.sha256,
+                      "identity": identity and o.identity, "num_threads": o.num_threads},
         "closest": {"k": o.k},
         "preview": {"enabled": o.preview},
     }
@@ -92,7 +97,7 @@ class ExpressionSearch:
     def __init__(self, index: ExpressionIndex, options: QueryOptions | None = None) -> None:
         self.index = index
         self.options = options or QueryOptions()
-        self._graph = Graph(search_config(self.options))
+        self._graph = Graph(search_config(self.options, identity=index.identity.enabled))
         self._started = False
         self._last_ts = -1  # photos queried one after another get timestamps 0, 1, 2...
         self._cond = threading.Condition()
@@ -258,7 +263,8 @@ def run_live(search: ExpressionSearch, capture: Any, on_update: Callable[[int, i
             grabbed, bgr = capture.read()
             if not grabbed:
                 break
-            ts = max(int((time.monotonic() - start) * 1e6), search._last_ts + 1)
+            # at least 1 ms apart: the landmarker in video mode needs strictly increasing milliseconds
+            ts = max(int((time.monotonic() - start) * 1e6), search._last_ts + 1000)
             with lock:
                 frame_of[ts] = report.frames
             search.push(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts)
