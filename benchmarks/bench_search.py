@@ -9,12 +9,17 @@ Anything fitted is fitted on the tuning split benchmarks/data/expressions_tune.j
 tools/make_expression_tune_split.py) and applied unchanged to the test photos; the "tune" columns are leave-one-
 out within that split, refitted without the query's person, and are what designs were chosen by. The shipped
 descriptor fits nothing. v1's old protocol (refitted on the other test faces) is listed for comparison.
+Identity-normalised rows (the shipped search): each face's dlib recognition embedding groups the index (the
+other faces) by person and each vector is centred by its group; the query is centred by the group it falls in
+(identity.py; evaluation.identity_normalised). The purity of those groups is printed after the table.
 
 Speed, at 1 thread: a 1280x720 video frame (lp_s18_woman_indoor.mp4) to the top 3 of a 10 k-face index, through
 the search graph and as direct calls: wall median, p95 and minimum, and process CPU time, with the machine's load
 average before and after. The 10 k (and 100 k) indexes are synthesized from real vectors: the 59
 faces of testdata/expressions and testdata/identities, each repeated with Gaussian jitter of 10 % of the
-per-dimension spread, written with ExpressionIndex.put_file in files of 100 faces.
+per-dimension spread (vectors and recognition embeddings), written with ExpressionIndex.put_file in files of
+100 faces. The query times include the recognition embedding of the query face; one column shows the graph
+without it (QueryOptions(identity=False)).
 """
 
 from __future__ import annotations

@@ -138,7 +138,8 @@ class IdentityGroups:
         if len(self._counts) == 0 or not ok.any():
             return out
         qo = q[ok]
-        d2 = self._c2[None] - 2.0 * (qo @ self._centroids.T) + (qo * qo).sum(1, keepdims=True)
+        # einsum, not BLAS: no BLAS thread pool on the query path (as ExpressionIndex.search)
+        d2 = self._c2[None] - 2.0 * np.einsum("gd,qd->qg", self._centroids, qo) + (qo * qo).sum(1, keepdims=True)
         best = np.argmin(d2, axis=1)
         close = d2[np.arange(len(best)), best] < self.threshold ** 2
         out[np.flatnonzero(ok)[close]] = best[close]
