@@ -166,3 +166,29 @@ def test_workers_is_a_deprecated_alias_of_execution():
     with pytest.warns(DeprecationWarning, match="AnalyzeOptions: workers= is deprecated"):
         options = AnalyzeOptions(workers=2)
     assert options.execution.workers == 2 and options.workers is None
+
+
+def test_live_view_keeps_a_recording_on_ctrl_c_and_drops_it_on_an_error(tmp_path):
+    """The end of every live run (anonymize --camera, faces identify --camera): the recording starts
+    on the first frame with the frames' own millisecond timestamps; Ctrl-C is the normal stop (the
+    recording is closed and kept); any other error aborts it (no half-written file) and goes on."""
+    pytest.importorskip("av")
+    from facepipe.io.image import read_image
+    from facepipe.io.video import VideoReader
+    from facepipe.jobs import LiveView
+
+    image = read_image(shared_file("faces/pyfeat_single_face.jpg"))[:240, :320]
+    kept = tmp_path / "kept.mp4"
+    with LiveView(show=False, output=kept, window="test") as view:
+        assert view.wanted
+        for ms in (0, 40, 95):
+            assert view.put(image, ms, fps=30000 / 1001)
+        raise KeyboardInterrupt
+    with VideoReader(kept) as reader:
+        assert [round(f.time * 1000) for f in reader] == [0, 40, 95]
+    with pytest.raises(RuntimeError, match="boom"), LiveView(show=False, output=tmp_path / "lost.mp4",
+                                                             window="test") as view:
+        view.put(image, 0, fps=30)
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.mp4"]
+    assert not LiveView(show=False, output=None, window="test").wanted

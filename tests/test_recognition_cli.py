@@ -116,3 +116,29 @@ def _dlib_info() -> GalleryInfo:
     from facepipe.apps.recognition.recognizer import default_embedder
 
     return GalleryInfo.of(default_embedder())
+
+
+def test_camera_recording_with_a_fake_device(tmp_path, monkeypatch, capsys):
+    """faces identify --camera N -o FILE: one JSON line per frame on standard output and the annotated
+    stream recorded (the shared jobs.LiveView), from a stand-in camera of a face photo."""
+    import cv2
+    from conftest import model_path
+    from conftest import testdata_file as shared_file
+    from mediafiles import fake_camera
+
+    from facepipe.io.video import VideoReader
+
+    model_path("face_recognition_dlib_resnet_v1")
+    gallery = tmp_path / "g.sqlite3"
+    open_gallery(gallery, _dlib_info()).close()
+    bgr = cv2.imread(str(shared_file("faces/pyfeat_single_face.jpg")))[:360, :560]
+    fake_camera(monkeypatch, bgr, frames=4)
+    out = tmp_path / "cam.mp4"
+    assert main(["faces", "identify", "--camera", "0", "--gallery", str(gallery), "-o", str(out)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["frame"] for d in lines] == [0, 1, 2, 3]
+    assert all(len(d["faces"]) == 1 for d in lines)
+    with VideoReader(out) as reader:
+        recorded = list(reader)
+    assert [round(f.time * 1000) for f in recorded] == [d["timestamp_ms"] for d in lines]
+    assert np.abs(recorded[0].image.astype(int) - bgr[..., ::-1].astype(int)).max() > 50  # boxes drawn

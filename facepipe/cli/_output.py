@@ -27,11 +27,11 @@ def add_output_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ..
                         help="output format (default: from the output's extension, else json)")
 
 
-def output_format(fmt: str | None, output: Path | None) -> str:
-    """--format if given, else from the output's extension, else json."""
+def output_format(fmt: str | None, output: Path | None, formats: tuple[str, ...] = FORMATS) -> str:
+    """--format if given, else from the output's extension (one of the command's `formats`), else json."""
     if fmt:
         return fmt
-    if output is not None and output.suffix.lower().lstrip(".") in FORMATS:
+    if output is not None and output.suffix.lower().lstrip(".") in formats:
         return output.suffix.lower().lstrip(".")
     return "json"
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from facepipe._fsutil import refuse_overwrite
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
     PROBABILITY,
@@ -35,7 +33,7 @@ from facepipe.cli._options import (
     open_input,
     solution_options,
 )
-from facepipe.cli._output import add_output_arguments, write_output
+from facepipe.cli._output import add_output_arguments, check_output, json_text, output_format, write_output
 from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
@@ -66,19 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _format(args: argparse.Namespace) -> str:
-    if args.format:
-        return str(args.format)
-    if args.output is not None and args.output.suffix.lower() == ".csv":
-        return "csv"
-    return "json"
-
-
 def run(args: argparse.Namespace) -> int:
     from facepipe.solutions.face_landmarker import FaceLandmarker, FaceLandmarkerOptions, RunningMode
 
-    if args.output is not None and args.input is not None:
-        refuse_overwrite(args.output, args.input)
+    fmt = output_format(args.format, args.output, _FORMATS)
+    check_output(args.output, [args.input] if args.input else [], fmt)
     with open_input(args) as media:  # a bad file fails here, before any model loads
         video = media.is_video
         regressor = None
@@ -96,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
             output_facial_transformation_matrixes=args.matrix,
             running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
         ), blendshape_model=regressor)
-        frames = ((f.index, f.timestamp_ms, landmarker.detect_for_video(f.image, f.timestamp_ms)) if video
-                  else (f.index, None, landmarker.detect(f.image)) for f in media)
-        fmt = _format(args)
+        frames = media.results(landmarker.detect, landmarker.detect_for_video)
         text = _to_csv(frames, args) if fmt == "csv" else _to_json(frames, args, media.name, video)
     write_output(args.output, text)
     return 0
@@ -116,7 +104,7 @@ def _to_json(frames: Iterator[tuple[int, int | None, Any]], args: argparse.Names
             box = schema.landmark_box(result.landmarks[i][:, :2] * corners)
             faces.append(schema.face(box, result.presence[i], **f))
         out.append({"frame": index, "timestamp_ms": ms or 0, "faces": faces})
-    return json.dumps(schema.document("landmarks", src, size or (0, 0), out), separators=(",", ":")) + "\n"
+    return json_text(schema.document("landmarks", src, size or (0, 0), out))
 
 
 def _csv_header(args: argparse.Namespace) -> list[str]:

@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
             smooth_landmarks=args.smooth,
         )
         mesh = FaceMesh(options)
-        frames: Frames = ((f.index, f.timestamp_ms, mesh.process(f.image, timestamp_ms=f.timestamp_ms)) if video
-                          else (f.index, None, mesh.process(f.image)) for f in media)
+        frames: Frames = media.results(mesh.process, lambda image, ms: mesh.process(image, timestamp_ms=ms))
         name = media.name
         if fmt == "json":
             write_output(args.output, _json(frames, name, video, args.pixels, options.num_landmarks))

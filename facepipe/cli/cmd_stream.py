@@ -184,7 +184,7 @@ def _preview(args: argparse.Namespace, stack: ExitStack):
         return None
     import cv2
 
-    from facepipe.apps.anonymize.camera import gui_available
+    from facepipe.jobs import gui_available
 
     if not gui_available():
         why = "no preview window: no display, or OpenCV without GUI support (opencv-python-headless)"

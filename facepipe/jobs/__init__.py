@@ -8,6 +8,8 @@ Small modules, one job each, below apps/ and cli/ and above io/ and graph/:
   IMG_1.MOV); `refuse_overwrite` (facepipe._fsutil) keeps every output off its input.
 - `frames`: `open_media` / `open_camera` -> `MediaFrame`s (index, RGB image, strictly increasing
   timestamp_ms) of a photo, a video or a camera.
+- `live`: `LiveView`, the end of a live run (preview window, recording from the first frame,
+  q/Esc/Ctrl-C stops, an error aborts the recording); `gui_available`.
 - `progress`: `Progress`, the one progress bar.
 - `reports`: `FileReport` per input, `run_each` (a failing file is reported, the rest carry on; a
   missing model stops the run), `graph_error` (a graph run fails like a sequential one).
@@ -35,6 +37,7 @@ from facepipe.jobs.execution import (
 )
 from facepipe.jobs.frames import MediaFrame, MediaSource, MonotonicMs, open_camera, open_media
 from facepipe.jobs.inputs import InputFile, collect_inputs, media_kind
+from facepipe.jobs.live import LiveView, gui_available
 from facepipe.jobs.naming import output_stems
 from facepipe.jobs.progress import Progress
 from facepipe.jobs.reports import FileReport, RunSummary, graph_error, run_each
@@ -43,6 +46,7 @@ __all__ = [
     "ExecutionOptions",
     "FileReport",
     "InputFile",
+    "LiveView",
     "MediaFrame",
     "MediaSource",
     "MonotonicMs",
@@ -53,6 +57,7 @@ __all__ = [
     "execution_with_workers",
     "fold_workers_alias",
     "graph_error",
+    "gui_available",
     "media_kind",
     "open_camera",
     "open_media",

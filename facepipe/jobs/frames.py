@@ -5,6 +5,8 @@ timestamps that tracking solutions (MediaPipe's VIDEO mode) require.
         for f in media:                                    # MediaFrame: index, image, timestamp_ms
             result = landmarker.detect_for_video(f.image, f.timestamp_ms)
         media.is_video, media.fps, media.reader            # reader: for VideoWriter.like(...)
+    with open_media(path) as media:                        # a solution's IMAGE or VIDEO mode by the source
+        for index, timestamp_ms, result in media.results(landmarker.detect, landmarker.detect_for_video): ...
 
 A photo is one frame, index 0 at 0 ms. A video's frames carry their own presentation time
 (variable frame rates keep their timing); two frames within one millisecond, or a clock that
@@ -15,9 +17,10 @@ the wall clock since the first frame.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +29,8 @@ from facepipe.io.image import read_image
 from facepipe.io.video import Frame, VideoReader, is_video_file
 
 __all__ = ["MediaFrame", "MediaSource", "MonotonicMs", "open_camera", "open_media"]
+
+R = TypeVar("R")
 
 
 class MonotonicMs:
@@ -65,6 +70,17 @@ class MediaSource:
 
     def __iter__(self) -> Iterator[MediaFrame]:
         raise NotImplementedError
+
+    def results(self, image: Callable[[np.ndarray], R],
+                video: Callable[[np.ndarray, int], R]) -> Iterator[tuple[int, int | None, R]]:
+        """(index, timestamp_ms, result) of every frame: a video's or a camera's frames go through
+        `video(image, timestamp_ms)` (a tracking solution's VIDEO mode), a photo through `image(image)`
+        with timestamp None."""
+        for f in self:
+            if self.is_video:
+                yield f.index, f.timestamp_ms, video(f.image, f.timestamp_ms)
+            else:
+                yield f.index, None, image(f.image)
 
     def close(self) -> None:
         pass
