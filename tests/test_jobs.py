@@ -60,6 +60,24 @@ def test_toy_app_is_small_and_works(tmp_path):
     assert [f["timestamp_ms"] for f in video["frames"]] == [0, 100, 200]
 
 
+def test_toy_app_on_a_real_video(tmp_path):
+    """The same toy app on a real shared clip (pyfeat_single_face.mp4: one man, 640x360, 30 fps, MP3
+    audio): one JSON frame per decoded frame, at the frames' own times, his face in (nearly) all."""
+    pytest.importorskip("av")
+    from facepipe.io.video import probe_video
+
+    src = shared_file("videos/pyfeat_single_face.mp4")
+    summary = toy_app([str(src)], tmp_path)
+    assert [r.ok for r in summary.reports] == [True]
+    frames = json.loads((tmp_path / "pyfeat_single_face.json").read_text())["frames"]
+    info = probe_video(src)
+    assert len(frames) == summary.reports[0].frames == info.frame_count > 60
+    stamps = [f["timestamp_ms"] for f in frames]
+    assert stamps[0] == 0 and all(b > a for a, b in zip(stamps, stamps[1:]))
+    assert abs(stamps[-1] - 1000 * (len(frames) - 1) / float(info.fps)) <= 2
+    assert sum(len(f["faces"]) == 1 for f in frames) >= 0.95 * len(frames)
+
+
 def test_collect_inputs_walks_each_folder_once(tmp_path):
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
