@@ -31,6 +31,8 @@ __all__ = [
     "FaceFinderCalculator",
     "FaceTrackerCalculator",
     "RedactCalculator",
+    "add_face_regions",
+    "add_redact_and_encode",
     "anonymize_video_config",
 ]
 
@@ -213,19 +215,36 @@ def anonymize_video_config(
     b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
                outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"},
                options=VideoDecoderOptions(max_frames=max_frames, copy_audio=o.keep_audio))
+    add_face_regions(b, o, detect_in_flight=detect_in_flight, frame_info=True, given_detector=given_detector)
+    add_redact_and_encode(b, o, image="held", frame_info="held_info", redact_in_flight=redact_in_flight)
+    return b.config
+
+
+def add_face_regions(b: GraphBuilder, o: AnonymizeOptions, *, detect_in_flight: int = 2, frame_info: bool,
+                     given_detector: bool = False) -> None:
+    """The anonymizer's regions as nodes, finder -> tracker -> backfill, for every graph that redacts
+    like anonymize (the selective survey too). Reads stream `frames` (and `frame_info` with
+    frame_info=True; side packet `detector` with given_detector=True); writes `held` (the frames,
+    released in order once their regions are final), `held_info` (with frame_info) and `regions`."""
     b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
                outputs={"DETECTIONS": "detections"}, options=o.detect, max_in_flight=detect_in_flight,
                side_packets={"DETECTOR": "detector"} if given_detector else None)
     b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections"},
                outputs={"REGIONS": "current", "RETRO": "retro"}, options=o.track)
+    frame_in, frame_out = ({"FRAME": "frame_info"}, {"FRAME": "held_info"}) if frame_info else ({}, {})
     b.add_node(BackfillCalculator, name="backfill",
-               inputs={"IMAGE": "frames", "FRAME": "frame_info", "REGIONS": "current", "RETRO": "retro"},
-               outputs={"IMAGE": "held", "FRAME": "held_info", "REGIONS": "regions"},
+               inputs={"IMAGE": "frames", **frame_in, "REGIONS": "current", "RETRO": "retro"},
+               outputs={"IMAGE": "held", **frame_out, "REGIONS": "regions"},
                options=BackfillOptions(o.track.hold))
-    b.add_node(RedactCalculator, name="redact", inputs={"IMAGE": "held", "REGIONS": "regions"},
+
+
+def add_redact_and_encode(b: GraphBuilder, o: AnonymizeOptions, *, image: str, frame_info: str,
+                          redact_in_flight: int = 2) -> None:
+    """redact (`image` + `regions` -> `redacted`) -> encoder (the frames' timestamps from `frame_info`,
+    the decoder's `video` for the audio; side packet `output_path`), as anonymize writes a video."""
+    b.add_node(RedactCalculator, name="redact", inputs={"IMAGE": image, "REGIONS": "regions"},
                outputs={"IMAGE": "redacted"}, options=o.redact, max_in_flight=redact_in_flight)
     b.add_node("VideoEncoderCalculator", name="encoder",
-               inputs={"IMAGE": "redacted", "FRAME": "held_info", "VIDEO": "video"},
+               inputs={"IMAGE": "redacted", "FRAME": frame_info, "VIDEO": "video"},
                side_packets={"PATH": "output_path"},
                options=VideoEncoderOptions(encode=o.video, copy_audio=o.keep_audio))
-    return b.config

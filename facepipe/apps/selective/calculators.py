@@ -14,18 +14,12 @@ packets. The finder and the redaction run several frames at once (max_in_flight)
 
 from __future__ import annotations
 
-from facepipe.apps.anonymize.calculators import (
-    BackfillCalculator,
-    BackfillOptions,
-    FaceFinderCalculator,
-    FaceTrackerCalculator,
-    RedactCalculator,
-)
+from facepipe.apps.anonymize.calculators import add_face_regions, add_redact_and_encode
 from facepipe.apps.recognition.video import SceneCuts
 from facepipe.apps.selective.decide import masked_regions
 from facepipe.apps.selective.options import SelectiveOptions, TrackSampling
 from facepipe.apps.selective.survey import TrackSurveyor
-from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
+from facepipe.calculators.video import VideoDecoderOptions
 from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
 
 __all__ = ["SurveyRegionsCalculator", "TrackSurveyCalculator", "render_video_config", "survey_video_config"]
@@ -99,12 +93,7 @@ def survey_video_config(options: SelectiveOptions, *, detect_in_flight: int = 2,
     b.output_stream("regions")
     b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
                outputs={"IMAGE": "frames"}, options=VideoDecoderOptions(max_frames=max_frames, copy_audio=False))
-    b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"}, outputs={"DETECTIONS": "detections"},
-               options=o.detect, max_in_flight=detect_in_flight)
-    b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections"},
-               outputs={"REGIONS": "current", "RETRO": "retro"}, options=o.track)
-    b.add_node(BackfillCalculator, name="backfill", inputs={"IMAGE": "frames", "REGIONS": "current", "RETRO": "retro"},
-               outputs={"IMAGE": "held", "REGIONS": "regions"}, options=BackfillOptions(o.track.hold))
+    add_face_regions(b, o, detect_in_flight=detect_in_flight, frame_info=False)
     b.add_node(TrackSurveyCalculator, name="survey", inputs={"IMAGE": "held", "REGIONS": "regions"},
                outputs={"SURVEY": "survey"}, side_packets={"CHOSEN": "chosen"}, options=options.sampling)
     return b.config
@@ -125,10 +114,5 @@ def render_video_config(options: SelectiveOptions, *, redact_in_flight: int = 2,
                options=VideoDecoderOptions(max_frames=max_frames, copy_audio=o.keep_audio))
     b.add_node(SurveyRegionsCalculator, name="select", inputs={"IMAGE": "frames"}, outputs={"REGIONS": "regions"},
                side_packets={"SURVEY": "survey", "VERDICTS": "verdicts"})
-    b.add_node(RedactCalculator, name="redact", inputs={"IMAGE": "frames", "REGIONS": "regions"},
-               outputs={"IMAGE": "redacted"}, options=o.redact, max_in_flight=redact_in_flight)
-    b.add_node("VideoEncoderCalculator", name="encoder",
-               inputs={"IMAGE": "redacted", "FRAME": "frame_info", "VIDEO": "video"},
-               side_packets={"PATH": "output_path"},
-               options=VideoEncoderOptions(encode=o.video, copy_audio=o.keep_audio))
+    add_redact_and_encode(b, o, image="frames", frame_info="frame_info", redact_in_flight=redact_in_flight)
     return b.config
