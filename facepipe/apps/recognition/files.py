@@ -17,6 +17,7 @@ from typing import Any
 from facepipe.apps.recognition.draw import draw_identities
 from facepipe.apps.recognition.recognizer import FaceRecognizer, Identities
 from facepipe.apps.recognition.video import TrackVoteOptions, VideoIdentities, identify_video
+from facepipe.jobs import schema
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def annotated_path(path: Path, out_dir: Path, video: bool) -> Path:
 
 def identify_report(model_id: str, threshold: float, gallery: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     """The JSON document of one `faces identify` run over `inputs` (the per-input documents)."""
-    return {"schema": "facepipe.frames/1", "command": "faces identify", "model_id": model_id,
+    return {"schema": schema.SCHEMA, "command": "faces identify", "model_id": model_id,
             "threshold": threshold, "gallery": gallery, "inputs": inputs}
 
 
