@@ -169,6 +169,20 @@ def test_low_pass_first_value_passes():
     np.testing.assert_allclose(f(np.array([4.0]), 0.1), [3.1])
 
 
+def test_low_pass_keeps_the_previous_output_in_double_with_any_numpy():
+    """(1 - alpha) * previous is a double product in MediaPipe; with a 0-d alpha numpy 1's
+    value-based casting would compute it in float32 (pose tracking then drifts off MediaPipe)."""
+    prev = np.array([0.123456789, 0.987654321, 0.333333333], np.float32)
+    f = LowPassFilter()
+    f(prev, np.float32(0.5))
+    v = np.array([0.2, 0.7, 0.4], np.float32)
+    alpha = np.float32(0.3141592)
+    want = ((np.float64(alpha * v[0]) + (1.0 - np.float64(alpha)) * np.float64(prev[0])),
+            (np.float64(alpha * v[1]) + (1.0 - np.float64(alpha)) * np.float64(prev[1])),
+            (np.float64(alpha * v[2]) + (1.0 - np.float64(alpha)) * np.float64(prev[2])))
+    np.testing.assert_array_equal(f(v, np.asarray(alpha)), np.array(want, np.float64).astype(np.float32))
+
+
 def test_segmentation_smoothing_uncertain_pixels_blend():
     prev = np.array([[1.0, 1.0]], np.float32)
     cur = np.array([[0.5, 1.0]], np.float32)

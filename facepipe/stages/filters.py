@@ -47,7 +47,10 @@ class LowPassFilter:
             out = v.copy()
         else:
             a = np.asarray(alpha, np.float32)
-            out = ((a * v).astype(np.float64) + (1.0 - a.astype(np.float64)) * self.last_out).astype(np.float32)
+            # Every operand explicitly float64: numpy 1 would keep a 0-d alpha times a float32
+            # array in float32 (value-based casting), numpy 2 goes to float64 as the C++ does.
+            keep = (1.0 - a.astype(np.float64)) * self.last_out.astype(np.float64)
+            out = ((a * v).astype(np.float64) + keep).astype(np.float32)
         self.last_raw, self.last_out = v.copy(), out
         return out
 
