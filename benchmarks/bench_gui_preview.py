@@ -8,6 +8,12 @@ median and max over repeats, after one warm-up (models loaded, frame decoded). T
 measured in the same run, is what a preview without the engine's caches costs: the frame decoded
 from the file and anonymized from scratch (`Anonymizer` built, faces detected, redacted) for
 each change. Ratio = preview / reference. The machine's load (`uptime`) is printed with it.
+
+Seeking: to frames not seen yet (forward by 7-70 frames, and back to earlier ones), two latencies
+per seek: to the raw picture (`PreviewWorker.raw`, shown while faces are found) and to the
+redacted one; then back to frames seen before (faces known: a redraw). The breakdown line splits
+a seek into decoding (the engine's `FrameSeeker`, and a fresh seeker as the pre-cache preview
+had, decoding from the key frame) and detection (`FaceFinder.detect` on that frame).
 """
 
 from __future__ import annotations
@@ -71,7 +77,8 @@ def main() -> None:
         "mosaic level": lambda k: (c.method.setCurrentText("mosaic"), c.mosaic.setValue(10 + 5 * (k % 2))),
         "shape ellipse <-> box": lambda k: c.shape.setCurrentText(("box", "ellipse")[k % 2]),
         "mask scale 1.5 <-> 2.0": lambda k: c.mask_scale.setValue((2.0, 1.5)[k % 2]),
-        "threshold, a new value each time (detects)": lambda k: c.threshold.setValue(0.31 + 0.02 * k),
+        "threshold, a new value each time (finder re-runs, model outputs memoized)":
+            lambda k: c.threshold.setValue(0.31 + 0.02 * k),
         "shape hull (face mesh)": lambda k: c.shape.setCurrentText(("hull", "box")[k % 2]),
     }
     rows = []
@@ -89,15 +96,41 @@ def main() -> None:
         rows.append((name, statistics.median(times), max(times)))
     c.shape.setCurrentText("ellipse")
     c.method.setCurrentText("blur")
+    c.threshold.setValue(0.0)  # the anonymizer's default threshold
     wait_preview()
-    # Seeking to frames not seen yet: decode + detect + redact.
-    times = []
-    for k in range(args.repeats):
-        t0 = time.perf_counter()
-        window.slider.setValue(args.frame + 7 + k * 9)
-        wait_preview()
-        times.append((time.perf_counter() - t0) * 1000)
-    rows.append(("seek to a new frame (decodes, detects)", statistics.median(times), max(times)))
+
+    def wait_raw(serial: int, timeout: float = 120.0) -> None:
+        end = time.perf_counter() + timeout
+        while not ((window.last_raw is not None and window.last_raw.serial == serial)
+                   or (window.last_frame is not None and window.last_frame.serial == serial)):
+            app.processEvents()
+            if time.perf_counter() > end:
+                raise RuntimeError(f"no picture in {timeout} s ({window.last_error})")
+            time.sleep(0.0005)
+
+    def seek_times(targets: list[int]) -> tuple[list[float], list[float]]:
+        raw_ms, done_ms = [], []
+        for target in targets:
+            t0 = time.perf_counter()
+            window.slider.setValue(target)
+            wait_raw(window.serial)
+            raw_ms.append((time.perf_counter() - t0) * 1000)
+            wait_preview()
+            done_ms.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.2)  # a user's pause between seeks: the worker decodes ahead meanwhile
+            app.processEvents()
+        return raw_ms, done_ms
+
+    n = window.engine.frame_count
+    forward = [min(n - 1, args.frame + 7 + k * 9) for k in range(args.repeats)]
+    backward = [max(0, args.frame - 20 - k * 5) for k in range(args.repeats)]
+    seek_rows = []
+    for name, targets in (("seek forward to a new frame", forward), ("seek back to a new frame", backward),
+                          ("seek to a frame seen before", forward[: args.repeats])):
+        raw_ms, done_ms = seek_times(targets)
+        seek_rows.append((name + ": picture shown (raw)", statistics.median(raw_ms), max(raw_ms)))
+        seek_rows.append((name + ": redacted", statistics.median(done_ms), max(done_ms)))
+    rows += seek_rows
     settings = c.settings()
     window.close()
 
@@ -114,9 +147,31 @@ def main() -> None:
     ref_ms = statistics.median(ref)
     ini.unlink(missing_ok=True)
 
+    # Where a seek's time goes: decoding (this engine's seeker vs a fresh one from the key frame) and detection.
+    engine_seeker = FrameSeeker(video, keep=32)
+    dec_new, dec_fresh, det = [], [], []
+    finder = Anonymizer(options).detector
+    for k, target in enumerate(backward):
+        engine_seeker.frame(min(n - 1, target + 25))  # the decoder is past the target, as after a seek back
+        t0 = time.perf_counter()
+        rgb = engine_seeker.frame(target)
+        dec_new.append((time.perf_counter() - t0) * 1000)
+        with FrameSeeker(video) as fresh:
+            t0 = time.perf_counter()
+            fresh.frame(target)
+            dec_fresh.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        finder.detect(rgb)
+        if k:  # the first run loads the models
+            det.append((time.perf_counter() - t0) * 1000)
+    engine_seeker.close()
+
     print(f"facepipe gui preview latency, {video.name} frame {args.frame} ({w}x{h}), {args.repeats} repeats;"
           f" {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"reference (decode + new Anonymizer + detect + redact per change): {ref_ms:.0f} ms")
+    print(f"seek back breakdown (median ms): decode {statistics.median(dec_new):.1f} (engine's seeker, frame kept)"
+          f" vs {statistics.median(dec_fresh):.1f} (fresh seeker, from the key frame);"
+          f" detect {statistics.median(det):.1f}")
     print(f"| change | median ms | max ms | target {TARGET_MS:.0f} ms | ratio to reference |")
     print("|---|---:|---:|---|---:|")
     for name, med, worst in rows:

@@ -136,6 +136,36 @@ def test_seek_slider_and_keys_show_the_right_frame(qtbot, window):
     assert window.frame_label.text() == f"40/{len(frames)}"
 
 
+@pytest.mark.xvfb_subset
+def test_seek_shows_the_picture_before_its_redaction(qtbot, window):
+    """A seek to a frame whose faces are not known yet shows the decoded picture at once (marked as
+    not redacted), then the redacted frame; a threshold change on a seen frame re-detects without
+    running its models again (their outputs are memoized), and a frame seen before needs no picture first."""
+    from facepipe.io.video import VideoReader
+
+    open_clip(qtbot, window)
+    with VideoReader(shared_file(CLIP)) as reader:
+        frames = [f.image for f in reader]
+    with qtbot.waitSignal(window.preview.raw, timeout=WAIT_MS) as raw:
+        window.slider.setValue(30)
+    assert raw.args[0].index == 30 and np.array_equal(raw.args[0].original, frames[30])
+    assert "not redacted yet" in window.statusBar().currentMessage() or window.last_frame.serial == window.serial
+    frame = wait_preview(qtbot, window)
+    assert frame.index == 30 and frame.serial == raw.args[0].serial and "faces" in window.statusBar().currentMessage()
+    memo = window.engine.memo
+    hits, misses = memo.hits, memo.misses
+    window.controls.threshold.setValue(0.45)
+    wait_preview(qtbot, window)
+    assert memo.hits > hits and memo.hits - hits >= 2 * (memo.misses - misses)
+    seen = []
+    window.preview.raw.connect(seen.append)
+    window.slider.setValue(0)  # seen at opening, but under the old threshold: detected again
+    wait_preview(qtbot, window)
+    window.slider.setValue(30)  # seen under this threshold: a redraw, no picture first
+    wait_preview(qtbot, window)
+    assert [r.index for r in seen] == [0]
+
+
 def test_play_advances_and_pause_stops(qtbot, window):
     open_clip(qtbot, window)
     QTest.keyClick(window, Qt.Key.Key_Space)

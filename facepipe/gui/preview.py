@@ -4,13 +4,30 @@
 `FrameSeeker` (video) or the image file (photo), faces from the anonymizer's `FaceFinder` (all
 tiles of the frame, as for a still), the redaction from `Anonymizer.redact`. Faces found in a
 frame are kept per (frame, detection options), so a change of method, shape or mask scale only
-redraws; a new threshold detects again. `PreviewWorker` runs the engine in a QThread and drops
-stale requests: while a frame is being computed only the newest request waits, and the older
-ones are never computed.
+redraws.
+
+A new threshold runs the finder again, but not its models: the engine's finders run inside
+`memoized_inference` (runtime/memo.py), so a model run on an input tensor it saw before (the
+whole frame, the zoomed-out frame, every tile: their inputs do not depend on the threshold)
+returns the stored outputs, and the finder's own logic (score cut, weighted NMS, gating,
+verification) runs on them as in a fresh run. The regions are therefore exactly a fresh run's
+(tests/test_gui_preview_cache.py checks it on real frames); only crops that depend on what was
+kept (the verifier's, `_found_in_crop`'s) can be new and run their model. Filtering the regions
+of one run at the lowest threshold would not be exact: BlazeFace's weighted NMS blends every
+candidate above the threshold into the boxes, and gating counts views per candidate. The models
+themselves load once per engine (`shared_models`), not once per threshold.
+
+Seeking: the `FrameSeeker` stays open and keeps the last frames it decoded, a frame ahead is
+decoded on from where the decoder is, and in idle time the worker decodes a few frames ahead
+of the last one shown (play, step). `PreviewWorker` sends the raw frame (`raw`) as soon as it
+is decoded when the redaction still has to detect faces, so a seek shows the picture at once
+and the redacted one when ready. It drops stale requests: while a frame is being computed only
+the newest request waits, and the older ones are never computed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -23,8 +40,16 @@ from PySide6.QtCore import Signal, Slot
 from facepipe.errors import FacepipeError, InputError
 from facepipe.gui.settings import GuiSettings, anonymize_options
 from facepipe.gui.worker import ThreadWorker
+from facepipe.runtime.memo import InferenceMemo, memoized_inference, shared_models
 
-__all__ = ["PreviewEngine", "PreviewFrame", "PreviewRequest", "PreviewWorker"]
+log = logging.getLogger(__name__)
+
+__all__ = ["PreviewEngine", "PreviewFrame", "PreviewRequest", "PreviewWorker", "RawFrame"]
+
+FRAMES_KEPT = 8  # RGB frames kept by the engine (settings changes redraw without decoding)
+DECODED_KEPT = 32  # decoded frames the seeker keeps (scrubbing back and forth a little)
+AHEAD = 4  # frames decoded ahead in idle time
+MEMO_BYTES = 192 << 20  # model outputs kept for re-detection (about 5 MB per 720p frame)
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,15 @@ class PreviewFrame:
     redacted: np.ndarray
     faces: int
     seconds: float
+    serial: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class RawFrame:
+    """The frame of a request, before its faces are found (sent only when that takes a while)."""
+
+    index: int
+    original: np.ndarray
     serial: int = 0
 
 
@@ -67,7 +101,7 @@ class PreviewEngine:
         elif self.is_video:
             from facepipe.io.video_seek import FrameSeeker
 
-            self._seeker = FrameSeeker(self.path)
+            self._seeker = FrameSeeker(self.path, keep=DECODED_KEPT)
             self.frame_count = len(self._seeker)
             fps = self._seeker.info.fps
             self.fps = float(fps) if fps else 25.0
@@ -80,6 +114,8 @@ class PreviewEngine:
         self._finders: dict[str, object] = {}
         self._regions: OrderedDict[tuple[int, str], object] = OrderedDict()
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.memo = InferenceMemo(MEMO_BYTES)
+        self._models: dict = {}  # shared_models pool: every model loads once per engine
 
     def frame(self, index: int) -> np.ndarray:
         if self._camera is not None:
@@ -93,11 +129,21 @@ class PreviewEngine:
         if image is None:
             image = self._seeker.frame(index)
             self._frames[index] = image
-            while len(self._frames) > 8:  # a few frames: settings changes redraw without decoding
+            while len(self._frames) > FRAMES_KEPT:
                 self._frames.popitem(last=False)
         else:
             self._frames.move_to_end(index)
         return image
+
+    def has_frame(self, index: int) -> bool:
+        return index in self._frames
+
+    def has_regions(self, index: int, settings: GuiSettings) -> bool:
+        """Whether `render(index, settings)` needs no detection (its faces are known)."""
+        if self.is_camera:
+            return False
+        options = anonymize_options(settings)
+        return (index, repr(options.detect if self.is_video else options.image_detect)) in self._regions
 
     def _finder(self, options):
         """One FaceFinder per detection options: models load once, not at every change."""
@@ -105,7 +151,10 @@ class PreviewEngine:
 
         key = repr(options)
         if key not in self._finders:
-            self._finders[key] = FaceFinder(options)
+            with shared_models(self._models):
+                self._finders[key] = FaceFinder(options)
+            if len(self._finders) > 16:
+                self._finders.pop(next(iter(self._finders)))
         return self._finders[key]
 
     def _anonymizer(self, settings: GuiSettings):
@@ -115,17 +164,19 @@ class PreviewEngine:
         key = repr(options)
         anonymizer = self._anonymizers.get(key)
         if anonymizer is None:
-            anonymizer = Anonymizer(options, detector=self._finder(options.detect),
-                                    image_detector=self._finder(options.image_detect))
+            # Only the finder this file needs (the other one would load its models for nothing).
+            finder = self._finder(options.detect if self.is_video else options.image_detect)
+            with shared_models(self._models):
+                anonymizer = Anonymizer(options, **{"detector" if self.is_video else "image_detector": finder})
             if len(self._anonymizers) > 8:
                 self._anonymizers.pop(next(iter(self._anonymizers)))
             self._anonymizers[key] = anonymizer
         return anonymizer
 
-    def render(self, index: int, settings: GuiSettings) -> PreviewFrame:
+    def regions(self, index: int, settings: GuiSettings):
+        """The regions redacted in frame `index` under `settings` (the faces found in it)."""
         from facepipe.apps.anonymize.regions import detected_regions
 
-        t0 = time.perf_counter()
         index = min(max(0, index), max(self.frame_count - 1, 0))
         rgb = self.frame(index)
         anonymizer = self._anonymizer(settings)
@@ -133,15 +184,28 @@ class PreviewEngine:
         key = (index, repr(finder.options))
         regions = None if self.is_camera else self._regions.get(key)
         if regions is None:
-            regions = detected_regions(finder.detect(rgb))
+            with shared_models(self._models), memoized_inference(None if self.is_camera else self.memo):
+                regions = detected_regions(finder.detect(rgb))
             if not self.is_camera:
                 self._regions[key] = regions
             while len(self._regions) > 256:
                 self._regions.popitem(last=False)
-        redacted = anonymizer.redact(rgb, regions)
+        else:
+            self._regions.move_to_end(key)
+        return regions
+
+    def render(self, index: int, settings: GuiSettings) -> PreviewFrame:
+        t0 = time.perf_counter()
+        index = min(max(0, index), max(self.frame_count - 1, 0))
+        regions = self.regions(index, settings)
+        rgb = self.frame(index)
+        anonymizer = self._anonymizer(settings)
+        with shared_models(self._models):  # the face mesh of shape "hull" loads once too
+            redacted = anonymizer.redact(rgb, regions)
         return PreviewFrame(index, rgb, redacted, len(regions), time.perf_counter() - t0)
 
     def close(self) -> None:
+        self.memo.clear()
         if self._seeker is not None:
             self._seeker.close()
         if self._camera is not None:
@@ -153,18 +217,22 @@ class PreviewWorker(ThreadWorker):
     `failed` come back (queued to the UI thread). Only the newest pending request is computed."""
 
     ready = Signal(object)  # PreviewFrame
+    raw = Signal(object)  # RawFrame: the picture of a request whose faces are still being found
     failed = Signal(str)
     opened = Signal(object)  # PreviewEngine (frame_count, fps, is_video)
     _wake = Signal()
     _open = Signal(str)
+    _ahead = Signal(int)
 
     def __init__(self) -> None:
         super().__init__("facepipe-preview")
         self._wake.connect(self._work)
         self._open.connect(self._do_open)
+        self._ahead.connect(self._decode_ahead)
         self._lock = threading.Lock()
         self._pending: PreviewRequest | None = None
         self._serial = 0
+        self._shown_index: int | None = None
         self.engine: PreviewEngine | None = None
 
     def open(self, path: str) -> None:
@@ -202,8 +270,14 @@ class PreviewWorker(ThreadWorker):
             request, self._pending = self._pending, None
         if request is None or self.engine is None:
             return  # an older wake-up whose request a newer one replaced (already computed)
+        self._shown_index = request.index
         try:
-            frame = self.engine.render(request.index, request.settings)
+            engine = self.engine
+            if engine.is_video and not engine.is_camera and not engine.has_regions(request.index, request.settings):
+                # Faces to find: show the picture first (a seek is decoded in milliseconds, found in more).
+                index = min(max(0, request.index), max(engine.frame_count - 1, 0))
+                self.raw.emit(RawFrame(index, engine.frame(index), request.serial))
+            frame = engine.render(request.index, request.settings)
         except FacepipeError as exc:
             self.failed.emit(str(exc))
             return
@@ -213,6 +287,28 @@ class PreviewWorker(ThreadWorker):
             return
         self.ready.emit(PreviewFrame(frame.index, frame.original, frame.redacted, frame.faces, frame.seconds,
                                      request.serial))
+        if self.engine.is_video and not self.engine.is_camera:
+            self._ahead.emit(frame.index + 1)
+
+    @Slot(int)
+    def _decode_ahead(self, index: int) -> None:
+        """Decode frame `index` into the engine's frames if nothing else waits, then the next one
+        (up to AHEAD past the frame shown); a request that comes in waits for one frame at most."""
+        with self._lock:
+            busy = self._pending is not None
+        engine = self.engine
+        if busy or engine is None or self.cancel_event.is_set() or index >= engine.frame_count:
+            return
+        shown = self._shown_index if self._shown_index is not None else index - 1
+        if index > shown + AHEAD:
+            return
+        try:
+            if not engine.has_frame(index):
+                engine.frame(index)
+        except Exception:  # noqa: BLE001 - a frame that cannot be decoded fails when it is asked for
+            log.debug("decoding ahead stopped at frame %d", index, exc_info=True)
+            return
+        self._ahead.emit(index + 1)
 
     def stop(self) -> None:
         """Finish the current frame and end the thread (call before the app quits)."""

@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
 
         self.preview = PreviewWorker()
         self.preview.ready.connect(self._on_preview)
+        self.preview.raw.connect(self._on_raw)
+        self.last_raw = None  # the newest request's picture, shown until its redaction is ready
         self.preview.failed.connect(self.show_error)
         self.preview.opened.connect(self._on_opened)
         self.exporter = ExportWorker()
@@ -302,15 +304,31 @@ class MainWindow(QMainWindow):
     def _on_preview(self, frame: PreviewFrame) -> None:
         self.waiting = frame.serial != self.serial  # older answers show while the newest is computed
         self.last_frame = frame
+        if self.last_raw is not None and self.last_raw.serial > frame.serial:
+            return  # the newest request's picture stays until its own redaction comes
         n = self.engine.frame_count if self.engine is not None else 0
         self.frame_label.setText(f"{frame.index + 1}/{n}" if n > 1 else "")
         self.statusBar().showMessage(f"{frame.faces} faces · preview {frame.seconds * 1000:.0f} ms")
         self._show()
 
+    @Slot(object)
+    def _on_raw(self, raw) -> None:
+        """The picture of the newest request before its faces are found: shown at once (a seek never
+        waits for detection), marked as not redacted yet in the status bar."""
+        if raw.serial != self.serial:
+            return
+        self.last_raw = raw
+        n = self.engine.frame_count if self.engine is not None else 0
+        self.frame_label.setText(f"{raw.index + 1}/{n}" if n > 1 else "")
+        self.statusBar().showMessage(f"Frame {raw.index + 1}: finding faces… (not redacted yet)")
+        self._show_image(raw.original)
+
     def _show(self) -> None:
         if self.last_frame is None:
             return
-        image = self.last_frame.original if self.before_button.isChecked() else self.last_frame.redacted
+        self._show_image(self.last_frame.original if self.before_button.isChecked() else self.last_frame.redacted)
+
+    def _show_image(self, image) -> None:
         pix: QPixmap = to_pixmap(image)
         self.view.setPixmap(pix.scaled(self.view.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                        Qt.TransformationMode.SmoothTransformation))

@@ -61,9 +61,16 @@ class RuntimeOptions:
 
     def load(self, name: str) -> Model:
         """Registered model `name`, loaded with these options."""
+        from facepipe.runtime.memo import model_pool
         from facepipe.runtime.model import Model
 
-        return Model(self.model_path(name), num_threads=self.num_threads)
+        pool = model_pool()
+        if pool is None:
+            return Model(self.model_path(name), num_threads=self.num_threads)
+        key = (name, self)  # one per model and runtime options (memo.py)
+        if key not in pool:
+            pool[key] = Model(self.model_path(name), num_threads=self.num_threads)
+        return pool[key]
 
 
 def fold_legacy_options(owner: str, runtime: RuntimeOptions, num_threads: int | None = None, *,

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from facepipe.results import Detections
+from facepipe.runtime.memo import active_memo
 from facepipe.runtime.options import RuntimeOptions
 
 __all__ = ["FaceVerifier", "VerifyOptions"]
@@ -76,6 +77,7 @@ class FaceVerifier:
         if self.options.yunet_score > 0:
             path = runtime.model_path("face_detection_yunet_2023mar")
             self._yunet = cv2.FaceDetectorYN.create(str(path), "", (64, 64), self.options.yunet_score, 0.3, 50)
+            self._yunet_id = f"yunet:{path}:{self.options.yunet_score}"  # its memo key (runtime/memo.py)
         self._lock = threading.Lock()
 
     def __call__(self, rgb: np.ndarray, dets: Detections) -> tuple[np.ndarray, Detections]:
@@ -113,8 +115,7 @@ class FaceVerifier:
         w, h = max(8, round((x1 - x0) * k)), max(8, round((y1 - y0) * k))
         crop = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1]), (w, h),
                           interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-        self._yunet.setInputSize((w, h))
-        _, faces = self._yunet.detect(crop)
+        faces = self._run_yunet(crop)
         if faces is None:
             return False, none
         scale = np.array([(x1 - x0) / w, (y1 - y0) / h], np.float32)
@@ -131,3 +132,17 @@ class FaceVerifier:
                         np.stack([xyxy[:, 0], eyes_y], 1), np.stack([xyxy[:, 2], eyes_y], 1)], 1)
         other = ~inside
         return bool(inside.any()), Detections(xyxy[other], kps[other], faces[other, 14], (W, H))
+
+    def _run_yunet(self, crop: np.ndarray) -> np.ndarray | None:
+        """YuNet's faces in a BGR crop (None: none), through the active inference memo if any: YuNet
+        runs in OpenCV, not through `Model`, so it looks its input up itself."""
+        memo = active_memo()
+        key = memo.key(self._yunet_id, [crop]) if memo is not None else None
+        hit = memo.get(key) if memo is not None else None
+        if hit is not None:
+            return hit[0] if len(hit[0]) else None
+        self._yunet.setInputSize((crop.shape[1], crop.shape[0]))
+        _, faces = self._yunet.detect(crop)
+        if memo is not None:
+            memo.put(key, [np.zeros((0, 15), np.float32) if faces is None else faces])
+        return faces
