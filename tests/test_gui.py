@@ -389,6 +389,7 @@ def test_people_panel_masks_the_picked_people_as_the_cli(qtbot, window, tmp_path
     window.people.mode.setCurrentIndex(window.people.mode.findData(mode))
     args = window.controls.settings().cli_args()
     assert args[-4:] == [f"--{mode}", "miranda", "--gallery", gallery], args
+    assert window.people.note.isVisible()  # the preview masks everyone: the panel says so
     wait_preview(qtbot, window)
 
     gui_out = tmp_path / "gui.mp4"

@@ -119,6 +119,13 @@ class PeoplePanel(QWidget):
         self.list.setMinimumHeight(120)
         self.status = QLabel("Open a video, then find the people in it.")
         self.status.setWordWrap(True)
+        # The selective anonymizer decides whom to mask per track over the whole video (two passes),
+        # which a one-frame preview cannot do: say so rather than preview a guess.
+        self.note = QLabel("The preview masks everyone; the export masks as chosen here"
+                           " (decided over the whole video, as `anonymize --only/--except`), without a"
+                           " progress bar or Cancel.")
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.bar = QProgressBar()
         self.bar.hide()
         top = QHBoxLayout()
@@ -131,6 +138,7 @@ class PeoplePanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.bar)
         layout.addWidget(self.status)
+        layout.addWidget(self.note)
         self.scanner = PeopleScanner()
         self.scanner.progress.connect(self._on_progress)
         self.scanner.done.connect(self._on_done)
@@ -216,7 +224,9 @@ class PeoplePanel(QWidget):
 
     @Slot()
     def _emit(self, *_args: object) -> None:
-        self.changed.emit(self.current_mode(), tuple(self.checked()), self.gallery)
+        names = tuple(self.checked())
+        self.note.setVisible(self.current_mode() != "everyone" and bool(names))
+        self.changed.emit(self.current_mode(), names, self.gallery)
 
     def enroll_selected(self, name: str | None = None) -> None:
         """Enroll the selected person (its embeddings from this video) under `name` (asked if None)."""
