@@ -393,9 +393,15 @@ def test_people_panel_masks_the_picked_people_as_the_cli(qtbot, window, tmp_path
     wait_preview(qtbot, window)
 
     gui_out = tmp_path / "gui.mp4"
+    progress = []
+    window.exporter.progress.connect(progress.append)
     with qtbot.waitSignal(window.exporter.finished, timeout=WAIT_MS) as done:
         window.export_to(str(gui_out))
     assert done.args == [str(gui_out)]
+    # Progress over both passes (survey, then redaction): 2 steps per frame, the label says which pass.
+    qtbot.waitUntil(lambda: not window.cancel_button.isVisible())
+    assert progress[-1].done == progress[-1].total == 50 and progress[-1].passes == 2
+    assert any(0 < p.done < 25 for p in progress) or window.export_bar.maximum() == 50
     cli_out = tmp_path / "cli.mp4"
     assert main(["-q", "anonymize", str(clip), "-o", str(cli_out), *args]) == 0
     def frames(path):
@@ -423,6 +429,14 @@ def test_people_panel_masks_the_picked_people_as_the_cli(qtbot, window, tmp_path
             assert picked > 0.5 and other < 0.2, (i, picked, other)
         else:  # everyone masked but the picked person
             assert picked < 0.2 and other > 0.5, (i, picked, other)
+    if mode == "only":  # Cancel stops such an export too, leaving no file
+        out_dir = tmp_path / "cancel"
+        out_dir.mkdir()
+        with qtbot.waitSignal(window.exporter.cancelled, timeout=WAIT_MS):
+            window.export_to(str(out_dir / "cancelled.mp4"))
+            qtbot.waitUntil(lambda: "pass 1/2" in window.export_label.text(), timeout=WAIT_MS)  # it is running
+            QTest.keyClick(window, Qt.Key.Key_Escape)
+        assert list(out_dir.iterdir()) == []  # neither the output nor a temp file
 
 
 def test_options_are_the_clis(tmp_path):

@@ -146,7 +146,9 @@ def test_video_output_keeps_frames_timestamps_and_audio(clip_run):
 
 def test_sequential_pass_finds_what_the_graph_finds(clip_run):
     anon, result, _ = clip_run
-    survey = anon.survey_video(data(CLIP), max_frames=FRAMES)  # workers=1: no graph
+    steps = []
+    survey = anon.survey_video(data(CLIP), max_frames=FRAMES, on_progress=lambda d, t: steps.append((d, t)))  # no graph
+    assert steps == [(k, FRAMES) for k in range(1, FRAMES + 1)]
     assert survey.scenes == result.survey.scenes
     for a, b in zip(survey.regions, result.survey.regions):
         np.testing.assert_array_equal(a.track_ids, b.track_ids)

@@ -23,9 +23,13 @@ __all__ = ["ExportProgress", "ExportWorker", "eta_text"]
 
 @dataclass(frozen=True)
 class ExportProgress:
+    """done/total: steps; passes: how many times each frame is processed (2 when chosen people are
+    masked: a survey of the whole video, then the redaction), so steps = frames x passes."""
+
     done: int
     total: int | None
     elapsed: float
+    passes: int = 1
 
     @property
     def eta(self) -> float | None:
@@ -37,8 +41,13 @@ class ExportProgress:
 
 def eta_text(progress: ExportProgress) -> str:
     eta = progress.eta
+    left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
+    if progress.passes > 1 and progress.total:
+        frames = progress.total // progress.passes
+        k = min(progress.done // frames, progress.passes - 1) if frames else 0
+        return f"pass {k + 1}/{progress.passes}: {progress.done - k * frames}/{frames} frames{left}"
     of = f"{progress.done}/{progress.total}" if progress.total else f"{progress.done}"
-    return f"{of} frames" + ("" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left")
+    return f"{of} frames{left}"
 
 
 class ExportWorker(ThreadWorker):
@@ -71,23 +80,27 @@ class ExportWorker(ThreadWorker):
         t0 = time.perf_counter()
         last = [0.0]
 
+        passes = [1]
+
         def on_progress(done: int, total: int | None) -> None:
             if self.cancel_event.is_set():
                 raise CancelledError(f"{src}: export cancelled; no output was written")
             now = time.perf_counter()
             if now - last[0] >= 0.1 or done == total:  # at most 10 updates a second reach the UI
                 last[0] = now
-                self.progress.emit(ExportProgress(done, total, now - t0))
+                self.progress.emit(ExportProgress(done, total, now - t0, passes[0]))
 
         try:
             options, selective = anonymize_job(settings)
             if selective is None:
                 summary = anonymize_paths([src], options, output=dst, progress=False, on_progress=on_progress)
-            else:  # chosen people: the CLI's `anonymize --only/--except` run (no progress or cancel inside)
+            else:  # chosen people: the CLI's `anonymize --only/--except` run (two passes over the video)
                 from facepipe.apps.selective.files import anonymize_people_paths
 
-                self.progress.emit(ExportProgress(0, None, 0.0))
-                summary = anonymize_people_paths([src], selective, output=dst, progress=False).summary
+                passes[0] = 2
+                self.progress.emit(ExportProgress(0, None, 0.0, 2))
+                summary = anonymize_people_paths([src], selective, output=dst, progress=False,
+                                                 on_progress=on_progress).summary
         except Exception as exc:  # noqa: BLE001 - e.g. a missing model (raised, not reported): one line
             self.busy = False
             self.failed.emit(str(exc) or type(exc).__name__)

@@ -122,8 +122,7 @@ class PeoplePanel(QWidget):
         # The selective anonymizer decides whom to mask per track over the whole video (two passes),
         # which a one-frame preview cannot do: say so rather than preview a guess.
         self.note = QLabel("The preview masks everyone; the export masks as chosen here"
-                           " (decided over the whole video, as `anonymize --only/--except`), without a"
-                           " progress bar or Cancel.")
+                           " (decided over the whole video in a first pass, as `anonymize --only/--except`).")
         self.note.setWordWrap(True)
         self.note.hide()
         self.bar = QProgressBar()

@@ -19,7 +19,7 @@ import numpy as np
 
 from facepipe._fsutil import refuse_overwrite
 from facepipe.apps.anonymize.detect import FaceFinder
-from facepipe.apps.anonymize.files import detected_ahead
+from facepipe.apps.anonymize.files import OnProgress, detected_ahead
 from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, Detect
 from facepipe.apps.anonymize.regions import detected_regions
 from facepipe.apps.anonymize.track import FaceTracker
@@ -73,8 +73,10 @@ class SelectiveAnonymizer:
 
     # -- videos ------------------------------------------------------------------------------
 
-    def survey_video(self, src: str | Path, *, max_frames: int | None = None, progress: bool = False) -> Survey:
-        """Pass 1: the regions of every frame (as plain anonymize) and the evidence per segment."""
+    def survey_video(self, src: str | Path, *, max_frames: int | None = None, progress: bool = False,
+                     on_progress: OnProgress | None = None) -> Survey:
+        """Pass 1: the regions of every frame (as plain anonymize) and the evidence per segment.
+        on_progress(frames surveyed, total or None) after each frame (see `anonymize_video`)."""
         from facepipe.io.video import VideoReader
 
         o = self.options
@@ -84,7 +86,8 @@ class SelectiveAnonymizer:
         cuts = SceneCuts(o.sampling.scene_cut)
         scene = 0
         with VideoReader(src) as reader, Progress(_total(reader.info.frame_count, max_frames),
-                                                  f"{Path(src).name} (1/2)", enabled=progress) as bar:
+                                                  f"{Path(src).name} (1/2)", enabled=progress,
+                                                  on_update=on_progress) as bar:
             for frame, dets in detected_ahead(reader, self.anonymizer.detect, max_frames):
                 scene += cuts(frame.image)
                 step = tracker.update(dets, frame.index)
@@ -97,8 +100,9 @@ class SelectiveAnonymizer:
         return surveyor.finish()
 
     def render_video(self, src: str | Path, dst: str | Path, survey: Survey, verdicts: dict[SegmentKey, Verdict],
-                     *, progress: bool = False) -> tuple[int, int]:
-        """Pass 2: decode again, redact the masked regions, encode; (frames written, regions redacted)."""
+                     *, progress: bool = False, on_progress: OnProgress | None = None) -> tuple[int, int]:
+        """Pass 2: decode again, redact the masked regions, encode; (frames written, regions redacted).
+        on_progress(frames written, frames surveyed) after each frame (see `anonymize_video`)."""
         from facepipe.io.video import VideoReader, VideoWriter
 
         o = self.options.anonymize
@@ -106,7 +110,7 @@ class SelectiveAnonymizer:
         redacted = 0
         with VideoReader(src) as reader, \
                 VideoWriter.like(reader, dst, o.video, copy_audio=o.keep_audio) as writer, \
-                Progress(n, f"{Path(src).name} (2/2)", enabled=progress) as bar:
+                Progress(n, f"{Path(src).name} (2/2)", enabled=progress, on_update=on_progress) as bar:
             for frame in reader:
                 if frame.index >= n:
                     break
@@ -120,27 +124,40 @@ class SelectiveAnonymizer:
         return written, redacted
 
     def anonymize_video(self, src: str | Path, dst: str | Path, *, max_frames: int | None = None,
-                        progress: bool = False, workers: int | None = None) -> SelectiveResult:
+                        progress: bool = False, workers: int | None = None,
+                        on_progress: OnProgress | None = None) -> SelectiveResult:
         """Both passes over one video file. workers: threads of the two processing graphs (None: the
         options' `anonymize.execution`, all cores by default), which decode, detect, redact and
         encode different frames at once, as plain anonymize does; 1 runs each pass one frame after
         another (detection in a second thread). Both find the same regions. A given `detector`
-        always runs one frame at a time."""
+        always runs one frame at a time.
+        on_progress(steps done, steps in all or None) after each frame of either pass (a GUI's
+        progress bar): a frame is one step in each pass, so there are twice as many steps as frames;
+        raising from it (`facepipe.errors.CancelledError`) stops the run, writing nothing."""
         src, dst = Path(src), Path(dst)
         refuse_overwrite(dst, src)
         report = FileReport(src, "video", [dst])
         t0 = time.perf_counter()
         dst.parent.mkdir(parents=True, exist_ok=True)
         workers = workers or self.options.anonymize.execution.threads
+        first = second = None
+        if on_progress is not None:
+            def first(done: int, total: int | None) -> None:
+                on_progress(done, 2 * total if total else None)
+
+            def second(done: int, total: int | None) -> None:
+                on_progress(total + done, 2 * total)
         try:
             if workers == 1 or self._given_detector:
-                survey = self.survey_video(src, max_frames=max_frames, progress=progress)
+                survey = self.survey_video(src, max_frames=max_frames, progress=progress, on_progress=first)
                 verdicts = self.decide(survey)
-                report.frames, report.regions = self.render_video(src, dst, survey, verdicts, progress=progress)
+                report.frames, report.regions = self.render_video(src, dst, survey, verdicts, progress=progress,
+                                                                  on_progress=second)
             else:
-                survey = self._survey_graph(src, max_frames, progress, workers)
+                survey = self._survey_graph(src, max_frames, progress, workers, first)
                 verdicts = self.decide(survey)
-                report.frames, report.regions = self._render_graph(src, dst, survey, verdicts, progress, workers)
+                report.frames, report.regions = self._render_graph(src, dst, survey, verdicts, progress, workers,
+                                                                   second)
         except FacepipeError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure aborts the file: fail closed
@@ -150,7 +167,8 @@ class SelectiveAnonymizer:
         report.seconds = time.perf_counter() - t0
         return SelectiveResult(report, survey, verdicts)
 
-    def _survey_graph(self, src: Path, max_frames: int | None, progress: bool, workers: int) -> Survey:
+    def _survey_graph(self, src: Path, max_frames: int | None, progress: bool, workers: int,
+                      on_progress: OnProgress | None = None) -> Survey:
         from facepipe.apps.selective.calculators import survey_video_config
         from facepipe.graph import Graph, GraphError
         from facepipe.io.video import probe_video
@@ -159,7 +177,7 @@ class SelectiveAnonymizer:
         graph = Graph(survey_video_config(self.options, detect_in_flight=in_flight, max_frames=max_frames),
                       num_workers=workers)
         total = _total(probe_video(src).frame_count, max_frames)
-        with Progress(total, f"{src.name} (1/2)", enabled=progress) as bar:
+        with Progress(total, f"{src.name} (1/2)", enabled=progress, on_update=on_progress) as bar:
             graph.observe_output("regions", lambda _packet: bar.update())
             try:
                 found = graph.run(side_packets={"input_path": str(src), "chosen": self.chosen}, collect=["survey"])
@@ -169,7 +187,7 @@ class SelectiveAnonymizer:
         return found["survey"][0].payload
 
     def _render_graph(self, src: Path, dst: Path, survey: Survey, verdicts: dict[SegmentKey, Verdict],
-                      progress: bool, workers: int) -> tuple[int, int]:
+                      progress: bool, workers: int, on_progress: OnProgress | None = None) -> tuple[int, int]:
         from facepipe.apps.selective.calculators import render_video_config
         from facepipe.graph import Graph, GraphError
 
@@ -178,7 +196,7 @@ class SelectiveAnonymizer:
         graph = Graph(render_video_config(self.options, redact_in_flight=in_flight, max_frames=n),
                       num_workers=workers)
         counts = [0, 0]
-        with Progress(n, f"{src.name} (2/2)", enabled=progress) as bar:
+        with Progress(n, f"{src.name} (2/2)", enabled=progress, on_update=on_progress) as bar:
 
             def on_regions(packet) -> None:  # output callbacks run in stream order, one at a time
                 counts[1] += len(packet.payload)

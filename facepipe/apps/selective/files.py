@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facepipe._fsutil import refuse_overwrite
-from facepipe.apps.anonymize.files import file_kind, planned_outputs
+from facepipe.apps.anonymize.files import OnProgress, file_kind, planned_outputs
 from facepipe.apps.selective.engine import SelectiveAnonymizer
 from facepipe.apps.selective.options import SelectiveOptions
 from facepipe.apps.selective.report import ReportEntry, write_report
@@ -42,10 +42,12 @@ def anonymize_people_paths(
     report: str | os.PathLike[str] | None = None,
     progress: bool = True,
     max_frames: int | None = None,
+    on_progress: OnProgress | None = None,
 ) -> SelectiveRun:
     """Anonymize the chosen people (or all but them) in files and folders. The gallery is opened
     once, before any file (UsageError/InputError for a bad selection); a bad file is reported and
-    the others carry on. report: an .html page, or a .json file plus a contact sheet PNG."""
+    the others carry on. report: an .html page, or a .json file plus a contact sheet PNG.
+    on_progress (per video): see `SelectiveAnonymizer.anonymize_video` (steps of both passes)."""
     jobs, outputs = planned_outputs(inputs, output, recursive)
     run = SelectiveRun(RunSummary())
     with SelectiveAnonymizer(options) as anon:
@@ -59,7 +61,8 @@ def anonymize_people_paths(
             if first != src:
                 raise InputError(f"{src}: its output {dst} is also the output of {first}; skipped")
             if file_kind(job) == "video":
-                result = anon.anonymize_video(src, dst, max_frames=max_frames, progress=progress)
+                result = anon.anonymize_video(src, dst, max_frames=max_frames, progress=progress,
+                                              on_progress=on_progress)
                 file_report = result.report
             else:
                 t0 = time.perf_counter()
