@@ -42,6 +42,11 @@ NUMERIC_TOLERANCE = {
 # venv) and 4.14: compared only where no text is drawn, i.e. not at all here; the printed detections
 # (every box, keypoint and score) must still be identical.
 OWN_TEXT_DRAWING = {"tasks_face_detector.py"}
+# Charts the program draws with matplotlib: the reference's pixels are matplotlib 3.11's (equal here with
+# 3.11.2); another matplotlib draws the same chart with other pixels (3.10.9: other antialiasing), so
+# there only the size is compared (the numbers charted are checked in the printed output).
+MATPLOTLIB_DRAWN = {"tasks_face_landmarker.py": {"blendshapes.png"}}
+MATPLOTLIB_OF_REFERENCE = (3, 11)
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
@@ -97,8 +102,15 @@ def test_program_output_matches_mediapipe(name: str, tmp_path: Path, monkeypatch
     images = _digests(tmp_path)
     assert sorted(images) == sorted(ref["images"])
     assert [v["shape"] for v in images.values()] == [ref["images"][k]["shape"] for k in images]
-    if name not in OWN_TEXT_DRAWING:
-        assert images == ref["images"]
+    if name in OWN_TEXT_DRAWING:
+        return
+    import matplotlib
+
+    if tuple(int(v) for v in matplotlib.__version__.split(".")[:2]) != MATPLOTLIB_OF_REFERENCE:
+        for chart in MATPLOTLIB_DRAWN.get(name, ()):
+            images.pop(chart)
+            ref = {**ref, "images": {k: v for k, v in ref["images"].items() if k != chart}}
+    assert images == ref["images"]
 
 
 def test_python_m_facepipe_compat_runs_an_unchanged_program(tmp_path: Path) -> None:

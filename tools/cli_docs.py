@@ -67,6 +67,11 @@ def _default(action: argparse.Action) -> str:
     return f"`{d}`"
 
 
+def _help(action: argparse.Action) -> str:
+    # Python 3.10-3.12's BooleanOptionalAction appends this to the help; the table has a default column.
+    return (action.help or "").replace(" (default: %(default)s)", "")
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -79,7 +84,7 @@ def _section(name: str, parser: argparse.ArgumentParser, level: str) -> list[str
     rows = [a for a in _actions(parser) if a.dest not in ("verbose", "quiet")]
     if rows:
         out += ["| argument | default | range | meaning |", "|---|---|---|---|"]
-        out += [f"| {_cell(_flag(a))} | {_cell(_default(a))} | {getattr(a.type, 'range', '')} | {_cell(a.help or '')} |"
+        out += [f"| {_cell(_flag(a))} | {_cell(_default(a))} | {getattr(a.type, 'range', '')} | {_cell(_help(a))} |"
                 for a in rows]
         out.append("")
     for action in parser._actions:
