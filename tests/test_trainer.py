@@ -216,3 +216,63 @@ def test_csv_text_round_trips_through_the_reader(tmp_path):
         cv2.imwrite(str(folder / f"f_{i:06d}.jpg"), np.zeros((8, 8, 3), np.uint8))
     cv2.imwrite(str(folder / "neutral.jpg"), np.zeros((8, 8, 3), np.uint8))
     np.testing.assert_allclose(read_folder(folder).labels, labels, atol=1e-6)
+
+
+def test_more_bad_datasets_name_the_file_and_the_problem(root, tmp_path):
+    data = _copy(root, tmp_path)
+    (data / "sets.txt").write_text("talk\n")
+    table = data / "talk" / "talk.csv"
+    good = table.read_text()
+    lines = good.splitlines()
+    table.write_text("\n".join([lines[0], lines[1] + ",0.5", *lines[2:]]) + "\n")
+    with pytest.raises(InputError, match=r"talk.csv: row 2 has 53 values, expected 52"):
+        read_root(data)
+    table.write_text("\n".join([lines[0], lines[1].replace(lines[1].split(",")[0], "1.7", 1), *lines[2:]]) + "\n")
+    with pytest.raises(InputError, match=r"talk.csv: row 2, eyeBlinkRight = 1.7.*must be in \[0, 1\]"):
+        read_root(data)
+    table.write_text(good)
+    (data / "talk" / "talk_000004.jpg").unlink()
+    with pytest.raises(InputError, match=r"talk_000004.jpg: missing \(images must be numbered"):
+        read_root(data)
+    (data / "sets.txt").unlink()
+    with pytest.raises(InputError, match=r"sets.txt: missing"):
+        read_root(data)
+    # A neutral image without a face: the folder cannot be calibrated, it is an error, not a skip
+    (data / "sets.txt").write_text("smile\n")
+    cv2.imwrite(str(data / "smile" / "neutral.jpg"), np.full((360, 640, 3), 128, np.uint8))
+    with pytest.raises(InputError, match=r"neutral.jpg: no face found in the neutral image"):
+        load_samples(read_root(data))
+
+
+def test_eval_reports_the_faceless_images_it_skipped(root, tmp_path):
+    from facepipe.apps.trainer.run import evaluate_root, train_blendshapes
+
+    data = _copy(root, tmp_path)
+    cv2.imwrite(str(data / "child" / "child_000002.jpg"), np.full((512, 512, 3), 90, np.uint8))
+    model = tmp_path / "m.onnx"
+    train_blendshapes(root, model, TrainOptions(seed=1, hidden=(8,), max_epochs=2, batch_size=16, val_sets=("talk",)))
+    report = evaluate_root(data, model)
+    assert report.skipped == {"child": 1} and report.samples == 24 + 12 + 6 - 1
+    assert report.to_dict()["skipped_no_face"] == {"child": 1}
+    r = run_cli("train", "eval", data, model, "-o", tmp_path / "e.json")
+    assert r.returncode == 0, r.stderr
+    assert "child" in r.stderr and "1 of 6 images without a face" in r.stderr
+
+
+def test_transfer_mixes_put_other_expressions_on_new_faces(root):
+    from facepipe.apps.trainer.augment import teacher_mixes
+    from facepipe.solutions.blendshape_regressor import featurizer
+
+    samples = load_samples(read_root(root))
+    a = teacher_mixes(samples.landmarks, 40, featurizer(), seed=4, mode="transfer")
+    b = teacher_mixes(samples.landmarks, 40, featurizer(), seed=4, mode="transfer")
+    np.testing.assert_array_equal(a.labels, b.labels)  # seeded
+    assert a.landmarks.shape == (40, 478, 3) and np.isfinite(a.landmarks).all()
+    assert (a.labels >= 0).all() and (a.labels <= 1).all()
+    blend = teacher_mixes(samples.landmarks, 40, featurizer(), seed=4)
+    assert np.abs(a.labels - blend.labels).max() > 0.05
+    # the jaw-open spread of the recorded frames survives the transfer (blending averages it away)
+    jaw = LIVE_LINK_NAMES.index("jawOpen")
+    assert a.labels[:, jaw].std() > 0.5 * samples.labels[:, jaw].std()
+    with pytest.raises(Exception, match="mix mode"):
+        teacher_mixes(samples.landmarks, 4, featurizer(), mode="swap")

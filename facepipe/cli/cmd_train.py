@@ -70,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add N faces blended from pairs of training people, labelled by the Tasks blendshape "
                    "model (much better on unseen people; only for datasets labelled by that model, not Live "
                    "Link Face)")
+    q.add_argument("--mix-mode", choices=("blend", "transfer"), default="blend",
+                   help="teacher mix: blend two frames of two people, or blend two people's neutral faces and "
+                   "put a third frame's expression on the new face")
+    q.add_argument("--noise", type=float_range(0, 10), default=0.05,
+                   help="Gaussian input noise, in units of each feature's std")
+    q.add_argument("--loss", choices=("smooth_l1", "l1", "mse"), default="smooth_l1")
     q.add_argument("--features", choices=("normalized", "raw"), default="normalized",
                    help="pose-free patch features, or raw landmarks (ablation)")
     q.add_argument("--loss-plot", type=Path, default=None, metavar="PNG",
@@ -120,6 +126,7 @@ def _train(args: argparse.Namespace) -> int:
                            patience=args.patience, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            val_sets=tuple(args.val_sets or ()), val_fraction=args.val_fraction,
                            num_threads=args.num_threads or 1, teacher_mix=args.teacher_mix,
+                           mix_mode=args.mix_mode, noise=args.noise, loss=args.loss,
                            progress=_progress(args))
     run = train_blendshapes(args.root, args.output, options, args.features)
     r = run.result

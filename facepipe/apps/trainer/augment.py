@@ -21,7 +21,7 @@ from facepipe.errors import UsageError
 from facepipe.solutions.blendshape_regressor import LIVE_LINK_NAMES
 from facepipe.stages.blendshape_features import PatchFeaturizer
 
-__all__ = ["Mixes", "mixed_inputs", "teacher_mixes"]
+__all__ = ["MIX_MODES", "Mixes", "mixed_inputs", "teacher_mixes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,12 +38,21 @@ class Mixes:
         return len(self.labels)
 
 
+MIX_MODES = ("blend", "transfer")
+
+
 def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: PatchFeaturizer, seed: int = 0,
-                  mix_range: tuple[float, float] = (0.0, 1.0), batch: int = 512) -> Mixes:
+                  mix_range: tuple[float, float] = (0.0, 1.0), batch: int = 512, mode: str = "blend") -> Mixes:
     """`count` blended faces from pairs of frames of different folders, the weight of the second drawn
-    uniformly from `mix_range`. `featurizer` supplies the object space (its features are not used)."""
+    uniformly from `mix_range`. `featurizer` supplies the object space (its features are not used).
+
+    mode "blend": the two frames are blended (shape and expression). "transfer": the two people's
+    neutral faces are blended (a new person) and a third frame's expression, its offset from its own
+    person's neutral, drawn from any folder, is put on that face: every expression on every face."""
     from facepipe.solutions.blendshapes import ARKIT_NAMES, BlendshapeModel, to_arkit
 
+    if mode not in MIX_MODES:
+        raise UsageError(f"unknown teacher mix mode {mode!r}; use one of {', '.join(MIX_MODES)}")
     if len(folders) < 2:
         raise UsageError(f"blending people (teacher mix) needs at least 2 training folders, got {len(folders)}")
     rng = np.random.default_rng(seed)
@@ -69,9 +78,14 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
         ia = np.array([rng.integers(0, len(objs[a])) for a in fa])
         ib = np.array([rng.integers(0, len(objs[b])) for b in fb])
         lam = rng.uniform(mix_range[0], mix_range[1], k)[:, None, None]
-        mixed = (1 - lam) * np.stack([objs[a][i] for a, i in zip(fa, ia)]) + lam * np.stack(
-            [objs[b][i] for b, i in zip(fb, ib)])
         neutral = (1 - lam) * np.stack([neutrals[a] for a in fa]) + lam * np.stack([neutrals[b] for b in fb])
+        if mode == "blend":
+            mixed = (1 - lam) * np.stack([objs[a][i] for a, i in zip(fa, ia)]) + lam * np.stack(
+                [objs[b][i] for b, i in zip(fb, ib)])
+        else:
+            fc = rng.integers(0, len(folders), k)
+            ic = np.array([rng.integers(0, len(objs[c])) for c in fc])
+            mixed = neutral + np.stack([objs[c][i] - neutrals[c] for c, i in zip(fc, ic)])
         m = np.stack([poses[a][i] for a, i in zip(fa, ia)])
         size = np.stack([sizes[a][i] for a, i in zip(fa, ia)])
         # Back where the first face was in its image: canonical frame -> pixels -> normalized.

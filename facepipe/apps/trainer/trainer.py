@@ -34,6 +34,18 @@ def import_torch():
     return torch
 
 
+LOSSES = ("smooth_l1", "l1", "mse")
+
+
+def _loss(torch, name: str):
+    f = torch.nn.functional
+    if name == "l1":
+        return f.l1_loss
+    if name == "mse":
+        return f.mse_loss
+    return lambda pred, target: f.smooth_l1_loss(pred, target, beta=0.02)
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """hidden: widths of the hidden layers; max_epochs / patience: early stopping on the validation MAE;
@@ -54,6 +66,8 @@ class TrainOptions:
     val_fraction: float = 0.2
     num_threads: int = 1
     teacher_mix: int = 0
+    mix_mode: str = "blend"
+    loss: str = "smooth_l1"
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -67,6 +81,8 @@ class TrainOptions:
             (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
             (self.num_threads >= 1, f"threads must be >= 1, got {self.num_threads}"),
             (self.teacher_mix >= 0, f"teacher mix count must be >= 0, got {self.teacher_mix}"),
+            (self.mix_mode in ("blend", "transfer"), f"mix mode must be blend or transfer, got {self.mix_mode!r}"),
+            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}"),
             (len(self.hidden) >= 1 and min(self.hidden) >= 1, f"hidden layer widths must be >= 1: {self.hidden}"),
         ]
         for ok, message in checks:
@@ -174,6 +190,7 @@ def _train(torch, samples: Samples, o: TrainOptions, extra) -> tuple[TrainResult
     opt = torch.optim.AdamW(net.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=o.max_epochs, eta_min=o.learning_rate * 0.05)
     gen = torch.Generator().manual_seed(o.seed)
+    loss_fn = _loss(torch, o.loss)
     history: dict[str, list[float]] = {"train_loss": [], "val_mae": []}
     best, best_epoch, best_state = float("inf"), -1, None
     with Progress(o.max_epochs, "train", enabled=o.progress, unit="epoch") as bar:
@@ -186,7 +203,7 @@ def _train(torch, samples: Samples, o: TrainOptions, extra) -> tuple[TrainResult
                 xb = x[idx]
                 if o.noise > 0:
                     xb = xb + torch.randn(xb.shape, generator=gen) * noise_scale
-                loss = torch.nn.functional.smooth_l1_loss(net(xb), y[idx], beta=0.02)
+                loss = loss_fn(net(xb), y[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
