@@ -80,18 +80,26 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=10_000, help="training samples (frames + blended faces)")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--features", nargs="+", choices=("normalized", "raw"), default=["normalized", "raw"])
+    ap.add_argument("--inference-only", action="store_true",
+                    help="only time WORK/model_normalized.onnx (from an earlier run) on one face")
+    ap.add_argument("--mix-mode", choices=("blend", "transfer"), default=TrainOptions().mix_mode)
     args = ap.parse_args()
     train_root, eval_root = datasets(args.work)
+    if args.inference_only:
+        return time_inference(BlendshapeRegressor(args.work / "model_normalized.onnx"),
+                              load_samples(read_root(eval_root), "normalized"))
     rows = []
     models = {}
-    for kind in ("normalized", "raw"):
+    for kind in args.features:
         tr = load_samples(read_root(train_root), kind)
         ev = load_samples(read_root(eval_root), kind)
         val_sets = ("lp_s18_woman_indoor",)
         train_lms = [lm for n, lm in zip(tr.folders, tr.landmarks) if n not in val_sets]
         n_real = int(sum(lm.found.sum() for lm in train_lms))
         t0 = time.perf_counter()
-        mixes = teacher_mixes(train_lms, args.samples - n_real, featurizer("normalized"), seed=0)
+        mixes = teacher_mixes(train_lms, args.samples - n_real, featurizer("normalized"), seed=0,
+                              mode=args.mix_mode)
         extra = (mixed_inputs(mixes, featurizer(kind)), mixes.labels)
         mix_s = time.perf_counter() - t0
         load0 = os.getloadavg()[0]
@@ -111,7 +119,8 @@ def main() -> None:
                          reg.names).mean_mae for d in TURNS]
         rows.append((kind, res, wall, cpu, load0, load1, mix_s, m, turns, len(mixes)))
 
-    print(f"\ntrain: {', '.join(TRAIN)} (validation: lp_s18_woman_indoor); eval: {', '.join(EVAL)}")
+    print(f"\ntrain: {', '.join(TRAIN)} (validation: lp_s18_woman_indoor); eval: {', '.join(EVAL)}; "
+          f"teacher mix: {args.mix_mode}")
     print(f"\n| features | eval MAE | training-mean MAE | ratio | {' | '.join(f'MAE yaw+{d:g}' for d in TURNS)} |")
     print("| --- | --- | --- | --- | " + " | ".join("---" for _ in TURNS) + " |")
     for kind, _res, _w, _c, _l0, _l1, _mx, m, turns, _n in rows:
@@ -124,7 +133,10 @@ def main() -> None:
         print(f"| {kind} | {res.samples} ({n_mix}) | {len(res.history['val_mae'])} ({res.best_epoch}) | {wall:.1f} | "
               f"{cpu:.1f} | {l0:.1f} / {l1:.1f} | {mix_s:.1f} |")
 
-    reg, ev = models["normalized"]
+    time_inference(*models["normalized"])
+
+
+def time_inference(reg: BlendshapeRegressor, ev) -> None:
     lms = ev.landmarks[0]
     size = tuple(int(v) for v in lms.sizes[0])
     one = lms.landmarks[lms.found][:1]
@@ -133,12 +145,13 @@ def main() -> None:
         fn()
     timings = []
     for fn in (lambda: reg(one, size), lambda: reg.predict(x)):
-        n, t0 = 2000, time.perf_counter()
+        n, t0, c0 = 2000, time.perf_counter(), time.process_time()
         for _ in range(n):
             fn()
-        timings.append((time.perf_counter() - t0) / n * 1000)
-    print("\n| inference, 1 face | ms |\n| --- | --- |")
-    print(f"| BlendshapeRegressor (features + ONNX) | {timings[0]:.3f} |\n| ONNX network alone | {timings[1]:.3f} |")
+        timings.append(((time.perf_counter() - t0) / n * 1000, (time.process_time() - c0) / n * 1000))
+    print(f"\n| inference, 1 face (load {os.getloadavg()[0]:.1f}) | wall ms | CPU ms |\n| --- | --- | --- |")
+    for what, (wall_ms, cpu_ms) in zip(("BlendshapeRegressor (features + ONNX)", "ONNX network alone"), timings):
+        print(f"| {what} | {wall_ms:.3f} | {cpu_ms:.3f} |")
     print(f"\nmachine: {os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}")
 
 

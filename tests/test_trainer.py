@@ -276,3 +276,23 @@ def test_transfer_mixes_put_other_expressions_on_new_faces(root):
     assert a.labels[:, jaw].std() > 0.5 * samples.labels[:, jaw].std()
     with pytest.raises(Exception, match="mix mode"):
         teacher_mixes(samples.landmarks, 4, featurizer(), mode="swap")
+
+
+def test_features_match_the_per_patch_reference_and_mark_failed_faces(root):
+    from facepipe.solutions.blendshape_regressor import featurizer
+    from facepipe.stages.blendshape_features import _patch_xy
+
+    feat = featurizer()
+    lms = folder_landmarks(read_folder(root / "talk"), image_landmarker)
+    size = tuple(int(v) for v in lms.sizes[0])
+    faces = lms.landmarks[lms.found].copy()
+    obj = feat.object_space(faces, size)  # all 478 points, one patch at a time: the readable reference
+    ref = np.concatenate([_patch_xy(obj, p) for p in feat.patches], axis=1).reshape(len(faces), -1)
+    got = feat(faces, size)
+    assert got.shape == (len(faces), feat.num_features) and got.dtype == np.float32
+    np.testing.assert_allclose(got, (ref - feat._low) / feat._span, atol=1e-6)
+    # a face whose landmarks all coincide cannot be fitted: NaN, the others unchanged
+    faces[1] = faces[1].mean(0)
+    out = feat(faces, size)
+    assert np.isnan(out[1]).all() and np.isfinite(np.delete(out, 1, 0)).all()
+    np.testing.assert_array_equal(np.delete(out, 1, 0), np.delete(got, 1, 0))

@@ -96,6 +96,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.cross over the last axis without its moveaxis overhead (a hot path for one face at a time)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 def _patch_xy(pts: np.ndarray, patch: Patch) -> np.ndarray:
     """(N,P,2) patch points in the plane of its quad, in units of the x edge's length."""
     a, b = pts[:, patch.x_edge[0]], pts[:, patch.x_edge[1]]
@@ -138,6 +145,21 @@ class PatchFeaturizer:
             spans.append(np.repeat(np.maximum(hi - lo, _EPS)[None], len(p.points), 0))
         self._low = np.concatenate(lows).reshape(-1)
         self._span = np.concatenate(spans).reshape(-1)
+        # All patches at once (the per-patch loop of _patch_xy, vectorised): edge indices, y-edge averaging
+        # weights (K,478), every patch point and the patch it belongs to.
+        k = len(patches)
+        self._xa = np.array([p.x_edge[0] for p in patches], np.intp)
+        self._xb = np.array([p.x_edge[1] for p in patches], np.intp)
+        self._yw = np.zeros((k, NUM_LANDMARKS))
+        for i, p in enumerate(patches):
+            self._yw[i, list(p.y_edge[1])] += 1.0 / len(p.y_edge[1])
+            self._yw[i, list(p.y_edge[0])] -= 1.0 / len(p.y_edge[0])
+        points = np.array([i for p in patches for i in p.points], np.intp)
+        self._owner = np.repeat(np.arange(k), [len(p.points) for p in patches])
+        # Only these landmarks are needed: __call__ puts just them in object space (indices below are into them).
+        self._need = np.unique(np.concatenate([points, self._xa, self._xb, np.flatnonzero(self._yw.any(0))]))
+        self._xa, self._xb, self._points = (np.searchsorted(self._need, v) for v in (self._xa, self._xb, points))
+        self._yw = self._yw[:, self._need]
 
     @property
     def num_features(self) -> int:
@@ -160,9 +182,33 @@ class PatchFeaturizer:
         out[~good] = np.nan
         return out, m
 
+    def patches_xy(self, obj: np.ndarray) -> np.ndarray:
+        """(N,P,2) every patch's points in the plane of its quad, from (N,478,3) object-space landmarks."""
+        return self._patches_xy(obj[:, self._need])
+
+    def _patches_xy(self, obj: np.ndarray) -> np.ndarray:
+        a, b = obj[:, self._xa], obj[:, self._xb]
+        edge = b - a
+        length = np.maximum(np.sqrt((edge * edge).sum(-1)), _EPS)  # (N,K)
+        ex = edge / length[..., None]
+        ez = _cross(ex, np.matmul(self._yw, obj))
+        ez /= np.maximum(np.sqrt((ez * ez).sum(-1)), _EPS)[..., None]
+        ey = _cross(ez, ex)
+        rel = obj[:, self._points] - (0.5 * (a + b))[:, self._owner]
+        owner_ex, owner_ey = ex[:, self._owner], ey[:, self._owner]
+        xy = np.stack([(rel * owner_ex).sum(-1), (rel * owner_ey).sum(-1)], axis=-1)
+        return xy / length[:, self._owner, None]
+
     def __call__(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-        obj = self.object_space(landmarks, image_size)
-        xy = np.concatenate([_patch_xy(obj, p) for p in self.patches], axis=1).reshape(len(obj), -1)
+        lm = _check_landmarks(landmarks)
+        w, h = _check_size(image_size)
+        scale = np.array([w, -h, -w], np.float64)
+        m = self._procrustes.fit_selected(lm[:, self._procrustes.selected] * scale)  # canonical -> pixels
+        good = np.isfinite(m).all(axis=(1, 2))
+        inv = np.linalg.inv(np.where(good[:, None, None], m, np.eye(4)))
+        obj = np.matmul(lm[:, self._need] * scale, inv[:, :3, :3].transpose(0, 2, 1)) + inv[:, None, :3, 3]
+        obj[~good] = np.nan
+        xy = self._patches_xy(obj).reshape(len(obj), -1)
         return ((xy - self._low) / self._span).astype(np.float32)
 
 
