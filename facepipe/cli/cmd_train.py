@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add N faces blended from pairs of training people, labelled by the Tasks blendshape "
                    "model (much better on unseen people; only for datasets labelled by that model, not Live "
                    "Link Face)")
-    q.add_argument("--mix-mode", choices=("blend", "transfer"), default="blend",
+    q.add_argument("--mix-mode", choices=("blend", "transfer"), default="transfer",
                    help="teacher mix: blend two frames of two people, or blend two people's neutral faces and "
                    "put a third frame's expression on the new face")
     q.add_argument("--noise", type=float_range(0, 10), default=0.05,

@@ -174,6 +174,8 @@ class BlendshapeRegressor:
         with self._lock:
             neutral = self._neutral
         good = np.isfinite(f).all(axis=1)
+        if good.all():
+            return self.predict(regressor_input(f, neutral))
         out = np.full((len(f), len(self.names)), np.nan, np.float32)
         out[good] = self.predict(regressor_input(f[good], neutral))
         return out

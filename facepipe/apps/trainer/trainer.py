@@ -66,7 +66,7 @@ class TrainOptions:
     val_fraction: float = 0.2
     num_threads: int = 1
     teacher_mix: int = 0
-    mix_mode: str = "blend"
+    mix_mode: str = "transfer"
     loss: str = "smooth_l1"
     progress: bool = False
 
