@@ -11,7 +11,8 @@ each change. Ratio = preview / reference. The machine's load (`uptime`) is print
 
 Seeking: to frames not seen yet (forward by 7-70 frames, and jumps anywhere in the file), two latencies
 per seek: to the raw picture (`PreviewWorker.raw`, shown while faces are found) and to the
-redacted one; then back to frames seen before (faces known: a redraw). The breakdown line splits
+redacted one; then back to frames seen before (faces known: a redraw). Stepping one frame: at
+once, and after a pause in which the worker finds the next frame's faces ahead. The breakdown line splits
 a seek into decoding (the engine's `FrameSeeker`, and a fresh seeker as the pre-cache preview
 had, decoding from the key frame) and detection (`FaceFinder.detect` on that frame).
 """
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--video", default=None, help="720p clip (default: shared lp_s18_woman_indoor.mp4)")
     ap.add_argument("--frame", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-detect-ahead", action="store_true", help="the worker does not find faces ahead when idle")
     args = ap.parse_args()
     shared = Path(os.environ.get("FACEPIPE_SHARED", REPO.parent / "shared"))
     video = Path(args.video or shared / "testdata/videos/lp_s18_woman_indoor.mp4")
@@ -50,6 +52,10 @@ def main() -> None:
     from facepipe.gui.window import MainWindow
     from facepipe.io.video_seek import FrameSeeker
 
+    if args.no_detect_ahead:
+        import facepipe.gui.preview as preview
+
+        preview.DETECT_AHEAD = False
     app = QApplication.instance() or QApplication([])
     ini = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_gui_{os.getpid()}.ini"
     window = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
@@ -135,6 +141,35 @@ def main() -> None:
         seek_rows.append((name + ": picture shown (raw)", statistics.median(raw_ms), max(raw_ms)))
         seek_rows.append((name + ": redacted", statistics.median(done_ms), max(done_ms)))
     rows += seek_rows
+
+    # Stepping one frame (the -> key) from frames not seen yet: at once, and after a pause in which the
+    # worker finds the next frame's faces ahead (given up to 10 s; the time it took is printed).
+    def step_times(start: int, pause: bool) -> tuple[list[float], list[float]]:
+        took, ahead = [], []
+        window.slider.setValue(start)
+        wait_preview()
+        for _ in range(args.repeats):
+            if pause:
+                t0 = time.perf_counter()
+                settings = c.settings()
+                limit = 1.0 if args.no_detect_ahead else 10.0
+                while (not window.engine.has_regions(window.index + 1, settings)
+                       and time.perf_counter() - t0 < limit):
+                    app.processEvents()
+                    time.sleep(0.002)
+                ahead.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            window.step(1)
+            wait_preview()
+            took.append((time.perf_counter() - t0) * 1000)
+        return took, ahead
+
+    seen = {args.frame, *forward, *jumps}
+    fresh = next(f for f in range(n - args.repeats - 2, 0, -1) if not seen & set(range(f, f + args.repeats + 2)))
+    took, _ = step_times(fresh, pause=False)
+    rows.append(("step to the next frame at once: redacted", statistics.median(took), max(took)))
+    took, ahead = step_times(max(forward) + 1, pause=True)
+    rows.append(("step to the next frame after a pause: redacted", statistics.median(took), max(took)))
     settings = c.settings()
     window.close()
 
@@ -171,9 +206,12 @@ def main() -> None:
             det.append((time.perf_counter() - t0) * 1000)
     engine_seeker.close()
 
-    print(f"facepipe gui preview latency, {video.name} frame {args.frame} ({w}x{h}), {args.repeats} repeats;"
+    print(f"facepipe gui preview latency, {video.name} frame {args.frame} ({w}x{h}), {args.repeats} repeats,"
+          f" finding faces ahead {'off' if args.no_detect_ahead else 'on'};"
           f" {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"reference (decode + new Anonymizer + detect + redact per change): {ref_ms:.0f} ms")
+    print(f"step after a pause: the worker had found the next frame's faces {statistics.median(ahead):.0f} ms"
+          " (median) after the previous frame was shown")
     print(f"seek breakdown, forward seeks and jumps (median ms): decode {statistics.median(dec_new):.1f} (seeker kept"
           f" open, decoding on, frames kept) vs {statistics.median(dec_fresh):.1f} (from the key frame, as before);"
           f" detect {statistics.median(det):.1f}")

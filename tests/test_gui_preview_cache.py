@@ -107,3 +107,30 @@ def test_shared_models_load_each_model_once():
         b = runtime.load("face_detection_short_range")
     assert a is b and len(pool) == 1
     assert runtime.load("face_detection_short_range") is not a  # outside the block: a model of its own
+
+
+def test_stopped_detection_keeps_its_runs_and_a_later_one_is_exact():
+    """Speculative detection (the worker's look-ahead) stops before a model run when asked; the runs
+    it made stay in the memo, and the detection done later gives exactly a fresh run's regions."""
+    from facepipe.runtime.memo import InferenceStopped
+
+    engine = PreviewEngine(shared_file("videos/lp_s18_woman_indoor.mp4"))
+    try:
+        settings = GuiSettings()
+        asked = []
+
+        def stop() -> bool:
+            asked.append(1)
+            return len(asked) > 10  # after ten model runs
+
+        with pytest.raises(InferenceStopped):
+            engine.regions(61, settings, stop=stop)
+        assert not engine.has_regions(61, settings) and engine.memo.misses == 10
+        got = engine.regions(61, settings)
+        assert engine.memo.hits >= 10  # the ten runs done before the stop are not done again
+        _assert_same(got, _fresh(engine, 61, settings), "frame 61 after a stopped detection")
+        # A hit never asks: a detection whose runs are all in the memo cannot be stopped.
+        engine._regions.clear()
+        engine.regions(61, settings, stop=lambda: True)
+    finally:
+        engine.close()

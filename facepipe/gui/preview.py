@@ -19,10 +19,12 @@ themselves load once per engine (`shared_models`), not once per threshold.
 
 Seeking: the `FrameSeeker` stays open and keeps the last frames it decoded, a frame ahead is
 decoded on from where the decoder is, and in idle time the worker decodes a few frames ahead
-of the last one shown (play, step). `PreviewWorker` sends the raw frame (`raw`) as soon as it
-is decoded when the redaction still has to detect faces, so a seek shows the picture at once
-and the redacted one when ready. It drops stale requests: while a frame is being computed only
-the newest request waits, and the older ones are never computed.
+of the last one shown and finds the faces of the next one (step, play), giving way to any request
+within one model run (`InferenceStopped`; the runs done stay in the memo). `PreviewWorker`
+sends the raw frame (`raw`) as soon as it is decoded when the redaction still has to detect
+faces, so a seek shows the picture at once and the redacted one when ready. It drops stale
+requests: while a frame is being computed only the newest request waits, and the older ones are
+never computed.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,7 @@ from PySide6.QtCore import Signal, Slot
 from facepipe.errors import FacepipeError, InputError
 from facepipe.gui.settings import GuiSettings, anonymize_options
 from facepipe.gui.worker import ThreadWorker
-from facepipe.runtime.memo import InferenceMemo, memoized_inference, shared_models
+from facepipe.runtime.memo import InferenceMemo, InferenceStopped, memoized_inference, shared_models
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ __all__ = ["PreviewEngine", "PreviewFrame", "PreviewRequest", "PreviewWorker", "
 FRAMES_KEPT = 8  # RGB frames kept by the engine (settings changes redraw without decoding)
 DECODED_KEPT = 32  # decoded frames the seeker keeps (scrubbing back and forth a little)
 AHEAD = 4  # frames decoded ahead in idle time
+DETECT_AHEAD = True  # find the next frame's faces in idle time (bench_gui_preview.py --no-detect-ahead)
 MEMO_BYTES = 192 << 20  # model outputs kept for re-detection (about 5 MB per 720p frame)
 
 
@@ -61,7 +64,9 @@ class PreviewRequest:
 
 @dataclass(frozen=True, eq=False)
 class PreviewFrame:
-    """original / redacted: RGB images; faces: regions redacted; seconds: time to compute."""
+    """original / redacted: RGB images; faces: regions redacted; seconds: time to compute;
+    model_runs / reused: model runs this frame's detection made / took from the memo (0 / 0: its
+    faces were known)."""
 
     index: int
     original: np.ndarray
@@ -69,6 +74,8 @@ class PreviewFrame:
     faces: int
     seconds: float
     serial: int = 0
+    model_runs: int = 0
+    reused: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,8 +180,9 @@ class PreviewEngine:
             self._anonymizers[key] = anonymizer
         return anonymizer
 
-    def regions(self, index: int, settings: GuiSettings):
-        """The regions redacted in frame `index` under `settings` (the faces found in it)."""
+    def regions(self, index: int, settings: GuiSettings, *, stop=None):
+        """The regions redacted in frame `index` under `settings` (the faces found in it).
+        stop: see `memoized_inference` (InferenceStopped when it says so before a model run)."""
         from facepipe.apps.anonymize.regions import detected_regions
 
         index = min(max(0, index), max(self.frame_count - 1, 0))
@@ -184,7 +192,8 @@ class PreviewEngine:
         key = (index, repr(finder.options))
         regions = None if self.is_camera else self._regions.get(key)
         if regions is None:
-            with shared_models(self._models), memoized_inference(None if self.is_camera else self.memo):
+            with shared_models(self._models), \
+                    memoized_inference(None if self.is_camera else self.memo, stop=stop):
                 regions = detected_regions(finder.detect(rgb))
             if not self.is_camera:
                 self._regions[key] = regions
@@ -196,13 +205,15 @@ class PreviewEngine:
 
     def render(self, index: int, settings: GuiSettings) -> PreviewFrame:
         t0 = time.perf_counter()
+        hits, misses = self.memo.hits, self.memo.misses
         index = min(max(0, index), max(self.frame_count - 1, 0))
         regions = self.regions(index, settings)
         rgb = self.frame(index)
         anonymizer = self._anonymizer(settings)
         with shared_models(self._models):  # the face mesh of shape "hull" loads once too
             redacted = anonymizer.redact(rgb, regions)
-        return PreviewFrame(index, rgb, redacted, len(regions), time.perf_counter() - t0)
+        return PreviewFrame(index, rgb, redacted, len(regions), time.perf_counter() - t0,
+                            model_runs=self.memo.misses - misses, reused=self.memo.hits - hits)
 
     def close(self) -> None:
         self.memo.clear()
@@ -233,6 +244,7 @@ class PreviewWorker(ThreadWorker):
         self._pending: PreviewRequest | None = None
         self._serial = 0
         self._shown_index: int | None = None
+        self._shown_settings: GuiSettings | None = None
         self.engine: PreviewEngine | None = None
 
     def open(self, path: str) -> None:
@@ -270,7 +282,7 @@ class PreviewWorker(ThreadWorker):
             request, self._pending = self._pending, None
         if request is None or self.engine is None:
             return  # an older wake-up whose request a newer one replaced (already computed)
-        self._shown_index = request.index
+        self._shown_index, self._shown_settings = request.index, request.settings
         try:
             engine = self.engine
             if engine.is_video and not engine.is_camera and not engine.has_regions(request.index, request.settings):
@@ -285,22 +297,28 @@ class PreviewWorker(ThreadWorker):
             self.failed.emit(f"{self.engine.path}: preview failed at frame {request.index}"
                              f" ({type(exc).__name__}: {exc})")
             return
-        self.ready.emit(PreviewFrame(frame.index, frame.original, frame.redacted, frame.faces, frame.seconds,
-                                     request.serial))
+        self.ready.emit(replace(frame, serial=request.serial))
         if self.engine.is_video and not self.engine.is_camera:
             self._ahead.emit(frame.index + 1)
 
+    def _waiting(self) -> bool:
+        """Whether a request waits (or the worker stops): speculative work gives way to it."""
+        with self._lock:
+            return self._pending is not None or self.cancel_event.is_set()
+
     @Slot(int)
     def _decode_ahead(self, index: int) -> None:
-        """Decode frame `index` into the engine's frames if nothing else waits, then the next one
-        (up to AHEAD past the frame shown); a request that comes in waits for one frame at most."""
-        with self._lock:
-            busy = self._pending is not None
+        """Idle time: decode frame `index` into the engine's frames, then the next one (up to AHEAD
+        past the frame shown), then find the faces of the frame after the one shown (step, play).
+        A request that comes in waits for one frame's decoding or one model run at most: the
+        detection stops there (`InferenceStopped`), keeping the model runs it did in the memo."""
         engine = self.engine
-        if busy or engine is None or self.cancel_event.is_set() or index >= engine.frame_count:
+        if self._waiting() or engine is None or index >= engine.frame_count:
             return
         shown = self._shown_index if self._shown_index is not None else index - 1
         if index > shown + AHEAD:
+            if DETECT_AHEAD and self._shown_settings is not None and shown + 1 < engine.frame_count:
+                self._detect_ahead(shown + 1, self._shown_settings)
             return
         try:
             if not engine.has_frame(index):
@@ -309,6 +327,17 @@ class PreviewWorker(ThreadWorker):
             log.debug("decoding ahead stopped at frame %d", index, exc_info=True)
             return
         self._ahead.emit(index + 1)
+
+    def _detect_ahead(self, index: int, settings: GuiSettings) -> None:
+        engine = self.engine
+        if engine.has_regions(index, settings):
+            return
+        try:
+            engine.regions(index, settings, stop=self._waiting)
+        except InferenceStopped:
+            log.debug("finding faces ahead in frame %d gave way to a request", index)
+        except Exception:  # noqa: BLE001 - the request for that frame reports it
+            log.debug("finding faces ahead in frame %d failed", index, exc_info=True)
 
     def stop(self) -> None:
         """Finish the current frame and end the thread (call before the app quits)."""

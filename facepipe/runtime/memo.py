@@ -22,22 +22,32 @@ import contextvars
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["InferenceMemo", "active_memo", "memoized_inference", "model_pool", "shared_models"]
+__all__ = ["InferenceMemo", "InferenceStopped", "active_memo", "memoized_inference", "model_pool",
+           "shared_models"]
 
 _MEMO: contextvars.ContextVar[InferenceMemo | None] = contextvars.ContextVar("facepipe_inference_memo",
                                                                              default=None)
 _POOL: contextvars.ContextVar[dict | None] = contextvars.ContextVar("facepipe_model_pool", default=None)
+_STOP: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar("facepipe_inference_stop",
+                                                                                 default=None)
+
+
+class InferenceStopped(Exception):  # noqa: N818 - not an error: the caller asked for it
+    """Raised by a model run inside `memoized_inference(memo, stop=...)` when `stop()` says so and
+    the run is not in the memo: speculative work gives way, and what it computed stays in the memo."""
 
 
 class InferenceMemo:
     """Model outputs by (model file, input bytes), least recently used dropped first once they
-    take more than `max_bytes`. Thread-safe. The stored outputs are read-only arrays."""
+    take more than `max_bytes`. Thread-safe. The stored outputs are read-only arrays.
+
+    A block's `stop` (see `memoized_inference`) is asked before each run that misses."""
 
     def __init__(self, max_bytes: int = 256 << 20) -> None:
         if max_bytes < 0:
@@ -58,14 +68,20 @@ class InferenceMemo:
         return h.digest()
 
     def get(self, key: bytes) -> tuple[np.ndarray, ...] | None:
+        """The stored outputs, or None: then the caller runs the model (InferenceStopped instead
+        if the block's `stop` says so)."""
         with self._lock:
             outs = self._items.get(key)
-            if outs is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return outs
+            if outs is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return outs
+        stop = _STOP.get()
+        if stop is not None and stop():
+            raise InferenceStopped("a model run was stopped by its caller")
+        with self._lock:
+            self.misses += 1
+        return None
 
     def put(self, key: bytes, outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
         """Store copies of `outputs` (read-only); returns them."""
@@ -107,12 +123,16 @@ def active_memo() -> InferenceMemo | None:
 
 
 @contextlib.contextmanager
-def memoized_inference(memo: InferenceMemo | None) -> Iterator[InferenceMemo | None]:
-    """Model runs in this thread inside the block go through `memo` (None: no memo)."""
-    token = _MEMO.set(memo)
+def memoized_inference(memo: InferenceMemo | None, *, stop: Callable[[], bool] | None = None
+                       ) -> Iterator[InferenceMemo | None]:
+    """Model runs in this thread inside the block go through `memo` (None: no memo). stop: asked
+    before every run not in the memo; True raises `InferenceStopped` (work done so far is kept in
+    the memo, so doing it again later costs only the runs not done yet)."""
+    token, stop_token = _MEMO.set(memo), _STOP.set(stop)
     try:
         yield memo
     finally:
+        _STOP.reset(stop_token)
         _MEMO.reset(token)
 
 
