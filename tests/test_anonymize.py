@@ -577,3 +577,68 @@ def test_a_videos_detections_do_not_depend_on_what_the_finder_saw_before():
         return released[0][0].regions.xyxy
 
     np.testing.assert_array_equal(regions(used), regions(FaceFinder(options.detect)))
+
+
+def test_blur_on_a_shrunken_copy_matches_a_plain_area_resize():
+    # The wide blur shrinks the region by exact halvings before the last area step (the fast path
+    # of OpenCV): within a few levels of the blur of one general area resize, and as flat.
+    import math
+
+    from facepipe.apps.anonymize.redact import _BOX_AT_SCALE, _blur, _box3
+
+    rng = np.random.default_rng(5)
+    for h, w in ((385, 383), (61, 100), (803, 701)):
+        roi = cv2.resize(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+        sigma = 0.4 * max(h, w)
+        f = _BOX_AT_SCALE / math.sqrt(4 * sigma * sigma + 1)
+        small = cv2.resize(roi, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        plain = cv2.resize(_box3(small, _BOX_AT_SCALE), (w, h), interpolation=cv2.INTER_LINEAR).astype(int)
+        fast = _blur(roi, sigma).astype(int)
+        assert np.abs(fast - plain).max() <= 8 and np.abs(fast - plain).mean() < 2.5
+        assert fast.std() < roi.std() / 10
+
+
+def test_masked_copy_writes_into_the_frame_in_place(textured):
+    # The ellipse is pasted with OpenCV's masked copy into a view of the frame: inplace=True
+    # changes the caller's frame, and only inside the ellipse.
+    frame = textured.copy()
+    out = Redactor(RedactOptions(method="solid", color=(255, 0, 0), mask_scale=1.0))(frame, regions([40, 20, 80, 60]),
+                                                                                      inplace=True)
+    assert out is frame
+    yy, xx = np.mgrid[:100, :200]
+    r2 = (xx + 0.5 - 60) ** 2 + (yy + 0.5 - 40) ** 2
+    assert (frame[r2 <= 19**2] == (255, 0, 0)).all()
+    np.testing.assert_array_equal(frame[r2 > 21**2], textured[r2 > 21**2])
+
+
+def test_zoomed_out_views_take_turns_in_a_stream():
+    # Stream frames run one zoomed-out view each (zoom_period 2); a still image runs both.
+    finder = FaceFinder(FaceFinderOptions(min_face=None))
+    calls: list[str] = []
+    for name, det in finder._detectors.items():
+        orig = det.detect
+        det.detect = lambda img, _o=orig, _n=name: calls.append(_n) or _o(img)
+    img = np.full((90, 160, 3), 128, np.uint8)
+    whole = list(finder.options.whole_models)
+    for index, zoom in ((0, "full_dense"), (1, "short"), (2, "full_dense")):
+        calls.clear()
+        finder.detect_frame(img, index)
+        assert calls == [*whole, zoom]
+    calls.clear()
+    finder.detect(img)
+    assert calls == [*whole, "full_dense", "short"]
+
+
+def test_a_big_weak_box_whose_crop_is_the_frame_is_not_detected_again():
+    # A large weak box seen by one view is re-detected in a crop 3x its size; when that crop is the
+    # whole frame, the other models have already seen it as whole-frame views: no model runs again.
+    finder = FaceFinder(FaceFinderOptions(min_face=None))
+    calls: list[str] = []
+    for name, det in finder._detectors.items():
+        orig = det.detect
+        det.detect = lambda img, _o=orig, _n=name: calls.append(_n) or _o(img)
+    img = np.full((90, 160, 3), 128, np.uint8)
+    assert not finder._found_in_crop(img, np.array([30, 10, 130, 80], np.float32), "short")
+    assert calls == []
+    finder._found_in_crop(img, np.array([70, 40, 90, 60], np.float32), "short")  # a crop inside the frame
+    assert calls and "short" not in calls

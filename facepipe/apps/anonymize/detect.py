@@ -80,6 +80,10 @@ class FaceFinderOptions:
         (the tracker holds small faces in between), but never fewer than `min_tiles_per_frame`
         per frame (small frames have few tiles: all are scanned every frame). Single images
         always get all tiles.
+    zoom_period: in a stream, the zoomed-out views (`zoom_models`) take turns likewise: frame k
+        runs zoom model i only when k % zoom_period == i % zoom_period (1: all every frame). They
+        are for faces that fill the frame, which the tracker holds between turns. Single images
+        always get all.
     mirror_tile_models: tile models (regular or crowd) also run on each tile flipped left-right;
         BlazeFace is not symmetric, so the mirror image of a weak face is a second chance. A
         mirrored tile level is a view of its own (for `min_views`).
@@ -119,6 +123,7 @@ class FaceFinderOptions:
     crowd_tile_radius: float = 6.0
     tile_period: int = 4
     min_tiles_per_frame: int = 8
+    zoom_period: int = 2
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
@@ -177,6 +182,8 @@ class FaceFinderOptions:
         if self.crowd_max_zoom <= 0 or self.crowd_body_depth < 0:
             raise ValueError(f"crowd_max_zoom must be > 0 and crowd_body_depth >= 0, got {self.crowd_max_zoom},"
                              f" {self.crowd_body_depth}")
+        if self.zoom_period < 1:
+            raise ValueError(f"zoom_period must be >= 1, got {self.zoom_period}")
         if self.tile_period < 1 or self.min_tiles_per_frame < 1:
             raise ValueError(f"tile_period and min_tiles_per_frame must be >= 1, got {self.tile_period},"
                              f" {self.min_tiles_per_frame}")
@@ -243,13 +250,15 @@ class FaceFinder:
         return self.detect_frame(rgb, index)
 
     def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
-        """Detect in frame `index` of a stream: it scans that frame's turn of the tiles."""
-        return self.detect(rgb, phase=index if self.options.tile_period > 1 else None)
+        """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views."""
+        o = self.options
+        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 else None)
 
     def detect(self, rgb: np.ndarray, *, phase: int | None = None) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.
 
-        phase: scan only the tiles i with i % tile_period == phase % tile_period (None: all).
+        phase: scan only the tiles i with i % tile_period == phase % tile_period, and the zoomed-out
+            views' turn (`zoom_period`) (None: all).
         """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {rgb.dtype} {rgb.shape}")
@@ -304,7 +313,9 @@ class FaceFinder:
         for name in o.whole_models:
             self._run(name, [(img, 0, 0, 1.0)], parts, view_ids, None)
         if o.zoom_out > 1:
-            for name in o.zoom_models:
+            for i, name in enumerate(o.zoom_models):
+                if phase is not None and o.zoom_period > 1 and phase % o.zoom_period != i % o.zoom_period:
+                    continue
                 view = zoomed_out(img, o.zoom_out, MODEL_RANGES[name].size)
                 # This view is for faces too big for the plain one (see zoom_min_face).
                 min_side = o.zoom_min_face * MODEL_RANGES[name].lo * view[3]
@@ -362,6 +373,12 @@ class FaceFinder:
         crop = img[y0:y1, x0:x1]
         others = [m for m in dict.fromkeys((*self.options.tile_models, *self.options.whole_models))
                   if family(m) != family(found_by)]
+        if others and (x0, y0, x1, y1) == (0, 0, W, H) and set(others) <= set(self.options.whole_models):
+            # The crop is the whole frame, which these models have already seen as whole-frame views:
+            # a detection of theirs on the box would have made it a detection of two views. (Only the
+            # resampling would differ; on lp_s18, 720p, these checks cost 20 ms a frame and never
+            # found a face.)
+            return False
         for name in others or [found_by]:
             size = MODEL_RANGES[name].size
             k = size / max(crop.shape[:2])
