@@ -2,7 +2,11 @@
 
 Each tool runs as its command line (start-up and model loading included, as a
 user sees it), alternating, `--repeat` times; the median wall time gives
-frames/s. Default videos: a 720p and a 1080p clip from ../shared/testdata/videos.
+frames/s; CPU time per frame (user + system, subprocesses included) is printed too, as on a
+machine shared with other work the wall-time ratio depends on how many threads each tool has
+runnable. Default videos: a 720p and a 1080p clip from ../shared/testdata/videos. The table
+gives the 1-minute load average seen before and after the runs of each video (compare ratios
+within a run: on a loaded machine both tools slow down).
 
     python benchmarks/bench_anonymize.py
     python benchmarks/bench_anonymize.py --videos lp_s18_woman_indoor.mp4 --repeat 3
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,10 +43,17 @@ def frame_info(path: Path) -> tuple[int, int, int]:
         return n, s.codec_context.width, s.codec_context.height
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> float:
+def run(cmd: list[str], env: dict[str, str] | None = None, cpu: list[float] | None = None) -> float:
+    """Wall seconds of `cmd`; its CPU seconds (user + system, its subprocesses included: deface's
+    ffmpeg) are appended to `cpu`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall
 
 
 def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
@@ -52,19 +64,27 @@ def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
         for src in videos:
             n, w, h = frame_info(src)
             times: dict[str, list[float]] = {"facepipe": [], "deface": []}
+            cpu: dict[str, list[float]] = {"facepipe": [], "deface": []}
+            loads = [os.getloadavg()[0]]  # 1-minute load average before and after each run
             for _ in range(repeat):
                 out = Path(tmp) / f"fp_{src.stem}.mp4"
                 times["facepipe"].append(run([sys.executable, "-m", "facepipe", "-q", "anonymize", str(src), "-o",
-                                              str(out), "--no-progress", *facepipe_args], env))
+                                              str(out), "--no-progress", *facepipe_args], env, cpu["facepipe"]))
+                loads.append(os.getloadavg()[0])
                 out = Path(tmp) / f"df_{src.stem}.mp4"
-                times["deface"].append(run([str(DEFACE), str(src), "-o", str(out)]))
+                times["deface"].append(run([str(DEFACE), str(src), "-o", str(out)], cpu=cpu["deface"]))
+                loads.append(os.getloadavg()[0])
             fp, df = statistics.median(times["facepipe"]), statistics.median(times["deface"])
-            rows.append((src.name, f"{w}x{h}", n, n / fp, n / df, df / fp))
-            print(f"{src.name}: facepipe {times['facepipe']}, deface {times['deface']}", flush=True)
-    print("\n| video | size | frames | facepipe fps | deface fps | facepipe / deface |")
-    print("|---|---|---|---|---|---|")
-    for name, size, n, a, b, r in rows:
-        print(f"| {name} | {size} | {n} | {a:.2f} | {b:.2f} | {r:.1f}x |")
+            load = f"{min(loads):.1f}-{max(loads):.1f}"
+            fc, dc = statistics.median(cpu["facepipe"]), statistics.median(cpu["deface"])
+            rows.append((src.name, f"{w}x{h}", n, n / fp, n / df, df / fp, 1000 * fc / n, 1000 * dc / n, dc / fc, load))
+            print(f"{src.name}: facepipe {times['facepipe']} s ({cpu['facepipe']} CPU s), deface {times['deface']} s"
+                  f" ({cpu['deface']} CPU s), load average {load}", flush=True)
+    print("\n| video | size | frames | facepipe fps | deface fps | facepipe / deface | facepipe CPU ms/frame"
+          " | deface CPU ms/frame | deface / facepipe CPU | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, size, n, a, b, r, fcpu, dcpu, cr, load in rows:
+        print(f"| {name} | {size} | {n} | {a:.2f} | {b:.2f} | {r:.1f}x | {fcpu:.0f} | {dcpu:.0f} | {cr:.1f}x | {load} |")
 
 
 def measure_ranges() -> None:

@@ -416,11 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         for src in [*videos, *images]:
             is_video = src in videos
             inputs, in_times = read_frames(src) if is_video else ([cv2.imread(str(src))[..., ::-1].copy()], None)
-            if is_video and args.max_frames:
-                inputs, in_times = inputs[:args.max_frames], in_times[:args.max_frames]
             key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
-            faces = yunet_faces(inputs, key)
+            faces = yunet_faces(inputs, key)  # of every frame: the cache holds the whole video's
             weak = yunet_faces(inputs, key, WEAK_YUNET_SCORE) if judge is not None else None
+            if is_video and args.max_frames:
+                inputs, in_times, faces = inputs[:args.max_frames], in_times[:args.max_frames], faces[:args.max_frames]
+                weak = None if weak is None else weak[:args.max_frames]
             for tool in tools:
                 if tool == "facepipe" and args.in_memory:
                     t0 = time.perf_counter()
