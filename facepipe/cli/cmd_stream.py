@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import signal
 import sys
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from facepipe.cli._help import HelpFormatter
@@ -152,12 +154,36 @@ def run(args: argparse.Namespace) -> int:
                             status=_status_line if progress else _status_log, on_frame=on_frame)
         log.info("streaming %s to %s", source.label, ", ".join(t.label for t in targets))
         try:
-            stats = streamer.run(source)
+            with _ctrl_c_stops(streamer):
+                stats = streamer.run(source)
         except KeyboardInterrupt:
             _finish(args, streamer.stats, progress, interrupted=True)
             raise
+        if streamer.stopped:
+            _finish(args, stats, progress, interrupted=True)
+            raise KeyboardInterrupt
         _finish(args, stats, progress)
     return 0
+
+
+@contextmanager
+def _ctrl_c_stops(streamer):
+    """The first Ctrl-C asks the loop to stop after its frame (every datagram sent is counted, and no
+    library code can swallow it); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        if streamer.stopped:
+            raise KeyboardInterrupt
+        streamer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _status_line(stats) -> None:

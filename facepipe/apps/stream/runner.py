@@ -1,13 +1,15 @@
 """The streaming loop: frames in, face tracked and shaped, one datagram per target per frame out.
 
 Runs on the calling thread (a camera's grabber is the only other thread).
-Ctrl-C (KeyboardInterrupt) ends the loop; the caller closes targets and
-source (the CLI does, with `with` blocks) and sees the interrupt.
+`Streamer.stop()` (from a signal handler or another thread) ends the loop after the frame it is
+on, so every datagram sent is counted; a KeyboardInterrupt also ends it, wherever it lands. The
+caller closes targets and source (the CLI does, with `with` blocks).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +88,16 @@ class Streamer:
         self._samples: list[RawFace] = []
         self._calibrating = calibration is not None
         self._calibration_start: float | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End `run` after the frame it is on (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stop.is_set()
 
     def run(self, source: Source) -> StreamStats:
         stats = self.stats
@@ -94,6 +106,8 @@ class Streamer:
         last_ms = -1
         try:
             for item in source:
+                if self._stop.is_set():
+                    break
                 # Landmarker timestamps must increase strictly, even for >1000 fps or repeated pts.
                 ms = max(int(round(item.time_s * 1000.0)), last_ms + 1)
                 last_ms = ms
@@ -110,6 +124,8 @@ class Streamer:
                 stats.dropped = source.dropped
                 stats.seconds = now - start
                 if self.on_frame is not None and not self.on_frame(item, frame, stats):
+                    break
+                if self._stop.is_set():
                     break
                 if self.status is not None and now >= next_status:
                     self.status(stats)
