@@ -611,13 +611,19 @@ def test_masked_copy_writes_into_the_frame_in_place(textured):
     np.testing.assert_array_equal(frame[r2 > 21**2], textured[r2 > 21**2])
 
 
-def test_zoomed_out_views_take_turns_in_a_stream():
-    # Stream frames run one zoomed-out view each (zoom_period 2); a still image runs both.
-    finder = FaceFinder(FaceFinderOptions(min_face=None))
+def _record_detector_calls(finder: FaceFinder) -> list[str]:
+    """The names of the finder's detectors, in the order they run from now on."""
     calls: list[str] = []
     for name, det in finder._detectors.items():
         orig = det.detect
         det.detect = lambda img, _o=orig, _n=name: calls.append(_n) or _o(img)
+    return calls
+
+
+def test_zoomed_out_views_take_turns_in_a_stream():
+    # Stream frames run one zoomed-out view each (zoom_period 2); a still image runs both.
+    finder = FaceFinder(FaceFinderOptions(min_face=None))
+    calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     whole = list(finder.options.whole_models)
     for index, zoom in ((0, "full_dense"), (1, "short"), (2, "full_dense")):
@@ -633,10 +639,7 @@ def test_a_big_weak_box_whose_crop_is_the_frame_is_not_detected_again():
     # A large weak box seen by one view is re-detected in a crop 3x its size; when that crop is the
     # whole frame, the other models have already seen it as whole-frame views: no model runs again.
     finder = FaceFinder(FaceFinderOptions(min_face=None))
-    calls: list[str] = []
-    for name, det in finder._detectors.items():
-        orig = det.detect
-        det.detect = lambda img, _o=orig, _n=name: calls.append(_n) or _o(img)
+    calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     assert not finder._found_in_crop(img, np.array([30, 10, 130, 80], np.float32), "short")
     assert calls == []
