@@ -6,10 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-python3}
-SHARED=${FACEPIPE_SHARED:-$(cd .. && pwd)/shared}
-export FACEPIPE_SHARED="$SHARED"
-export FACEPIPE_MODEL_PATH="${FACEPIPE_MODEL_PATH:+$FACEPIPE_MODEL_PATH:}$SHARED/models"
+# shellcheck source=scripts/test_env.sh
+. scripts/test_env.sh
 
 [ -x .venv-numpy1/bin/python ] || "$PY" -m venv .venv-numpy1
 .venv-numpy1/bin/python -m pip install -q --disable-pip-version-check -e . "numpy<2" \
