@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +41,7 @@ from _harness import REPO, median_ms
 from facepipe.apps.expression_search.descriptor import (
     GEOMETRY_FEATURES,
     BlendshapeDescriptor,
+    ExpressionDescriptor,
     GeometryDescriptor,
     LandmarkDescriptor,
     fit_metric,
@@ -48,7 +50,7 @@ from facepipe.apps.expression_search.evaluation import (
     identity_normalised,
     leave_one_out,
     load_tune_split,
-    lopo_metric,
+    lopo_identity_normalised,
 )
 from facepipe.apps.expression_search.identity import IdentityEmbedder, IdentityGroups, IdentityOptions
 from facepipe.apps.expression_search.index import ExpressionIndex
@@ -60,10 +62,41 @@ from facepipe.apps.expression_search.indexer import (
     index_paths,
 )
 from facepipe.apps.expression_search.query import ExpressionSearch, QueryOptions
+from facepipe.apps.expression_search.symmetry import symmetric_blendshapes, symmetric_geometry
 from facepipe.io.image import read_image
 from facepipe.solutions.face_landmarker import FaceLandmarker
 
 TUNE_SPLIT = REPO / "benchmarks" / "data" / "expressions_tune.json"
+
+
+@dataclass(frozen=True)
+class Faces:
+    """Descriptor inputs of labelled faces, and of the same photos mirrored left to right (landmarker re-run)."""
+
+    geometry: np.ndarray
+    blendshapes: np.ndarray
+    geometry_mirrored: np.ndarray
+    blendshapes_mirrored: np.ndarray
+    labels: np.ndarray
+    persons: np.ndarray
+    identities: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> Faces:
+        return Faces(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+# A row's fit(train: Faces) -> embed(geometry, blendshapes) -> vectors: anything learned is learned from `train`
+# only (other people's faces of the tuning split), then applied unchanged.
+def plain(kind: str):
+    return lambda train: (lambda g, b: g if kind == "geo" else b if kind == "blend" else np.hstack([g, b]))
+
+
+def linear(kind: str, fit_map):
+    def fit(train: Faces):
+        x = plain(kind)(train)(train.geometry, train.blendshapes)
+        w = fit_map(x, train.labels)
+        return lambda g, b: plain(kind)(train)(g, b) @ w
+    return fit
 
 
 def discriminant(reg: float, dims: int):
@@ -89,27 +122,53 @@ def raw_plus_discriminant(reg: float, dims: int):
 
 
 def with_prototypes(tau: float, beta: float):
-    """fit(x, labels) -> embed(x): [x, beta * softmax(-|x - mean of label k|^2 / tau)], one mean per tuning label."""
+    """[x, beta * softmax(-|x - mean of label k|^2 / tau)] on the geometry, one mean per tuning label."""
 
-    def fit(x: np.ndarray, y: np.ndarray):
+    def fit(train: Faces):
+        x, y = train.geometry, train.labels
         centroids = np.array([x[y == c].mean(0) for c in np.unique(y)])
 
-        def embed(v: np.ndarray) -> np.ndarray:
-            z = -((v[:, None] - centroids[None]) ** 2).sum(-1) / tau
+        def embed(g: np.ndarray, b: np.ndarray) -> np.ndarray:
+            z = -((g[:, None] - centroids[None]) ** 2).sum(-1) / tau
             p = np.exp(z - z.max(1, keepdims=True))
-            return np.hstack([v, beta * p / p.sum(1, keepdims=True)])
+            return np.hstack([g, beta * p / p.sum(1, keepdims=True)])
 
         return embed
 
     return fit
 
 
-def person_centred(x: np.ndarray, persons: np.ndarray) -> np.ndarray:
-    """Each person's mean subtracted (needs to know who is who in the gallery: an oracle, not deployable)."""
+def person_lda(reg: float = 0.05, part: slice = slice(None)):
+    """[symmetric geometry (14), LDA 5-D] where the LDA reads the symmetric geometry and blendshapes of the
+    training faces, each person's mean removed first (as identity-normalised search does at run time), the
+    within-label scatter regularised by reg x its mean variance, and is scaled so both blocks carry the same
+    total variance on the training faces. Chosen on the tuning split before the test set was scored (reg 0.05,
+    the middle of a plateau of 9 settings), then not shipped: docs/expression-search.md. `part` keeps some
+    columns."""
+
+    def inputs(g: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.hstack([symmetric_geometry(g), symmetric_blendshapes(b)])
+
+    def fit(train: Faces):
+        x = person_centred(inputs(train.geometry, train.blendshapes), train.persons, every=True)
+        matrix = discriminant(reg, 5)(x, train.labels)
+        matrix = matrix * np.sqrt(x[:, :14].var(0).sum() / (x @ matrix).var(0).sum())
+        return lambda g, b: (lambda z: np.hstack([z[:, :14], z @ matrix])[:, part])(inputs(g, b))
+
+    return fit
+
+
+def symmetric(train: Faces):
+    return lambda g, b: symmetric_geometry(g)
+
+
+def person_centred(x: np.ndarray, persons: np.ndarray, every: bool = False) -> np.ndarray:
+    """Each person's mean subtracted (needs to know who is who in the gallery: an oracle, not deployable);
+    people with one photo are left as they are unless `every`."""
     out = x.copy()
     for p in np.unique(persons):
         rows = persons == p
-        if rows.sum() > 1:
+        if every or rows.sum() > 1:
             out[rows] -= out[rows].mean(0)
     return out
 
@@ -121,93 +180,129 @@ def group_purity(groups: np.ndarray, persons: np.ndarray) -> tuple[float, float]
     return pure / len(persons), complete / len(persons)
 
 
+def scores(faces: Faces, embed_for, identity: IdentityOptions | None, oracle: bool = False):
+    """(as photographed, with each query mirrored) RetrievalScores. embed_for(train mask) -> embed(g, b); on the
+    tuning split it refits without the query's person, on the test set it ignores the mask (fitted on tuning)."""
+
+    def both(train: np.ndarray, mirrored: bool):
+        embed = embed_for(train)
+        gallery = embed(faces.geometry, faces.blendshapes)
+        queries = embed(faces.geometry_mirrored, faces.blendshapes_mirrored) if mirrored else gallery
+        if oracle:
+            centred = person_centred(gallery, faces.persons)
+            return centred, centred + (queries - gallery)
+        return gallery, queries
+
+    out = []
+    for mirrored in (False, True):
+        fold = lambda t, m=mirrored: both(t, m)  # noqa: E731
+        vf = (lopo_identity_normalised(fold, faces.persons, faces.identities, identity) if identity is not None
+              else uncentred(fold, faces.persons))
+        out.append(leave_one_out(vf, faces.labels, faces.persons))
+    return out
+
+
+def uncentred(fold, persons: np.ndarray):
+    """vectors_for(q) for leave_one_out without identity normalisation: fold(train) -> (gallery, queries)."""
+    folds: dict = {}
+
+    def vectors_for(q: int) -> np.ndarray:
+        if persons[q] not in folds:
+            folds[persons[q]] = fold(persons != persons[q])
+        gallery, queries = folds[persons[q]]
+        x = gallery.copy()
+        x[q] = queries[q]
+        return x
+
+    return vectors_for
+
+
 def accuracy(shared: Path) -> None:
     root = shared / "testdata" / "expressions"
     paths = sorted(root.glob("*/*"))
     lm = FaceLandmarker(EmbedOptions(max_num_faces=1).landmarker_options())
     images = [read_image(p) for p in paths]
+    flipped = [np.ascontiguousarray(im[:, ::-1]) for im in images]
     results = [lm.detect(im) for im in images]
+    results_m = [lm.detect(im) for im in flipped]
     labels = np.array([p.parent.name for p in paths])
     persons = np.array([p.name[:7] if p.name.startswith("yale_") else p.name for p in paths])
-    tune = load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES)
-    assert not set(tune.persons) & set(persons), "tuning and test people overlap"
-    assert tune.identities is not None, f"{TUNE_SPLIT} has no recognition embeddings: regenerate it"
+    tune_split = load_tune_split(TUNE_SPLIT, GEOMETRY_FEATURES)
+    assert not set(tune_split.persons) & set(persons), "tuning and test people overlap"
+    assert tune_split.identities is not None and tune_split.geometry_mirrored is not None, \
+        f"{TUNE_SPLIT} lacks recognition embeddings or mirrored features: regenerate it"
+    tune = Faces(tune_split.geometry, tune_split.blendshapes, tune_split.geometry_mirrored,
+                 tune_split.blendshapes_mirrored, tune_split.labels, tune_split.persons,
+                 tune_split.identities.astype(np.float64))
     identity = IdentityEmbedder()
     ids = np.concatenate([identity.embed(im, r) for im, r in zip(images, results)])
 
-    def stack(desc):
-        return np.concatenate([desc.describe(im, r) for im, r in zip(images, results)]).astype(np.float64)
+    def stack(desc, res=results, ims=images):
+        return np.concatenate([desc.describe(im, r) for im, r in zip(ims, res)]).astype(np.float64)
 
-    geo = stack(GeometryDescriptor())  # the shipped v2: the features, no learned map
-    blend = stack(BlendshapeDescriptor())
-    landmarks = stack(LandmarkDescriptor())
-    test = {"geo": geo, "blend": blend, "geo+blend": np.hstack([geo, blend])}
-    tuned = {"geo": tune.geometry, "blend": tune.blendshapes,
-             "geo+blend": np.hstack([tune.geometry, tune.blendshapes])}
+    geo_d = GeometryDescriptor()
+    blend = BlendshapeDescriptor()
+    test = Faces(np.concatenate([geo_d.features(r) for r in results]), stack(blend),
+                 np.concatenate([geo_d.features(r) for r in results_m]), stack(blend, results_m, flipped),
+                 labels, persons, ids.astype(np.float64))
+    landmarks, landmarks_m = stack(LandmarkDescriptor()), stack(LandmarkDescriptor(), results_m, flipped)
+    shipped = stack(ExpressionDescriptor())
+    assert np.allclose(shipped, symmetric_geometry(test.geometry), atol=1e-5)
+
     whiten = lambda x, y: fit_metric(x, y, reg=0.1)  # noqa: E731 (v1's setting)
-    rows = [  # name, features, fit (None: nothing learned)
-        ("landmarks (raw 2-D, IOD-scaled; baseline)", None, None),
-        ("blendshapes (52 Tasks scores; baseline)", "blend", None),
-        ("**geometry, no learned map: shipped v2**", "geo", None),
-        ("geometry + within-label whitening (v1's design)", "geo", whiten),
-        ("blendshapes + whitening", "blend", whiten),
-        ("geometry + blendshapes + whitening", "geo+blend", whiten),
-        ("geometry + LDA to 5-D (reg 1)", "geo", discriminant(1.0, 5)),
-        ("geometry + [geometry, LDA 5-D] (reg 1)", "geo", raw_plus_discriminant(1.0, 5)),
+    centred = IdentityOptions()
+    rows = [  # name, fit (see `plain`), identity normalisation (None: searched as they are), oracle
+        ("blendshapes (52 Tasks scores; baseline)", plain("blend"), None),
+        ("geometry v2 (14 features, no learned map; format 1 indexes)", plain("geo"), None),
+        ("geometry + within-label whitening (v1's design)", linear("geo", whiten), None),
+        ("blendshapes + whitening", linear("blend", whiten), None),
+        ("geometry + blendshapes + whitening", linear("geo+blend", whiten), None),
+        ("geometry + LDA to 5-D (reg 1)", linear("geo", discriminant(1.0, 5)), None),
+        ("geometry + [geometry, LDA 5-D] (reg 1)", linear("geo", raw_plus_discriminant(1.0, 5)), None),
+        ("geometry + soft distances to the 6 tuning-label means (tau 0.01, beta 0.5)", with_prototypes(0.01, 0.5),
+         None),
+        ("blendshapes, identity-normalised", plain("blend"), centred),
+        ("geometry v2, identity-normalised (shipped before: index format 2, threshold 0.4, mean, shrink 3)",
+         plain("geo"), centred),
+        ("geometry v2, identity-normalised at face_recognition's threshold 0.6", plain("geo"),
+         IdentityOptions(threshold=0.6)),
+        ("geometry v2, identity-normalised, full centring (shrink 0)", plain("geo"), IdentityOptions(shrink=0.0)),
+        ("**v3: mirror-symmetric geometry, identity-normalised: shipped (index format 2)**", symmetric, centred),
+        ("v3 + LDA 5-D of symmetric geometry + blendshapes (reg 0.05): picked on the tuning split, not shipped",
+         person_lda(), centred),
+        ("the same with LDA reg 0.03", person_lda(0.03), centred),
+        ("the same with LDA reg 0.1", person_lda(0.1), centred),
+        ("its LDA 5-D alone", person_lda(part=slice(14, None)), centred),
     ]
     print(f"\nAccuracy: fitted on {len(tune.labels)} faces of {len(set(tune.persons))} other people "
           f"({TUNE_SPLIT.name}; 'tune' = leave-one-out there, refitted without the query's person), "
           f"reported on {root} ({len(paths)} faces, {len(set(labels))} labels; 'anger' has 1 photo, so P@1 <= "
           f"{(len(paths) - 1) / len(paths):.3f}); identity columns: the {sum(p.startswith('yale_') for p in persons)}"
-          " Yale queries' top match")
-    print("| descriptor | tune P@1 | tune P@3 | test P@1 | test mean P@3 | other person, same label |"
-          " same person, other label |")
-    print("|---|---|---|---|---|---|---|")
+          " Yale queries' top match. 'mirrored': each query is its photo mirrored left to right (landmarker run"
+          " on the flipped image; the gallery as photographed; centred by the unflipped photo's group)")
+    print("| descriptor | tune P@1 | tune P@3 | tune P@1 mirrored | test P@1 | test mean P@3 | test P@1 mirrored |"
+          " other person, same label | same person, other label |")
+    print("|---|---|---|---|---|---|---|---|---|")
 
-    def line(name, tune_scores, r):
+    def line(name, tuned, tested):
+        r, m = tested
         a, b, n = r.other_person_same_label, r.same_person_other_label, r.repeated
-        t = f"{tune_scores.p_at_1:.3f} | {tune_scores.p_at_3:.3f}" if tune_scores else "- | -"
-        print(f"| {name} | {t} | {r.p_at_1:.3f} | {r.p_at_3:.3f} | {a}/{n} ({a / n:.0%}) | {b}/{n} ({b / n:.0%}) |")
+        t = f"{tuned[0].p_at_1:.3f} | {tuned[0].p_at_3:.3f} | {tuned[1].p_at_1:.3f}" if tuned else "- | - | -"
+        print(f"| {name} | {t} | {r.p_at_1:.3f} | {r.p_at_3:.3f} | {m.p_at_1:.3f} | {a}/{n} ({a / n:.0%}) |"
+              f" {b}/{n} ({b / n:.0%}) |", flush=True)
 
-    for name, key, fit in rows:
-        if key is None:
-            line(name, None, leave_one_out(lambda q: landmarks, labels, persons))
-            continue
-        x_tune, x_test = tuned[key], test[key]
-        if fit is None:
-            t = leave_one_out(lambda q, x=x_tune: x, tune.labels, tune.persons)
-            r = leave_one_out(lambda q, x=x_test: x, labels, persons)
-        else:
-            t = leave_one_out(lopo_metric(x_tune, tune.labels, tune.persons, fit), tune.labels, tune.persons)
-            mapped = x_test @ fit(x_tune, tune.labels)
-            r = leave_one_out(lambda q, x=mapped: x, labels, persons)
-        line(name, t, r)
-    # Nonlinear: the fitted thing maps vectors (the prototypes of the tuning labels), refitted per tuning query.
-    proto = with_prototypes(0.01, 0.5)
-    geo_proto = proto(tune.geometry, tune.labels)(geo)
-    line("geometry + soft distances to the 6 tuning-label means (tau 0.01, beta 0.5: best tune P@1 of 20 settings)",
-         leave_one_out(lambda q: proto(tune.geometry[tune.persons != tune.persons[q]],
-                                       tune.labels[tune.persons != tune.persons[q]])(tune.geometry),
-                       tune.labels, tune.persons),
-         leave_one_out(lambda q: geo_proto, labels, persons))
+    raw = Faces(landmarks, landmarks, landmarks_m, landmarks_m, labels, persons, test.identities)
+    line("landmarks (raw 2-D, IOD-scaled; baseline)", None, scores(raw, plain("geo"), None))
+    for name, fit, options in rows:
+        line(name, scores(tune, lambda train, f=fit: f(tune.subset(train)), options),
+             scores(test, lambda train, f=fit: f(tune), options))
     line("v1 as measured before: whitening refitted per query on the OTHER TEST faces (their labels shape"
-         " the gallery: optimistic)", None, leave_one_out(lopo_metric(geo, labels, persons, whiten), labels, persons))
-    for name, options in [
-        ("**geometry, identity-normalised: shipped (index format 2; threshold 0.4, mean, shrink 3)**",
-         IdentityOptions()),
-        ("geometry, identity-normalised at face_recognition's threshold 0.6", IdentityOptions(threshold=0.6)),
-        ("geometry, identity-normalised, full centring (shrink 0)", IdentityOptions(shrink=0.0)),
-    ]:
-        line(name, leave_one_out(identity_normalised(tune.geometry, tune.identities, options), tune.labels,
-                                 tune.persons),
-             leave_one_out(identity_normalised(geo, ids, options), labels, persons))
-    line("blendshapes, identity-normalised (same settings)",
-         leave_one_out(identity_normalised(tune.blendshapes, tune.identities, IdentityOptions()), tune.labels,
-                       tune.persons),
-         leave_one_out(identity_normalised(blend, ids, IdentityOptions()), labels, persons))
-    line("oracle: each person's mean removed (needs identities; not deployable)",
-         leave_one_out(lambda q: person_centred(tune.geometry, tune.persons), tune.labels, tune.persons),
-         leave_one_out(lambda q: person_centred(geo, persons), labels, persons))
+         " the gallery: optimistic)", None,
+         scores(test, lambda train: linear("geo", whiten)(test.subset(train)), None))
+    line("oracle: geometry v2, each person's own mean removed (true identities; not deployable)",
+         scores(tune, plain("geo"), None, oracle=True), scores(test, plain("geo"), None, oracle=True))
+    line("oracle: v3, each person's own mean removed", scores(tune, symmetric, None, oracle=True),
+         scores(test, symmetric, None, oracle=True))
     for split, x_ids, who in (("tuning split", tune.identities, tune.persons), ("test set", ids, persons)):
         groups = IdentityGroups(IdentityOptions().threshold).assign(x_ids)
         pure, complete = group_purity(groups, who)
@@ -215,6 +310,22 @@ def accuracy(shared: Path) -> None:
               f" {len(set(groups.tolist()))} groups for {len(set(who.tolist()))} people; purity {pure:.3f}"
               f" (share of faces whose group's majority person is theirs), completeness {complete:.3f} (share"
               " in their person's largest group)")
+    misses = scores_misses(test, shipped)
+    print("\nv3 (shipped), test-set misses (query -> top match):", "; ".join(misses) or "none")
+
+
+def scores_misses(faces: Faces, vectors: np.ndarray) -> list[str]:
+    """The test queries whose top match has another label, as the shipped search sees them."""
+    vf = identity_normalised(vectors, faces.identities, IdentityOptions())
+    out = []
+    for q in range(len(vectors)):
+        x = vf(q)
+        d = np.linalg.norm(x - x[q], axis=1)
+        d[q] = np.inf
+        top = int(np.argmin(d))
+        if faces.labels[top] != faces.labels[q]:
+            out.append(f"{faces.persons[q]}/{faces.labels[q]} -> {faces.persons[top]}/{faces.labels[top]}")
+    return out
 
 
 def synthetic_index(path: Path, base: tuple[np.ndarray, ...], n: int, rng: np.random.Generator,

@@ -11,7 +11,9 @@ analytics/faces_yale/original/NN_<expression>.png; DIR is that folder) and store
 descriptors start from: the 14 geometry features relative to the generic neutral
 (GeometryDescriptor.features), the 52 blendshape scores, and the face's 128-d recognition embedding (dlib's
 ResNet aligned from the landmarker's points, identity.IdentityEmbedder: what identity-normalised search
-groups faces by). Labels follow the shared set's folder names
+groups faces by), and the geometry features and blendshapes of the photo mirrored left to right (the
+landmarker run again on the flipped image, as measured, not flipped back: the benchmark's mirrored-query
+check of descriptor v3's symmetry). Labels follow the shared set's folder names
 (normal -> neutral, sleepy -> eyes_closed, surprised -> surprise). The images are not copied into the
 repository; each one's sha256 is recorded so the file can be checked against its source.
 """
@@ -54,8 +56,9 @@ def main() -> int:
             path = args.yale / f"{subject}_{expression}.png"
             image = read_image(path)
             result = landmarker.detect(image)
-            if len(result) != 1:
-                print(f"{path}: expected one face, found {len(result)}", file=sys.stderr)
+            mirrored = landmarker.detect(np.ascontiguousarray(image[:, ::-1]))
+            if len(result) != 1 or len(mirrored) != 1:
+                print(f"{path}: expected one face, found {len(result)} ({len(mirrored)} mirrored)", file=sys.stderr)
                 return 1
             faces.append({
                 "name": f"yale_{subject}_{expression}.png", "person": f"yale_{subject}", "label": label,
@@ -63,6 +66,8 @@ def main() -> int:
                 "geometry": np.round(geometry.features(result)[0], 6).tolist(),
                 "blendshapes": np.round(np.asarray(result.blendshapes)[0], 6).tolist(),
                 "identity": np.round(identity.embed(image, result)[0].astype(np.float64), 5).tolist(),
+                "geometry_mirrored": np.round(geometry.features(mirrored)[0], 6).tolist(),
+                "blendshapes_mirrored": np.round(np.asarray(mirrored.blendshapes)[0], 6).tolist(),
             })
     doc = {"source": SOURCE, "geometry_features": list(GEOMETRY_FEATURES),
            "blendshapes": list(BLENDSHAPE_NAMES),

@@ -1,29 +1,23 @@
 """Expression descriptors: one vector per face, close for faces that make the same expression.
 
-The default, ``expression-geometry-v2``, reads the face's metric mesh in the
-canonical face frame (the Tasks FaceLandmarker's facial transformation matrix
-undone, so head pose is gone; see solutions/face_geometry.py) and measures 11
-pose-free, scale-free quantities that muscles change: the opening of each eye,
-the height of each brow above its eye, the gap between the brows, the width and
-opening of the mouth, the height of each mouth corner, the nose-to-lip and
-lip-to-chin distances (all over the inter-ocular distance), and three left/right
-asymmetries (a wink, a half smile, one brow up). The canonical neutral face's
-values are subtracted, so a generic neutral face is the origin, and distances
-are in units of the inter-ocular distance.
+The default, ``expression-geometry-v3`` (`ExpressionDescriptor`), starts from the face's metric mesh in
+the canonical face frame (the Tasks FaceLandmarker's facial transformation matrix undone, so head pose is
+gone; see solutions/face_geometry.py) and measures 11 pose-free, scale-free quantities that muscles change:
+the opening of each eye, the height of each brow above its eye, the gap between the brows, the width and
+opening of the mouth, the height of each mouth corner, the nose-to-lip and lip-to-chin distances (all over
+the inter-ocular distance), and three left/right asymmetries (a wink, a half smile, one brow up). The
+canonical neutral face's values are subtracted, so a generic neutral face is the origin, and distances are
+in units of the inter-ocular distance (`GeometryDescriptor`, v2, is exactly these 14 values).
 
-v2 applies no learned map. v1 whitened the within-expression scatter with a
-matrix fitted on the very photos it was evaluated on; fitted on other people
-(a separate tuning split), that map and the other linear maps tried (LDA,
-blendshape mixes, per-feature weights) beat the plain features on the tuning
-split by at most one face in 66 and did worse on the test photos. A soft
-assignment to the tuning labels' mean faces did better on both, but it sorts
-any collection by six Yale expressions first, so it is not the default
-(docs/expression-search.md, benchmarks/bench_search.py). `fit_metric` stays
-for those comparisons, and ``GeometryDescriptor(metric=W)`` applies a map.
+v3 makes them mirror-symmetric: a face and its mirror image get one vector, and a wink is a wink whichever
+eye closes (symmetry.py). Nothing is learned: every linear map fitted on the tuning split of other people
+(within-label whitening, LDA, with or without blendshapes) did worse on the test photos than no map
+(docs/expression-search.md, benchmarks/bench_search.py). `fit_metric` stays for those comparisons, and
+``GeometryDescriptor(metric=W)`` applies a map to the v2 features.
 
-``blendshapes`` (the 52 Tasks scores) and ``landmarks`` (2-D landmarks centred
-and scaled by the inter-ocular distance) are the baselines. `OnnxDescriptor`
-runs a user-supplied ONNX embedding model (pinned by sha256) on face crops.
+``blendshapes`` (the 52 Tasks scores) and ``landmarks`` (2-D landmarks centred and scaled by the
+inter-ocular distance) are the baselines. `OnnxDescriptor` runs a user-supplied ONNX embedding model
+(pinned by sha256) on face crops.
 """
 
 from __future__ import annotations
@@ -38,6 +32,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from facepipe.apps.expression_search.symmetry import GEOMETRY_FEATURES, symmetric_geometry
 from facepipe.errors import InputError, ModelError
 from facepipe.solutions.face_geometry import load_geometry_metadata
 
@@ -45,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Descriptor",
+    "ExpressionDescriptor",
     "GeometryDescriptor",
     "BlendshapeDescriptor",
     "LandmarkDescriptor",
@@ -56,12 +52,6 @@ __all__ = [
     "fit_metric",
     "GEOMETRY_FEATURES",
 ]
-
-GEOMETRY_FEATURES = (
-    "right_eye_open", "left_eye_open", "right_brow_height", "left_brow_height", "brow_gap",
-    "mouth_width", "mouth_open", "right_corner_height", "left_corner_height", "nose_to_lip", "lip_to_chin",
-    "eye_open_asymmetry", "brow_asymmetry", "corner_asymmetry",
-)
 
 # Mesh indices (MediaPipe's 468-point topology). Right/left are the subject's.
 _R_EYE_CORNERS, _L_EYE_CORNERS = (33, 133), (263, 362)
@@ -146,7 +136,7 @@ def fit_metric(features: np.ndarray, labels: np.ndarray, *, reg: float = 0.1) ->
 
 
 class GeometryDescriptor:
-    """Pose-free, scale-free geometry of the face's features, relative to the generic neutral (see module doc).
+    """v2: the 14 pose-free, scale-free geometry features, relative to the generic neutral (see module doc).
 
     metric: optional (14,D) map applied last (e.g. from `fit_metric`); the id becomes
     "expression-geometry-custom-<sha256 prefix of the map>", so an index refuses vectors made with
@@ -176,6 +166,25 @@ class GeometryDescriptor:
     def describe(self, image: np.ndarray, faces: Any) -> np.ndarray:
         x = self.features(faces)
         return (x if self._metric is None else x @ self._metric).astype(np.float32)
+
+
+class ExpressionDescriptor:
+    """v3, the default: the 14 geometry features made mirror-symmetric (symmetry.py).
+
+    Each left/right pair (eye opening, brow height, mouth-corner height) is replaced by its mean in both
+    slots and each asymmetry by its magnitude, so a face and its mirror image get the same vector and a wink
+    of either eye is a wink. Nothing is learned. Needs FaceLandmarkerResult.mesh_vertices
+    (output_facial_transformation_matrixes=True).
+    """
+
+    id = "expression-geometry-v3"
+    dim = len(GEOMETRY_FEATURES)
+
+    def __init__(self) -> None:
+        self._geometry = GeometryDescriptor()
+
+    def describe(self, image: np.ndarray, faces: Any) -> np.ndarray:
+        return symmetric_geometry(self._geometry.features(faces)).astype(np.float32)
 
 
 class BlendshapeDescriptor:
@@ -271,7 +280,7 @@ def _square_crop(image: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> n
 
 
 DESCRIPTORS = {
-    "geometry": GeometryDescriptor,
+    "geometry": ExpressionDescriptor,
     "blendshapes": BlendshapeDescriptor,
     "landmarks": LandmarkDescriptor,
 }

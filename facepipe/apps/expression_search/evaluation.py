@@ -18,7 +18,8 @@ import numpy as np
 from facepipe.apps.expression_search.identity import Centring, IdentityGroups, IdentityOptions
 from facepipe.errors import InputError
 
-__all__ = ["RetrievalScores", "TuneSplit", "identity_normalised", "leave_one_out", "lopo_metric", "load_tune_split"]
+__all__ = ["RetrievalScores", "TuneSplit", "identity_normalised", "leave_one_out", "lopo_metric", "load_tune_split",
+           "lopo_identity_normalised"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def lopo_metric(features: np.ndarray, labels: np.ndarray, persons: np.ndarray,
 @dataclass(frozen=True)
 class TuneSplit:
     """Labelled descriptor inputs of the tuning people: geometry (N,14), blendshapes (N,52), labels, persons,
-    recognition embeddings (N,128)."""
+    recognition embeddings (N,128), and the geometry and blendshapes of each photo mirrored left to right."""
 
     geometry: np.ndarray
     blendshapes: np.ndarray
@@ -85,6 +86,8 @@ class TuneSplit:
     persons: np.ndarray
     sha256: tuple[str, ...]
     identities: np.ndarray | None = None  # (N,128) recognition embeddings, where the file has them
+    geometry_mirrored: np.ndarray | None = None  # (N,14), the mirrored photos' (where the file has them)
+    blendshapes_mirrored: np.ndarray | None = None  # (N,52)
 
 
 def load_tune_split(path: str | os.PathLike[str], geometry_features: tuple[str, ...]) -> TuneSplit:
@@ -96,12 +99,16 @@ def load_tune_split(path: str | os.PathLike[str], geometry_features: tuple[str, 
             raise InputError(f"{path}: made for other geometry features; regenerate it with "
                              "tools/make_expression_tune_split.py")
         faces = doc["faces"]
+
+        def optional(key: str, dtype: type) -> np.ndarray | None:
+            return np.array([f[key] for f in faces], dtype) if all(key in f for f in faces) else None
+
         return TuneSplit(np.array([f["geometry"] for f in faces], np.float64),
                          np.array([f["blendshapes"] for f in faces], np.float64),
                          np.array([f["label"] for f in faces]), np.array([f["person"] for f in faces]),
                          tuple(f["sha256"] for f in faces),
-                         np.array([f["identity"] for f in faces], np.float32) if all("identity" in f for f in faces)
-                         else None)
+                         optional("identity", np.float32), optional("geometry_mirrored", np.float64),
+                         optional("blendshapes_mirrored", np.float64))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable tuning split ({exc})") from exc
 
@@ -123,6 +130,31 @@ def identity_normalised(vectors: np.ndarray, identities: np.ndarray,
         out = x.copy()
         out[rest] -= centring.offsets(groups)
         out[q] -= centring.offsets(people.nearest(ids[q:q + 1]))[0]
+        return out
+
+    return vectors_for
+
+
+def lopo_identity_normalised(embed: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], persons: np.ndarray,
+                             identities: np.ndarray, options: IdentityOptions) -> Callable[[int], np.ndarray]:
+    """vectors_for(q) for leave_one_out with something fitted: `embed(train)` fits on the faces where the
+    boolean mask `train` is set (every person but the query's) and returns (gallery, queries), both (N,D):
+    each face's vector as indexed, and as a query (the same, or e.g. its mirrored photo's). The gallery is
+    identity-normalised as `identity_normalised` does; the query row is its query vector, centred by the
+    same group offset as its gallery vector (same recognition embedding)."""
+    persons = np.asarray(persons)
+    folds: dict[object, tuple[Callable[[int], np.ndarray], np.ndarray]] = {}
+
+    def vectors_for(q: int) -> np.ndarray:
+        person = persons[q]
+        if person not in folds:
+            gallery, queries = embed(persons != person)
+            gallery = np.asarray(gallery, np.float64)
+            folds[person] = (identity_normalised(gallery, identities, options),
+                             np.asarray(queries, np.float64) - gallery)
+        centred, shift = folds[person]
+        out = centred(q)
+        out[q] += shift[q]
         return out
 
     return vectors_for

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -147,10 +148,13 @@ class ExpressionIndex:
                 " faces grouped by different recognition models cannot share an index. Build a new index")
         if descriptor_id is not None and (descriptor_id != self.descriptor_id or dim != self.dim):
             self._db.close()
+            older = all(re.fullmatch(r"expression-geometry-v\d+", i) for i in (self.descriptor_id, descriptor_id))
+            advice = (" It was made by an older facepipe's geometry descriptor, which this one no longer"
+                      " computes: build it again with `facepipe search index DIR... -o NEW_INDEX`" if older else
+                      " Use the same --descriptor/--model as when it was built, or build a new index")
             raise InputError(
                 f"{self.path}: built with embedding {self.descriptor_id!r} (dimension {self.dim}), but this run"
-                f" uses {descriptor_id!r} (dimension {dim}); distances between them mean nothing. Use the same"
-                " --descriptor/--model as when it was built, or build a new index")
+                f" uses {descriptor_id!r} (dimension {dim}); distances between them mean nothing." + advice)
         self._lock = threading.RLock()
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._people: IdentityGroups | None = None  # identity groups, loaded when first needed
