@@ -75,8 +75,8 @@ def _stack(descriptor, results, images) -> np.ndarray:
 
 
 def test_geometry_descriptor_beats_baselines(expressions):
-    """The shipped descriptor learns nothing, so scoring it on these photos is fair: leave-one-out, every other
-    labelled face is the gallery."""
+    """The geometry features (v2; v3 is their symmetric form) learn nothing, so scoring them on these photos is
+    fair: leave-one-out, every other labelled face is the gallery."""
     _, labels, persons, results, images = expressions
     geometry = _stack(GeometryDescriptor(), results, images)
     ours = leave_one_out(lambda q: geometry, labels, persons)
@@ -123,8 +123,8 @@ def test_tuning_split_is_other_people(expressions):
 
 
 def test_geometry_descriptor_optional_map(expressions):
-    """The shipped v2 is the plain features; a map fitted elsewhere (here on the tuning split) is applied last and
-    renames the embedding, so an index built without it refuses queries made with it."""
+    """v2 (GeometryDescriptor) is the plain features; a map fitted elsewhere (here on the tuning split) is applied
+    last and renames the embedding, so an index built without it refuses queries made with it."""
     from facepipe.apps.expression_search.descriptor import fit_metric
 
     _, _, _, results, images = expressions
