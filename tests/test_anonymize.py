@@ -622,7 +622,7 @@ def _record_detector_calls(finder: FaceFinder) -> list[str]:
 
 def test_zoomed_out_views_take_turns_in_a_stream():
     # Stream frames run one zoomed-out view each (zoom_period 2); a still image runs both.
-    finder = FaceFinder(FaceFinderOptions(min_face=None))
+    finder = FaceFinder(FaceFinderOptions(min_face=None, whole_turns=()))
     calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     whole = list(finder.options.whole_models)
@@ -633,6 +633,29 @@ def test_zoomed_out_views_take_turns_in_a_stream():
     calls.clear()
     finder.detect(img)
     assert calls == [*whole, "full_dense", "short"]
+
+
+def test_dense_and_sparse_whole_frame_views_take_turns_in_a_stream():
+    # whole_turns: the two full-range files see the whole frame on alternate frames of a stream,
+    # the short-range model every frame; a still image runs all three.
+    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0))
+    assert finder.options.whole_turns == ("full_dense", "full")
+    calls = _record_detector_calls(finder)
+    img = np.full((90, 160, 3), 128, np.uint8)
+    for index, expected in ((0, ["full_dense", "short"]), (1, ["short", "full"]), (2, ["full_dense", "short"])):
+        calls.clear()
+        finder.detect_frame(img, index)
+        assert calls == expected
+    calls.clear()
+    finder.detect(img)
+    assert calls == ["full_dense", "short", "full"]
+    # Fewer than two of them among whole_models: no turns.
+    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_models=("full_dense", "short")))
+    calls = _record_detector_calls(finder)
+    finder.detect_frame(img, 1)
+    assert calls == ["full_dense", "short"]
+    with pytest.raises(ValueError, match="whole_turns"):
+        FaceFinderOptions(whole_turns=("full_dense", "nope"))
 
 
 def test_a_big_weak_box_whose_crop_is_the_frame_is_not_detected_again():

@@ -20,7 +20,7 @@ from flatbuffers import Builder, encode
 from flatbuffers import number_types as nt
 from flatbuffers.table import Table
 
-__all__ = ["TfliteGraph", "OpInfo", "TensorInfo", "read_graph", "submodel"]
+__all__ = ["TfliteGraph", "OpInfo", "TensorInfo", "read_graph", "spatially_resized", "submodel"]
 
 # schema.fbs vtable slots
 _MODEL_VERSION, _MODEL_OPCODES, _MODEL_SUBGRAPHS, _MODEL_BUFFERS = 0, 1, 2, 4
@@ -30,6 +30,7 @@ _CODE_DEPRECATED_BUILTIN, _CODE_CUSTOM, _CODE_BUILTIN = 0, 1, 3
 _TENSOR_SHAPE, _TENSOR_BUFFER, _TENSOR_NAME = 0, 2, 3
 _BUFFER_DATA = 0
 _CUSTOM_CODE = 32  # BuiltinOperator.CUSTOM
+_RESHAPE, _RESIZE_BILINEAR, _RESIZE_NEAREST = 22, 23, 97  # BuiltinOperator
 
 
 def _off(t: Table, slot: int) -> int:
@@ -87,6 +88,7 @@ class OpInfo:
     outputs: tuple[int, ...]
     custom_options: bytes
     position: int  # byte position of the operator table in the file
+    builtin: int = 0  # BuiltinOperator code (32: custom)
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,11 @@ def _root(buf: bytes) -> Table:
 def read_graph(buf: bytes) -> TfliteGraph:
     """Tensors and operators of the first subgraph of a .tflite file."""
     model = _root(buf)
-    codes = []
+    codes, builtins = [], []
     for c in _tables(model, _MODEL_OPCODES):
         builtin = max(_scalar(c, _CODE_BUILTIN, nt.Int32Flags), _scalar(c, _CODE_DEPRECATED_BUILTIN, nt.Int8Flags))
         codes.append(_string(c, _CODE_CUSTOM) if builtin == _CUSTOM_CODE else "")
+        builtins.append(builtin)
     buffers = _tables(model, _MODEL_BUFFERS)
     graph = _tables(model, _MODEL_SUBGRAPHS)[0]
     tensors = []
@@ -124,7 +127,8 @@ def read_graph(buf: bytes) -> TfliteGraph:
         tensors.append(TensorInfo(_string(t, _TENSOR_NAME), tuple(_ints(t, _TENSOR_SHAPE)), has_data))
     ops = tuple(
         OpInfo(i, codes[_scalar(op, _OP_OPCODE, nt.Uint32Flags)], tuple(_ints(op, _OP_INPUTS)),
-               tuple(_ints(op, _OP_OUTPUTS)), _bytes(op, _OP_CUSTOM_OPTIONS), op.Pos)
+               tuple(_ints(op, _OP_OUTPUTS)), _bytes(op, _OP_CUSTOM_OPTIONS), op.Pos,
+               builtins[_scalar(op, _OP_OPCODE, nt.Uint32Flags)])
         for i, op in enumerate(_tables(graph, _SG_OPERATORS))
     )
     return TfliteGraph(tuple(tensors), ops, tuple(_ints(graph, _SG_INPUTS)), tuple(_ints(graph, _SG_OUTPUTS)))
@@ -172,3 +176,46 @@ def submodel(buf: bytes, graph: TfliteGraph, op_indices: Sequence[int], inputs: 
     root = b.EndObject()
     b.Finish(root, file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def spatially_resized(buf: bytes, height: int, width: int) -> bytes:
+    """A fully convolutional image model (NHWC input, batch 1) for an input of height x width.
+
+    LiteRT's XNNPACK refuses to resize such a model when it has RESIZE ops with constant output
+    sizes (feature-pyramid upsampling) or a final RESHAPE of its feature maps to a fixed anchor
+    count (BlazeFace). Here the input's shape is written into the file, each RESIZE's size is
+    scaled by the input's (so height and width must keep every feature map's size whole: multiples
+    of the model's largest stride), and RESHAPEs producing graph outputs are cut off: the model
+    outputs their 4-D inputs (1, h, w, C), whose cells are the reshaped rows in order.
+    """
+    data = bytearray(buf)
+    model = _root(buf)
+    buffers = _tables(model, _MODEL_BUFFERS)
+    tensors = _tables(_tables(model, _MODEL_SUBGRAPHS)[0], _SG_TENSORS)
+    graph = read_graph(buf)
+    old = graph.tensors[graph.inputs[0]].shape
+    if len(old) != 4 or old[0] != 1:
+        raise ValueError(f"expected one (1, H, W, C) input, got {old}")
+
+    def put(pos: int, values: Sequence[int]) -> None:
+        for i, v in enumerate(values):
+            encode.Write(nt.Int32Flags.packer_type, data, pos + 4 * i, int(v))
+
+    put(_vector_pos(tensors[graph.inputs[0]], _TENSOR_SHAPE) + 4, (1, height, width, old[3]))
+    for op in graph.ops:
+        if op.builtin not in (_RESIZE_BILINEAR, _RESIZE_NEAREST):
+            continue
+        t = tensors[op.inputs[1]]
+        b = buffers[_scalar(t, _TENSOR_BUFFER, nt.Uint32Flags)]
+        pos = b.Vector(_off(b, _BUFFER_DATA))
+        h, w = (encode.Get(nt.Int32Flags.packer_type, buf, pos + 4 * i) for i in range(2))
+        if (h * height) % old[1] or (w * width) % old[2]:
+            raise ValueError(f"{height}x{width} does not scale a {h}x{w} feature map of a {old[1]}x{old[2]} input"
+                             " to whole pixels")
+        put(pos, (h * height // old[1], w * width // old[2]))
+    resized = bytes(data)
+    cut = {op.outputs[0]: op.inputs[0] for op in graph.ops
+           if op.builtin == _RESHAPE and op.outputs[0] in graph.outputs}
+    keep = [op.index for op in graph.ops if op.outputs[0] not in cut]
+    outputs = [cut.get(t, t) for t in graph.outputs]
+    return submodel(resized, read_graph(resized), keep, graph.inputs, outputs)

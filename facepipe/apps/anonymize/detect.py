@@ -33,6 +33,7 @@ from facepipe.apps.anonymize.tiling import (
     zoomed_out,
 )
 from facepipe.apps.anonymize.verify import FaceVerifier, VerifyOptions
+from facepipe.apps.anonymize.wide import WIDE_MODELS, WideFaceDetector
 from facepipe.results import Detections, box_iou
 from facepipe.runtime.options import RuntimeOptions, fold_num_threads_alias
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
@@ -80,6 +81,19 @@ class FaceFinderOptions:
         (the tracker holds small faces in between), but never fewer than `min_tiles_per_frame`
         per frame (small frames have few tiles: all are scanned every frame). Single images
         always get all tiles.
+    wide_tile: the largest side, in tensor pixels, of a tile of a full-range model run on views of
+        any size (wide.py): a tile level is one call on one large view where 192² tiles overlap
+        (720p: one 896x512 view instead of 32 tiles of 2.6x the frame's area; 13 instead of 27 ms
+        a frame). 0 (default): 192² tiles. Off because the overlapping tiles see a face in 2-4
+        crops, which finds more of the weak ones (fr_short_hamilton: 152 of 170 small YuNet faces
+        against 146; leak_test 7 leaks over 2 videos against 0; benchmarks/RESULTS.md). With wide
+        tiles a stream's period is `tile_period` when the frame's tiles have more than
+        `full_scan_area` tensor pixels, else 1 (`min_tiles_per_frame` is for 192² tiles).
+    whole_turns: whole-frame models that take turns in a stream: of those in `whole_models` (if two
+        or more), frame k runs only the one at position k % their number; the other `whole_models`
+        run every frame. The dense and sparse full-range files see the same faces (the sparse one
+        also dark, cut-off ones), and the tracker holds a face between turns: one 192² call a frame
+        fewer (benchmarks/RESULTS.md). Single images always get all.
     zoom_period: in a stream, the zoomed-out views (`zoom_models`) take turns likewise: frame k
         runs zoom model i only when k % zoom_period == i % zoom_period (1: all every frame). They
         are for faces that fill the frame, which the tracker holds between turns. Single images
@@ -123,7 +137,10 @@ class FaceFinderOptions:
     crowd_tile_radius: float = 6.0
     tile_period: int = 4
     min_tiles_per_frame: int = 8
+    wide_tile: int = 0
+    full_scan_area: int = 300_000
     zoom_period: int = 2
+    whole_turns: tuple[str, ...] = ("full_dense", "full")
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
@@ -182,8 +199,14 @@ class FaceFinderOptions:
         if self.crowd_max_zoom <= 0 or self.crowd_body_depth < 0:
             raise ValueError(f"crowd_max_zoom must be > 0 and crowd_body_depth >= 0, got {self.crowd_max_zoom},"
                              f" {self.crowd_body_depth}")
+        for m in self.whole_turns:
+            if m not in MODEL_RANGES:
+                raise ValueError(f"unknown face detector model {m!r} in whole_turns; choose from"
+                                 f" {sorted(MODEL_RANGES)}")
         if self.zoom_period < 1:
             raise ValueError(f"zoom_period must be >= 1, got {self.zoom_period}")
+        if self.wide_tile < 0 or self.full_scan_area < 0:
+            raise ValueError(f"wide_tile and full_scan_area must be >= 0, got {self.wide_tile}, {self.full_scan_area}")
         if self.tile_period < 1 or self.min_tiles_per_frame < 1:
             raise ValueError(f"tile_period and min_tiles_per_frame must be >= 1, got {self.tile_period},"
                              f" {self.min_tiles_per_frame}")
@@ -220,8 +243,13 @@ class FaceFinder:
             rng = MODEL_RANGES[model]
             if model in self._crowd_only():
                 rng = replace(rng, max_zoom=o.crowd_max_zoom)
-            self._plan_cache[key] = plan_tiles(width, height, min_face, rng, o.level_overlap)
+            tensor = o.wide_tile if self._wide(model) else None
+            self._plan_cache[key] = plan_tiles(width, height, min_face, rng, o.level_overlap, tensor)
         return self._plan_cache[key]
+
+    def _wide(self, model: str) -> bool:
+        """Whether `model` runs its tiles as views of any size (`wide_tile`)."""
+        return bool(self.options.wide_tile) and model in WIDE_MODELS
 
     def _all_tile_models(self) -> tuple[str, ...]:
         o = self.options
@@ -252,7 +280,7 @@ class FaceFinder:
     def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
         """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views."""
         o = self.options
-        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 else None)
+        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns else None)
 
     def detect(self, rgb: np.ndarray, *, phase: int | None = None) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.
@@ -310,7 +338,10 @@ class FaceFinder:
         parts: list[Detections] = []
         view_ids: list[tuple[int, str]] = []  # per part: which view (id, model) produced it
         # Whole frame, and zoomed out for faces that fill it.
+        turns = tuple(m for m in dict.fromkeys(o.whole_turns) if m in o.whole_models)
         for name in o.whole_models:
+            if phase is not None and len(turns) > 1 and name in turns and turns[phase % len(turns)] != name:
+                continue
             self._run(name, [(img, 0, 0, 1.0)], parts, view_ids, None)
         if o.zoom_out > 1:
             for i, name in enumerate(o.zoom_models):
@@ -346,7 +377,14 @@ class FaceFinder:
                    only_near: tuple[np.ndarray, int, float] | None = None) -> None:
         o = self.options
         tiles = self.tiles_for(img.shape[1], img.shape[0], model)
-        period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame) if phase is not None else 1
+        wide = self._wide(model)
+        if phase is None:
+            period = 1
+        elif wide:
+            area = sum(round((t.x1 - t.x0) * t.k) * round((t.y1 - t.y0) * t.k) for t in tiles)
+            period = o.tile_period if area > o.full_scan_area else 1
+        else:
+            period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame)
         if period > 1:
             tiles = tiles[phase % period :: period]
         if only_near is not None:
@@ -358,7 +396,7 @@ class FaceFinder:
             crop = img[t.y0 : t.y1, t.x0 : t.x1]
             w, h = max(1, round((t.x1 - t.x0) * t.k)), max(1, round((t.y1 - t.y0) * t.k))
             views.append((resized(crop, w, h), t.x0, t.y0, (t.x1 - t.x0) / w))
-        self._run(model, views, parts, view_ids, tiles, min_score=min_score)
+        self._run(model, views, parts, view_ids, tiles, min_score=min_score, wide=wide)
 
     def _found_in_crop(self, img: np.ndarray, box: np.ndarray, found_by: str) -> bool:
         """Whether another model finds a face on `box` in a crop three times its size (the
@@ -377,7 +415,7 @@ class FaceFinder:
             # The crop is the whole frame, which these models have already seen as whole-frame views:
             # a detection of theirs on the box would have made it a detection of two views. (Only the
             # resampling would differ; on lp_s18, 720p, these checks cost 20 ms a frame and never
-            # found a face.)
+            # found a face. With `whole_turns` one of the full-range files saw it this frame.)
             return False
         for name in others or [found_by]:
             size = MODEL_RANGES[name].size
@@ -391,18 +429,20 @@ class FaceFinder:
                     return True
         return False
 
-    def _detector(self, name: str, min_score: float | None = None) -> FaceDetector:
+    def _detector(self, name: str, min_score: float | None = None, wide: bool = False
+                  ) -> FaceDetector | WideFaceDetector:
         o = self.options
         score = o.min_score if min_score is None else min_score
-        key = name if score == o.min_score else f"{name}@{score}"
+        key = (name if score == o.min_score else f"{name}@{score}") + (":wide" if wide else "")
         if key not in self._detectors:
-            self._detectors[key] = FaceDetector(FaceDetectorOptions(model=name, min_score=score, runtime=o.runtime))
+            self._detectors[key] = (WideFaceDetector(name, min_score=score, runtime=o.runtime) if wide else
+                                    FaceDetector(FaceDetectorOptions(model=name, min_score=score, runtime=o.runtime)))
         return self._detectors[key]
 
     def _run(self, name: str, views: Sequence[tuple[np.ndarray, float, float, float]], parts: list[Detections],
              view_ids: list[tuple[int, str]], tiles: Sequence[Tile] | None, min_side: float = 0.0,
-             min_score: float | None = None) -> None:
-        detector = self._detector(name, min_score)
+             min_score: float | None = None, wide: bool = False) -> None:
+        detector = self._detector(name, min_score, wide)
         # One call per view: batching these models is no faster on CPU (measured: 24 tiles
         # 2.9 ms/tile looped vs 4.7-5.3 batched), and LiteRT folds a resized batch into
         # the anchor axis of their outputs.
@@ -412,9 +452,9 @@ class FaceFinder:
                 self._run_view(detector, name, img, mirror, x0, y0, s, parts, view_ids,
                                tiles[i] if tiles is not None else None, min_side)
 
-    def _run_view(self, detector: FaceDetector, name: str, img: np.ndarray, mirror: bool, x0: float, y0: float,
-                  s: float, parts: list[Detections], view_ids: list[tuple[int, str]], tile: Tile | None,
-                  min_side: float) -> None:
+    def _run_view(self, detector: FaceDetector | WideFaceDetector, name: str, img: np.ndarray, mirror: bool,
+                  x0: float, y0: float, s: float, parts: list[Detections], view_ids: list[tuple[int, str]],
+                  tile: Tile | None, min_side: float) -> None:
         """Detections of one view (mirrored: the view flipped left-right, boxes flipped back) in
         frame pixels, appended to `parts` with their view id."""
         det = detector.detect(np.ascontiguousarray(img[:, ::-1]) if mirror else img)

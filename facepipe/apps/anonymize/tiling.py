@@ -76,12 +76,16 @@ def _axis_starts(length: int, tile: int, overlap: float) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-def plan_tiles(width: int, height: int, min_face: float | None, rng: ModelRange, margin: float = 1.3) -> list[Tile]:
+def plan_tiles(width: int, height: int, min_face: float | None, rng: ModelRange, margin: float = 1.3,
+               tensor: int | None = None) -> list[Tile]:
     """Tiles of the finer pyramid levels (the whole-frame level is not included).
 
     Levels step by at most hi/(lo·margin) in scale so that the size ranges of
     neighbouring levels overlap by `margin`; tiles of a level overlap by the
     largest face it must find whole (what the coarser level cannot see).
+    tensor: the largest side of a tile in tensor pixels (None: the model's own `rng.size`; more
+    for a model run on views of any size, `wide.py`: a level then needs fewer, larger tiles, and
+    one tile when the whole frame fits).
     """
     if not min_face:
         return []
@@ -98,7 +102,7 @@ def plan_tiles(width: int, height: int, min_face: float | None, rng: ModelRange,
     tiles: list[Tile] = []
     for level in range(1, n_levels + 1):
         k = k_prev * step if level < n_levels else k_final
-        side = rng.size / k
+        side = (tensor or rng.size) / k
         tw, th = min(width, round(side)), min(height, round(side))
         overlap = min(margin * rng.lo / k_prev, side / 2)
         xs, ys = _axis_starts(width, tw, overlap), _axis_starts(height, th, overlap)

@@ -88,7 +88,11 @@ class FaceVerifier:
         if len(dets) == 0:
             return np.zeros(0, bool), found
         with self._lock:
-            _, presence, _ = self._mesh.landmarks_in_rois(rgb, detection_rois(dets))
+            # One ROI per call: the number of weak boxes changes from frame to frame, and LiteRT
+            # reallocates the interpreter for every new batch size (~20 ms at 1080p crowds, more
+            # than the mesh itself), where a batch of one stays allocated.
+            rois = detection_rois(dets)
+            presence = np.concatenate([self._mesh.landmarks_in_rois(rgb, roi[None])[1] for roi in rois])
             ok = presence >= self.options.min_presence
             if self._yunet is not None:
                 beside = []
