@@ -79,7 +79,9 @@ def test_full_image_cropper_equals_crop_to_tensor(out_w, out_h, keep_aspect, bor
                                cache_size=2)
     photo = read_image(shared_file("faces/pyfeat_single_face.jpg"))
     rng = np.random.default_rng(2)
-    images = [photo, photo[:301, :517], rng.integers(0, 256, (37, 1001, 3), dtype=np.uint8)]
+    # The last is the tensor's own size (a finder's tile or zoomed-out view): copied, not warped.
+    images = [photo, photo[:301, :517], rng.integers(0, 256, (37, 1001, 3), dtype=np.uint8),
+              rng.integers(0, 256, (out_h, out_w, 3), dtype=np.uint8)]
     out = np.empty((out_h, out_w, 3), np.float32)
     # Three rounds: the first warps natively, later ones remap with the cached maps; three sizes in a
     # two-entry cache also exercise eviction.

@@ -194,6 +194,7 @@ def _fixed_point_maps(pm: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarra
 
 
 # OpenCV 5 rewrote warpPerspective; up to 4.x (checked: 4.11, 4.14) it is MediaPipe's own.
+_IDENTITY = np.eye(3)
 _NATIVE_WARP_MATCHES_MP = int(cv2.__version__.split(".")[0]) < 5
 
 
@@ -258,6 +259,11 @@ def warp_to_tensor(
         warped = cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=border, borderValue=0)
     else:
         warped = warp_perspective_mp(image, warp, out_w, out_h, border)
+    _write_range(warped, out, value_range)
+
+
+def _write_range(warped: np.ndarray, out: np.ndarray, value_range: tuple[float, float]) -> None:
+    """uint8 pixels -> `out`, scaled to `value_range` as MediaPipe's convertTo does."""
     lo, hi = value_range
     if lo:
         # MediaPipe's convertTo(scale, offset) runs as one fused multiply-add per value (OpenCV's
@@ -375,6 +381,12 @@ class FullImageCropper:
         """Write the whole-image crop of `image` into the float32 (out_h, out_w, 3) array `out`."""
         entry = self._entry((image.shape[1], image.shape[0]))
         entry.uses += 1
+        if image.shape[1] == self.out_w and image.shape[0] == self.out_h and np.array_equal(entry.geometry.warp,
+                                                                                          _IDENTITY):
+            # An image of the tensor's size (a detector's tile or zoomed-out view): the warp samples
+            # every pixel where it is (integer positions: bilinear weights 1 and 0), so it is a copy.
+            _write_range(image, out, self.value_range)
+            return
         maps = entry.maps
         # OpenCV 5 builds the maps on every warp anyway (warp_perspective_mp): keep them at once.
         if maps is None and (entry.uses > 1 or not _NATIVE_WARP_MATCHES_MP):
