@@ -135,8 +135,8 @@ class FaceFinderOptions:
     crowd_tile_score: float = 0.2
     crowd_faces: int = 3
     crowd_tile_radius: float = 6.0
-    tile_period: int = 4
-    min_tiles_per_frame: int = 8
+    tile_period: int = 5
+    min_tiles_per_frame: int = 6
     wide_tile: int = 0
     full_scan_area: int = 300_000
     zoom_period: int = 2
