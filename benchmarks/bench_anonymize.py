@@ -11,6 +11,7 @@ within a run: on a loaded machine both tools slow down).
     python benchmarks/bench_anonymize.py
     python benchmarks/bench_anonymize.py --videos lp_s18_woman_indoor.mp4 --repeat 3
     python benchmarks/bench_anonymize.py --measure-ranges   # the face-size table of tiling.MODEL_RANGES
+    python benchmarks/bench_anonymize.py --stages 100       # CPU ms a frame of each stage, first 100 frames
 """
 
 from __future__ import annotations
@@ -84,7 +85,53 @@ def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
           " | deface CPU ms/frame | deface / facepipe CPU | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, size, n, a, b, r, fcpu, dcpu, cr, load in rows:
-        print(f"| {name} | {size} | {n} | {a:.2f} | {b:.2f} | {r:.1f}x | {fcpu:.0f} | {dcpu:.0f} | {cr:.1f}x | {load} |")
+        print(f"| {name} | {size} | {n} | {a:.2f} | {b:.2f} | {r:.1f}x | {fcpu:.0f} | {dcpu:.0f} | {cr:.1f}x"
+              f" | {load} |")
+
+
+def stages(videos: list[Path], frames: int) -> None:
+    """CPU ms per frame of each stage of the default anonymizer, run one after another in this process
+    on the first `frames` frames: decode (PyAV, to RGB), finder, tracker, redaction, encoding
+    (`VideoWriter`, its x264 threads included: process CPU time)."""
+    import av
+
+    from facepipe.apps.anonymize.detect import FaceFinder
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.apps.anonymize.pipeline import RegionRedactor
+    from facepipe.apps.anonymize.track import FaceTracker
+    from facepipe.io.video_writer import VideoWriter
+
+    print("| video | decode | finder | tracker | redact | encode | sum | load average |")
+    print("|---|---|---|---|---|---|---|---|")
+    o = AnonymizeOptions()
+    for src in videos:
+        load0 = os.getloadavg()[0]
+        cpu = time.process_time
+        t = cpu()
+        with av.open(str(src)) as c:
+            images = [f.to_ndarray(format="rgb24") for _, f in zip(range(frames), c.decode(video=0))]
+        ms = {"decode": cpu() - t}
+        finder, tracker, redactor = FaceFinder(o.detect), FaceTracker(o.track), RegionRedactor(o.redact)
+        finder.detect_frame(images[0], 0)  # models loaded and planned before the clock runs
+        t = cpu()
+        dets = [finder.detect_frame(im, i) for i, im in enumerate(images)]
+        ms["finder"] = cpu() - t
+        t = cpu()
+        steps = [tracker.update(d, i) for i, d in enumerate(dets)]
+        ms["tracker"] = cpu() - t
+        t = cpu()
+        out = [redactor(im, s.current) for im, s in zip(images, steps, strict=True)]
+        ms["redact"] = cpu() - t
+        with tempfile.TemporaryDirectory() as tmp:
+            t = cpu()
+            with VideoWriter(Path(tmp) / "out.mp4", width=out[0].shape[1], height=out[0].shape[0], fps=25) as w:
+                for im in out:
+                    w.write(im)
+            ms["encode"] = cpu() - t
+        per = {k: 1000 * v / len(images) for k, v in ms.items()}
+        cells = " | ".join(f"{per[k]:.1f}" for k in ("decode", "finder", "tracker", "redact", "encode"))
+        print(f"| {src.name} ({len(images)} frames) | {cells} | {sum(per.values()):.1f} |"
+              f" {load0:.1f}-{os.getloadavg()[0]:.1f} |", flush=True)
 
 
 def measure_ranges() -> None:
@@ -137,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--facepipe-args", default="", help="extra facepipe anonymize arguments")
     ap.add_argument("--measure-ranges", action="store_true")
+    ap.add_argument("--stages", type=int, metavar="FRAMES", default=0,
+                    help="CPU ms a frame of each stage (decode, finder, tracker, redact, encode) on the first FRAMES")
     args = ap.parse_args(argv)
+    if args.stages:
+        stages([VIDEOS / v for v in args.videos], args.stages)
+        return 0
     if args.measure_ranges:
         measure_ranges()
         return 0
