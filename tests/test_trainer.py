@@ -296,3 +296,29 @@ def test_features_match_the_per_patch_reference_and_mark_failed_faces(root):
     out = feat(faces, size)
     assert np.isnan(out[1]).all() and np.isfinite(np.delete(out, 1, 0)).all()
     np.testing.assert_array_equal(np.delete(out, 1, 0), np.delete(got, 1, 0))
+    # NaN in a landmark the fit uses: a NaN face (not an SVD error), the others unchanged
+    faces[2, feat._procrustes.selected[0]] = np.nan
+    out = feat(faces, size)
+    assert np.isnan(out[1:3]).all() and np.isfinite(np.delete(out, [1, 2], 0)).all()
+
+
+def test_fast_features_equal_the_procrustes_path_for_turned_and_scaled_faces(root):
+    """__call__ skips the fit (the patch projection is similarity-invariant); it must give what the fit,
+    object space and projection give, for any head pose, size and position."""
+    from facepipe.solutions.blendshape_regressor import featurizer
+
+    feat = featurizer()
+    lms = folder_landmarks(read_folder(root / "talk"), image_landmarker)
+    size = tuple(int(v) for v in lms.sizes[0])
+    faces = lms.landmarks[lms.found].astype(np.float64)
+    px = faces * np.array([size[0], size[1], size[0]])
+    c = px.mean(1, keepdims=True)
+    for yaw, roll, scale, shift in ((0, 0, 1, 0), (40, 0, 1, 0), (-60, 25, 0.5, 30), (15, -80, 1.7, -50)):
+        a, b = np.radians(yaw), np.radians(roll)
+        ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        rz = np.array([[np.cos(b), -np.sin(b), 0], [np.sin(b), np.cos(b), 0], [0, 0, 1]])
+        moved = (scale * (px - c) @ (rz @ ry).T + c + shift) / np.array([size[0], size[1], size[0]])
+        want = feat._reference(moved, size)
+        got = feat(moved.astype(np.float32), size)
+        np.testing.assert_allclose(got, feat._reference(moved.astype(np.float32), size), atol=1e-6)
+        np.testing.assert_allclose(feat(moved, size), want, atol=1e-6)

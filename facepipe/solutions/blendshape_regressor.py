@@ -163,7 +163,8 @@ class BlendshapeRegressor:
             raise ValueError(f"expected (N, {self.num_inputs}) regressor inputs, got {x.shape}")
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
-        out = np.clip(self._model.run(x)[0], 0.0, 1.0)
+        out = self._model.run(x)[0]
+        np.minimum(np.maximum(out, 0.0, out=out), 1.0, out=out)  # np.clip's wrapper costs more than the two
         out[:, self._zero] = 0.0
         return out
 
