@@ -83,7 +83,9 @@ def main() -> None:
     ap.add_argument("--features", nargs="+", choices=("normalized", "raw"), default=["normalized", "raw"])
     ap.add_argument("--inference-only", action="store_true",
                     help="only time WORK/model_normalized.onnx (from an earlier run) on one face")
-    ap.add_argument("--mix-mode", choices=("blend", "transfer"), default=TrainOptions().mix_mode)
+    ap.add_argument("--mix-mode", choices=("blend", "transfer", "transfer-all"), default=TrainOptions().mix_mode)
+    ap.add_argument("--ensemble", type=int, default=TrainOptions().ensemble,
+                    help="networks averaged, each trained on its own blended faces (seed k)")
     args = ap.parse_args()
     train_root, eval_root = datasets(args.work)
     if args.inference_only:
@@ -98,36 +100,39 @@ def main() -> None:
         train_lms = [lm for n, lm in zip(tr.folders, tr.landmarks) if n not in val_sets]
         n_real = int(sum(lm.found.sum() for lm in train_lms))
         t0 = time.perf_counter()
-        mixes = teacher_mixes(train_lms, args.samples - n_real, featurizer("normalized"), seed=0,
-                              mode=args.mix_mode)
-        extra = (mixed_inputs(mixes, featurizer(kind)), mixes.labels)
+        extras = []
+        for k in range(args.ensemble):
+            mixes = teacher_mixes(train_lms, args.samples - n_real, featurizer("normalized"), seed=k,
+                                  mode=args.mix_mode)
+            extras.append((mixed_inputs(mixes, featurizer(kind)), mixes.labels))
         mix_s = time.perf_counter() - t0
         load0 = os.getloadavg()[0]
         cpu0, t0 = time.process_time(), time.perf_counter()
         res, net = train(tr, TrainOptions(seed=0, max_epochs=args.epochs, val_sets=val_sets,
-                                          num_threads=args.threads), extra)
+                                          num_threads=args.threads, ensemble=args.ensemble), extras)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         load1 = os.getloadavg()[0]
-        label_mean = np.concatenate([tr.labels[tr.group != tr.folders.index(val_sets[0])], extra[1]]).mean(0)
+        # the baseline: recorded training frames and the first member's blended faces (as for one network)
+        label_mean = np.concatenate([tr.labels[tr.group != tr.folders.index(val_sets[0])], extras[0][1]]).mean(0)
         path = args.work / f"model_{kind}.onnx"
-        path.write_bytes(regressor_onnx(res.layers, res.mean, res.std, feature_set=kind, neutral=tr.neutral_mean,
+        path.write_bytes(regressor_onnx(res.members, res.mean, res.std, feature_set=kind, neutral=tr.neutral_mean,
                                         label_mean=label_mean))
         reg = BlendshapeRegressor(path)
         models[kind] = (reg, ev)
         m = metrics(reg.predict(ev.features), ev.labels, ev.yaw, label_mean, reg.names)
         turns = [metrics(reg.predict(turned_inputs(ev, featurizer(kind), d)), ev.labels, ev.yaw, label_mean,
                          reg.names).mean_mae for d in TURNS]
-        rows.append((kind, res, wall, cpu, load0, load1, mix_s, m, turns, len(mixes)))
+        rows.append((kind, res, wall, cpu, load0, load1, mix_s, m, turns, len(mixes) * args.ensemble))
 
     print(f"\ntrain: {', '.join(TRAIN)} (validation: lp_s18_woman_indoor); eval: {', '.join(EVAL)}; "
-          f"teacher mix: {args.mix_mode}")
+          f"teacher mix: {args.mix_mode}; ensemble of {args.ensemble}")
     print(f"\n| features | eval MAE | training-mean MAE | ratio | {' | '.join(f'MAE yaw+{d:g}' for d in TURNS)} |")
     print("| --- | --- | --- | --- | " + " | ".join("---" for _ in TURNS) + " |")
     for kind, _res, _w, _c, _l0, _l1, _mx, m, turns, _n in rows:
         print(f"| {kind} | {m.mean_mae:.4f} | {m.mean_baseline_mae:.4f} | {m.improvement:.2f}x | "
               + " | ".join(f"{t:.4f}" for t in turns) + " |")
-    print("\n| features | samples (blended) | epochs (kept) | train wall s | train CPU s | load avg 1 min before/after "
-          "| blending s |")
+    print("\n| features | samples per network (blended, all networks) | epochs of network 1 (kept) | train wall s "
+          "| train CPU s | load avg 1 min before/after | blending s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind, res, wall, cpu, l0, l1, mix_s, _m, _t, n_mix in rows:
         print(f"| {kind} | {res.samples} ({n_mix}) | {len(res.history['val_mae'])} ({res.best_epoch}) | {wall:.1f} | "

@@ -24,7 +24,7 @@ from facepipe.errors import InputError
 from facepipe.solutions.blendshape_regressor import LIVE_LINK_NAMES, BlendshapeRegressor
 
 TINY = TrainOptions(seed=3, hidden=(16,), max_epochs=4, patience=4, batch_size=8, num_threads=1, teacher_mix=40,
-                    val_sets=("talk",))
+                    val_sets=("talk",), ensemble=1)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,27 @@ def test_train_export_onnx_matches_pytorch_and_is_deterministic(root, tmp_path):
     zeroed = BlendshapeRegressor(tmp_path / "m.onnx")(lms.landmarks[:5], size)
     assert (zeroed[:, LIVE_LINK_NAMES.index("tongueOut")] == 0).all()
     assert (zeroed[:, LIVE_LINK_NAMES.index("cheekPuff")] == 0).all()
+
+
+def test_an_ensemble_exports_the_average_of_its_networks(root, tmp_path):
+    import dataclasses
+
+    from facepipe.apps.trainer.run import train_blendshapes
+
+    run = train_blendshapes(root, tmp_path / "e.onnx", dataclasses.replace(TINY, ensemble=3))
+    assert len(run.result.members) == 3 and run.result.members[0] is run.result.layers
+    samples = load_samples(read_root(root))
+    onnx_out = BlendshapeRegressor(tmp_path / "e.onnx", forced_zero=()).predict(samples.features)
+    x = torch.from_numpy(samples.features)
+    with torch.no_grad():
+        members = [m(x).numpy() for m in run.network.members]
+        np.testing.assert_allclose(onnx_out, run.network(x).numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(onnx_out, np.mean(members, axis=0), atol=1e-5, rtol=0)
+    assert np.abs(members[0] - members[1]).max() > 1e-3  # different seeds, different networks
+    # the first member is the single network of the same seed
+    single = train_blendshapes(root, tmp_path / "s.onnx", TINY)
+    with torch.no_grad():
+        np.testing.assert_array_equal(single.network(x).numpy(), members[0])
 
 
 def test_blending_a_face_with_weight_zero_gives_back_its_teacher_labels(root):
@@ -276,6 +297,11 @@ def test_transfer_mixes_put_other_expressions_on_new_faces(root):
     assert a.labels[:, jaw].std() > 0.5 * samples.labels[:, jaw].std()
     with pytest.raises(Exception, match="mix mode"):
         teacher_mixes(samples.landmarks, 4, featurizer(), mode="swap")
+    # transfer-all: the new person's neutral is a convex blend of all three recorded neutral faces
+    c = teacher_mixes(samples.landmarks, 40, featurizer(), seed=4, mode="transfer-all")
+    assert c.landmarks.shape == (40, 478, 3) and np.isfinite(c.landmarks).all()
+    assert (c.labels >= 0).all() and (c.labels <= 1).all() and np.abs(c.labels - a.labels).max() > 0.01
+    assert c.labels[:, jaw].std() > 0.5 * samples.labels[:, jaw].std()
 
 
 def test_features_match_the_per_patch_reference_and_mark_failed_faces(root):

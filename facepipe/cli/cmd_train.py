@@ -70,12 +70,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add N faces blended from pairs of training people, labelled by the Tasks blendshape "
                    "model (much better on unseen people; only for datasets labelled by that model, not Live "
                    "Link Face)")
-    q.add_argument("--mix-mode", choices=("blend", "transfer"), default="transfer",
+    q.add_argument("--mix-mode", choices=("blend", "transfer", "transfer-all"), default="transfer",
                    help="teacher mix: blend two frames of two people, or blend two people's neutral faces and "
-                   "put a third frame's expression on the new face")
+                   "put a third frame's expression on the new face, or the same with every person's neutral "
+                   "face blended with random weights")
     q.add_argument("--noise", type=float_range(0, 10), default=0.05,
                    help="Gaussian input noise, in units of each feature's std")
     q.add_argument("--loss", choices=("smooth_l1", "l1", "mse"), default="smooth_l1")
+    q.add_argument("--ensemble", type=int_range(1, 64), default=3, metavar="K",
+                   help="train K networks (seeds SEED..SEED+K-1) and average their outputs: steadier on unseen "
+                   "people, K times the training time")
     q.add_argument("--features", choices=("normalized", "raw"), default="normalized",
                    help="pose-free patch features, or raw landmarks (ablation)")
     q.add_argument("--loss-plot", type=Path, default=None, metavar="PNG",
@@ -127,7 +131,7 @@ def _train(args: argparse.Namespace) -> int:
                            val_sets=tuple(args.val_sets or ()), val_fraction=args.val_fraction,
                            num_threads=args.num_threads or 1, teacher_mix=args.teacher_mix,
                            mix_mode=args.mix_mode, noise=args.noise, loss=args.loss,
-                           progress=_progress(args))
+                           ensemble=args.ensemble, progress=_progress(args))
     run = train_blendshapes(args.root, args.output, options, args.features)
     r = run.result
     log.warning("%s: %d training samples (%s), validation %s: MAE %.4f at epoch %d of %d, %.1f s",

@@ -38,7 +38,7 @@ class Mixes:
         return len(self.labels)
 
 
-MIX_MODES = ("blend", "transfer")
+MIX_MODES = ("blend", "transfer", "transfer-all")
 
 
 def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: PatchFeaturizer, seed: int = 0,
@@ -48,7 +48,9 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
 
     mode "blend": the two frames are blended (shape and expression). "transfer": the two people's
     neutral faces are blended (a new person) and a third frame's expression, its offset from its own
-    person's neutral, drawn from any folder, is put on that face: every expression on every face."""
+    person's neutral, drawn from any folder, is put on that face: every expression on every face.
+    "transfer-all": like transfer, the new person blended from every folder's neutral face with random
+    weights (flat Dirichlet) instead of two: people inside the recorded ones' span, not only between pairs."""
     from facepipe.solutions.blendshapes import ARKIT_NAMES, BlendshapeModel, to_arkit
 
     if mode not in MIX_MODES:
@@ -78,7 +80,10 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
         ia = np.array([rng.integers(0, len(objs[a])) for a in fa])
         ib = np.array([rng.integers(0, len(objs[b])) for b in fb])
         lam = rng.uniform(mix_range[0], mix_range[1], k)[:, None, None]
-        neutral = (1 - lam) * np.stack([neutrals[a] for a in fa]) + lam * np.stack([neutrals[b] for b in fb])
+        if mode == "transfer-all":
+            neutral = np.einsum("kf,fpc->kpc", rng.dirichlet(np.ones(len(folders)), k), np.stack(neutrals))
+        else:
+            neutral = (1 - lam) * np.stack([neutrals[a] for a in fa]) + lam * np.stack([neutrals[b] for b in fb])
         if mode == "blend":
             mixed = (1 - lam) * np.stack([objs[a][i] for a, i in zip(fa, ia)]) + lam * np.stack(
                 [objs[b][i] for b, i in zip(fb, ib)])

@@ -21,22 +21,33 @@ __all__ = ["regressor_onnx"]
 _FORMAT_VERSION = 1
 
 
-def regressor_onnx(layers: Sequence[tuple[np.ndarray, np.ndarray]], mean: np.ndarray, std: np.ndarray, *,
-                   feature_set: str, neutral: np.ndarray, label_mean: np.ndarray, info: dict | None = None) -> bytes:
-    """ONNX model: features (N,F) -> blendshapes (N,52); sigmoid((relu(...)) of standardised inputs).
+def regressor_onnx(layers: Sequence, mean: np.ndarray, std: np.ndarray, *, feature_set: str, neutral: np.ndarray,
+                   label_mean: np.ndarray, info: dict | None = None) -> bytes:
+    """ONNX model: features (N,F) -> blendshapes (N,52); sigmoid((relu(...)) of standardised inputs.
 
-    neutral: (F,) default neutral features (training mean); label_mean: (52,) mean training labels;
-    info: extra JSON-able facts kept in the metadata (seed, sets, epochs...)."""
+    layers: one network's [(W (out,in), b), ...], or a list of such networks (an ensemble on the same
+    standardisation: its outputs are averaged); neutral: (F,) default neutral features (training mean);
+    label_mean: (52,) mean training labels; info: extra JSON-able facts kept in the metadata (seed, sets,
+    epochs...)."""
+    networks = [layers] if isinstance(layers[0][0], np.ndarray) else list(layers)
     f = len(mean)
     g = OnnxGraph("facepipe_blendshape_regressor")
-    x = g.input("features", np.float32, ["N", f])
-    x = g.node("Sub", [x, g.constant("mean", np.asarray(mean, np.float32))])
-    x = g.node("Mul", [x, g.constant("inv_std", (1.0 / np.asarray(std, np.float32)).astype(np.float32))])
-    for k, (w, b) in enumerate(layers):
-        x = g.node("Gemm", [x, g.constant("w", np.asarray(w, np.float32)), g.constant("b", np.asarray(b, np.float32))],
-                   transB=1)
-        x = g.node("Relu" if k < len(layers) - 1 else "Sigmoid", [x],
-                   out="blendshapes" if k == len(layers) - 1 else None)
+    x0 = g.input("features", np.float32, ["N", f])
+    x0 = g.node("Sub", [x0, g.constant("mean", np.asarray(mean, np.float32))])
+    x0 = g.node("Mul", [x0, g.constant("inv_std", (1.0 / np.asarray(std, np.float32)).astype(np.float32))])
+    outs = []
+    for net in networks:
+        x = x0
+        for k, (w, b) in enumerate(net):
+            x = g.node("Gemm", [x, g.constant("w", np.asarray(w, np.float32)),
+                                g.constant("b", np.asarray(b, np.float32))], transB=1)
+            last = k == len(net) - 1
+            x = g.node("Relu" if not last else "Sigmoid", [x],
+                       out="blendshapes" if last and len(networks) == 1 else None)
+        outs.append(x)
+    if len(networks) > 1:
+        total = g.node("Sum", outs)
+        g.node("Mul", [total, g.constant("inv_count", np.array(1.0 / len(networks), np.float32))], out="blendshapes")
     g.output("blendshapes", np.float32, ["N", len(LIVE_LINK_NAMES)])
     meta = {
         "version": _FORMAT_VERSION,

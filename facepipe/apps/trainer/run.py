@@ -42,17 +42,19 @@ def train_blendshapes(root: str | os.PathLike[str], output: str | os.PathLike[st
 
         val_mask, val_sets = split_by_folder(samples, o)
         train_lms = [lm for name, lm in zip(samples.folders, samples.landmarks) if name not in val_sets]
-        mixes = teacher_mixes(train_lms, o.teacher_mix, featurizer("normalized"), seed=o.seed,
-                               mode=o.mix_mode)
-        extra = (mixed_inputs(mixes, featurizer(feature_set)), mixes.labels)
+        extra = []
+        for k in range(o.ensemble):  # every member its own blended faces (seed + k): more people seen
+            mixes = teacher_mixes(train_lms, o.teacher_mix, featurizer("normalized"), seed=o.seed + k,
+                                  mode=o.mix_mode)
+            extra.append((mixed_inputs(mixes, featurizer(feature_set)), mixes.labels))
     result, net = train(samples, o, extra)
     train_mask = np.isin(samples.group, [samples.folders.index(n) for n in result.train_sets])
     info = {"seed": o.seed, "teacher_mix": o.teacher_mix, "train_sets": list(result.train_sets),
             "val_sets": list(result.val_sets), "best_epoch": result.best_epoch,
             "val_mae": round(result.best_val_mae, 6), "samples": result.samples,
             "hidden": list(o.hidden), "mix_mode": o.mix_mode, "loss": o.loss,
-            "noise": o.noise}
-    data = regressor_onnx(result.layers, result.mean, result.std, feature_set=feature_set,
+            "noise": o.noise, "ensemble": o.ensemble}
+    data = regressor_onnx(result.members, result.mean, result.std, feature_set=feature_set,
                           neutral=samples.neutral_mean, label_mean=samples.labels[train_mask].mean(0), info=info)
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output, data)

@@ -10,6 +10,7 @@ frames are near copies and would make the validation loss meaningless.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -52,7 +53,8 @@ class TrainOptions:
     val_sets: folder names held out for validation (default: val_fraction of the folders, at least one,
     picked with the seed); noise: std of Gaussian noise added to the training features (in units of
     each feature's std), against over-fitting few people; teacher_mix: blended faces added to the
-    training set (augment.py; only for datasets labelled by the Tasks model)."""
+    training set (augment.py; only for datasets labelled by the Tasks model); ensemble: networks trained
+    with seeds seed, seed+1, ... (each with its own early stopping), whose outputs the model averages."""
 
     seed: int = 0
     hidden: tuple[int, ...] = (256, 256)
@@ -68,6 +70,7 @@ class TrainOptions:
     teacher_mix: int = 0
     mix_mode: str = "transfer"
     loss: str = "smooth_l1"
+    ensemble: int = 3
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -81,9 +84,11 @@ class TrainOptions:
             (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
             (self.num_threads >= 1, f"threads must be >= 1, got {self.num_threads}"),
             (self.teacher_mix >= 0, f"teacher mix count must be >= 0, got {self.teacher_mix}"),
-            (self.mix_mode in ("blend", "transfer"), f"mix mode must be blend or transfer, got {self.mix_mode!r}"),
+            (self.mix_mode in ("blend", "transfer", "transfer-all"),
+             f"mix mode must be blend, transfer or transfer-all, got {self.mix_mode!r}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}"),
             (len(self.hidden) >= 1 and min(self.hidden) >= 1, f"hidden layer widths must be >= 1: {self.hidden}"),
+            (self.ensemble >= 1, f"ensemble size must be >= 1, got {self.ensemble}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -92,8 +97,10 @@ class TrainOptions:
 
 @dataclass
 class TrainResult:
-    """layers: [(W (out,in), b (out,))...] float32; mean/std: the input standardisation; history: per epoch
-    train loss, validation MAE."""
+    """layers: [(W (out,in), b (out,))...] float32 of the (first) network; members: every network's layers
+    (an ensemble; members[0] is layers); mean/std: the input standardisation (shared); best_val_mae: the
+    model's (the ensemble's average); history, best_epoch: per epoch train loss, validation MAE of the
+    first network."""
 
     layers: list[tuple[np.ndarray, np.ndarray]]
     mean: np.ndarray
@@ -105,6 +112,7 @@ class TrainResult:
     seconds: float
     samples: int
     history: dict[str, list[float]] = field(default_factory=dict)
+    members: list[list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
 
 
 def split_by_folder(samples: Samples, options: TrainOptions) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -155,23 +163,61 @@ def network_layers(net) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in mods]
 
 
+def build_ensemble(torch, networks):
+    """The mean of the networks' outputs (what the exported ONNX model computes)."""
+
+    class Ensemble(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = torch.nn.ModuleList(networks)
+
+        def forward(self, x):
+            return torch.stack([m(x) for m in self.members]).mean(0)
+
+    return Ensemble()
+
+
+Extra = tuple[np.ndarray, np.ndarray]
+
+
 def train(samples: Samples, options: TrainOptions | None = None,
-          extra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[TrainResult, object]:
-    """Train on `samples` (plus `extra` (inputs, labels) in the training part only); returns the result
-    (weights as numpy) and the PyTorch module of the best epoch."""
+          extra: Extra | list[Extra | None] | None = None) -> tuple[TrainResult, object]:
+    """Train on `samples` (plus `extra` (inputs, labels) in the training part only; a list: one per ensemble
+    member, e.g. each its own blended faces); returns the result (weights as numpy) and the PyTorch
+    module of the best epoch (the ensemble's average if options.ensemble > 1). Every member uses the
+    first member's input standardisation."""
     o = options or TrainOptions()
+    extras = extra if isinstance(extra, list) else [extra] * o.ensemble
+    if len(extras) != o.ensemble:
+        raise UsageError(f"{len(extras)} sets of extra samples for an ensemble of {o.ensemble}")
     torch = import_torch()
-    torch.manual_seed(o.seed)
     torch.use_deterministic_algorithms(True)
     threads = torch.get_num_threads()
     torch.set_num_threads(o.num_threads)
     try:
-        return _train(torch, samples, o, extra)
+        runs: list[tuple[TrainResult, object]] = []
+        for k in range(o.ensemble):
+            torch.manual_seed(o.seed + k)
+            norm = (runs[0][0].mean, runs[0][0].std) if runs else None
+            runs.append(_train(torch, samples, dataclasses.replace(o, seed=o.seed + k), extras[k], norm))
     finally:
         torch.set_num_threads(threads)
+    result, net = runs[0]
+    if o.ensemble == 1:
+        return dataclasses.replace(result, members=[result.layers]), net
+    net = build_ensemble(torch, [n for _, n in runs])
+    net.eval()
+    val_mask, _ = split_by_folder(samples, o)
+    with torch.no_grad():
+        val_mae = float((net(torch.from_numpy(samples.features[val_mask])) - torch.from_numpy(
+            samples.labels[val_mask])).abs().mean())
+    log.info("ensemble of %d: validation MAE %.4f (members %s)", o.ensemble, val_mae,
+             ", ".join(f"{r.best_val_mae:.4f}" for r, _ in runs))
+    return dataclasses.replace(result, best_val_mae=val_mae, seconds=sum(r.seconds for r, _ in runs),
+                               members=[r.layers for r, _ in runs]), net
 
 
-def _train(torch, samples: Samples, o: TrainOptions, extra) -> tuple[TrainResult, object]:
+def _train(torch, samples: Samples, o: TrainOptions, extra, norm=None) -> tuple[TrainResult, object]:
     start = time.perf_counter()
     val_mask, val_sets = split_by_folder(samples, o)
     train_s, val_s = samples.take(~val_mask), samples.take(val_mask)
@@ -181,8 +227,7 @@ def _train(torch, samples: Samples, o: TrainOptions, extra) -> tuple[TrainResult
     x_np, y_np = train_s.features, train_s.labels
     if extra is not None and len(extra[0]):
         x_np, y_np = np.concatenate([x_np, extra[0]]), np.concatenate([y_np, extra[1]])
-    mean = x_np.mean(0)
-    std = np.maximum(x_np.std(0), 1e-4)
+    mean, std = norm if norm is not None else (x_np.mean(0), np.maximum(x_np.std(0), 1e-4))
     net = build_network(torch, x_np.shape[1], o.hidden, y_np.shape[1], mean, std)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
     xv, yv = torch.from_numpy(val_s.features), torch.from_numpy(val_s.labels)
