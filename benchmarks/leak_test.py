@@ -99,6 +99,29 @@ def yunet_faces(frames: list[np.ndarray], key: str, score: float = YUNET_SCORE) 
     return out
 
 
+def yunet_landmarks(frames: list[np.ndarray], key: str) -> list[np.ndarray]:
+    """(N,15) per frame: x0,y0,x1,y1,score and YuNet's 5 landmarks (x,y: right eye, left eye, nose,
+    right and left mouth corner), score >= YUNET_SCORE; the same faces as `yunet_faces`; cached."""
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"yunet15_{key}.npz"
+    if path.exists():
+        data = np.load(path)
+        return [data[f"f{i}"] for i in range(len(frames))]
+    det = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), YUNET_SCORE, 0.3, 5000)
+    out = []
+    for rgb in frames:
+        det.setInputSize((rgb.shape[1], rgb.shape[0]))
+        _, faces = det.detect(np.ascontiguousarray(rgb[..., ::-1]))
+        if faces is None:
+            out.append(np.zeros((0, 15), np.float32))
+            continue
+        b = faces[:, [0, 1, 2, 3, 14, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]].astype(np.float32)
+        b[:, 2:4] += b[:, :2]
+        out.append(b)
+    np.savez(path, **{f"f{i}": a for i, a in enumerate(out)})
+    return out
+
+
 def read_frames(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
     """Frames (upright RGB) and their presentation times in seconds."""
     import av
@@ -197,12 +220,67 @@ class RegionJudge:
         return len(false), float(st[false, cv2.CC_STAT_AREA].sum()) / (H * W)
 
 
+# The identity criterion (`--identity`), reported beside the pixel one, never instead of it. A face
+# is still RECOGNISABLE when dlib's face embedding (DlibFaceEmbedder, aligned on the input face's
+# YuNet landmarks) of the output at the face's place lies within IDENTITY_DISTANCE of the input's
+# (0.6: dlib's same-person line), counted only for faces dlib can tell from a blank: a chip of one
+# flat colour (the face chip's mean) lies at least IDENTITY_DISTANCE from the input face (small, dark
+# faces often do not: any blob then "matches" them, and they are reported as not comparable). A face
+# is still DETECTABLE when YuNet, run on the output frame, finds a face there again
+# (IoU >= REDETECT_IOU) with score >= YUNET_SCORE.
+IDENTITY_DISTANCE = 0.6
+REDETECT_IOU = 0.5
+
+
+class IdentityCheck:
+    """Is a redacted face still recognisable (dlib) or detectable (YuNet) in the output?"""
+
+    def __init__(self) -> None:
+        from facepipe.solutions.face_embedder import DlibFaceEmbedder
+
+        self._embedder = DlibFaceEmbedder()
+        self._yunet = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), YUNET_SCORE, 0.3, 5000)
+
+    def check(self, rgb: np.ndarray, out: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per face of `faces` ((N,15), `yunet_landmarks`): the embedding distance between input
+        and output (NaN for a face dlib does not tell from a flat chip), and the score of the face
+        YuNet finds again in the output at its place (0: none)."""
+        if len(faces) == 0:
+            return np.zeros(0), np.zeros(0)
+        kps = faces[:, 5:15].reshape(-1, 5, 2)
+        chips = self._embedder.align(rgb, kps)
+        flat = np.broadcast_to(chips.mean((1, 2), keepdims=True).round().astype(np.uint8), chips.shape)
+        a = self._embedder.embed_chips(chips)
+        b = self._embedder.embed(out, kps)
+        c = self._embedder.embed_chips(np.ascontiguousarray(flat))
+        dist = np.linalg.norm(a - b, axis=1)
+        # Faces dlib cannot tell from a flat chip: no distance to judge them by (NaN).
+        dist = np.where(np.linalg.norm(a - c, axis=1) >= IDENTITY_DISTANCE, dist, np.nan)
+        self._yunet.setInputSize((out.shape[1], out.shape[0]))
+        _, found = self._yunet.detect(np.ascontiguousarray(out[..., ::-1]))
+        score = np.zeros(len(faces))
+        if found is not None and len(found):
+            fb = found[:, :4].copy()
+            fb[:, 2:] += fb[:, :2]
+            lo = np.maximum(faces[:, None, :2], fb[None, :, :2])
+            hi = np.minimum(faces[:, None, 2:4], fb[None, :, 2:])
+            inter = np.clip(hi - lo, 0, None).prod(-1)
+            area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+            iou = inter / (area(faces)[:, None] + area(fb)[None] - inter + 1e-9)
+            hit = iou >= REDETECT_IOU
+            score = np.where(hit, found[None, :, 14], 0).max(1)
+        return dist, score
+
+
 def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.ndarray], name: str,
             crops_dir: Path | None, match: np.ndarray | None = None, weak_faces: list[np.ndarray] | None = None,
-            judge: RegionJudge | None = None, plain: list[np.ndarray] | None = None) -> dict:
+            judge: RegionJudge | None = None, plain: list[np.ndarray] | None = None,
+            identity: IdentityCheck | None = None, landmarks: list[np.ndarray] | None = None) -> dict:
     """match[i]: output frame index for input frame i (-1 none); default frame i. With `judge`,
     `weak_faces` (YuNet at WEAK_YUNET_SCORE) and `plain` (the tool's output with redaction off,
-    frame for frame like `outputs`), the changed regions holding no face are counted."""
+    frame for frame like `outputs`), the changed regions holding no face are counted. With
+    `identity` and `landmarks` (`yunet_landmarks`, the same faces as `faces`), the identity
+    criterion too."""
     if match is None:
         match = np.where(np.arange(len(inputs)) < len(outputs), np.arange(len(inputs)), -1)
     notes = []
@@ -217,6 +295,9 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
     areas: list[float] = []
     false_regions, false_area = 0, []
     missing = 0
+    dists: list[float] = []
+    redetected: list[float] = []
+    id_frames = []
     for i in range(len(inputs)):
         if match[i] < 0:
             # An input frame with no output frame at its time: its faces are not shown redacted.
@@ -236,6 +317,12 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
             n, share = judge.false_regions(inputs[i], changed_mask(ref, out), weak_faces[i])
             false_regions += n
             false_area.append(share)
+        if identity is not None and landmarks is not None and len(landmarks[i]):
+            d, sc = identity.check(inputs[i], out, landmarks[i])
+            dists += d.tolist()
+            redetected += sc.tolist()
+            if ((np.nan_to_num(d, nan=1.0) < IDENTITY_DISTANCE) | (sc >= YUNET_SCORE)).any():
+                id_frames.append(i)
         for box in faces[i]:
             total += 1
             f = changed_fraction(inputs[i], out, box)
@@ -259,7 +346,14 @@ def compare(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[np.
             "borderline": int(sum(COVERED_FRACTION <= f < BORDERLINE for f in fracs)),
             "least_changed_faces": [[round(f, 3), i] for f, i in sorted(least)[:5]],
             "changed_area": float(np.mean(areas)) if areas else None, "notes": notes,
-            "false_regions": false_regions, "false_area": float(np.mean(false_area)) if false_area else None}
+            "false_regions": false_regions, "false_area": float(np.mean(false_area)) if false_area else None,
+            **({} if identity is None or landmarks is None else {
+                "recognisable": int(sum(d < IDENTITY_DISTANCE for d in dists if d == d)),
+                "comparable": int(sum(d == d for d in dists)),
+                "min_distance": float(np.nanmin(dists)) if any(d == d for d in dists) else None,
+                "redetected": int(sum(s >= YUNET_SCORE for s in redetected)),
+                "max_redetect_score": float(max(redetected)) if redetected else None,
+                "identity_frames": id_frames[:20]})}
 
 
 def run_facepipe(src: Path, dst: Path, extra: list[str]) -> float:
@@ -323,7 +417,10 @@ def report(tool: str, name: str, r: dict) -> None:
           f" median-changed {med if med is None else round(med, 3)} least-changed {low if low is None else round(low, 3)}"
           f" borderline {r['borderline']} least-changed (share, frame) {r['least_changed_faces'][:3]}"
           f" frame-changed {100 * (r['changed_area'] or 0):.1f}% false-regions {r['false_regions']}"
-          f" {' '.join(r['notes'])} frames-leaked {r['leak_frames'][:12]}", flush=True)
+          + (f" recognisable {r['recognisable']} of {r['comparable']} comparable (least distance {r['min_distance'] if r['min_distance'] is None else round(r['min_distance'], 3)})"
+             f" redetected {r['redetected']} (top score {r['max_redetect_score'] if r['max_redetect_score'] is None else round(r['max_redetect_score'], 3)})"
+             if "recognisable" in r else "")
+          + f" {' '.join(r['notes'])} frames-leaked {r['leak_frames'][:12]}", flush=True)
 
 
 def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: list[str], images: list[str]) -> None:
@@ -331,11 +428,18 @@ def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: 
     frames, mean share of the frame changed), then totals for videos and photos."""
     cols = [("leaks", "leaks"), ("least covered %", "min_changed"), ("false regions", "false_regions"),
             ("false %", "false_area"), ("changed %", "changed_area")]
+    if any("recognisable" in r for t in tools for r in results[t].values()):
+        cols += [("recognisable / comparable", "recognisable"), ("least distance", "min_distance"),
+                 ("redetected", "redetected")]
     percent = ("false_area", "changed_area", "min_changed")
 
     def cell(r: dict | None, key: str) -> str:
         if r is None or r.get(key) is None:
             return "-"
+        if key == "min_distance":
+            return f"{r[key]:.3f}"
+        if key == "recognisable":
+            return f"{r[key]} / {r['comparable']}"
         return f"{100 * r[key]:.1f}" if key in percent else str(r[key])
 
     ratio = "facepipe" in tools and "deface" in tools
@@ -365,6 +469,10 @@ def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: 
                     total.append("-")
                 elif k == "min_changed":
                     total.append(f"{100 * min(r[k] for r in rs):.1f} (least)")
+                elif k == "min_distance":
+                    total.append(f"{min(r[k] for r in rs):.3f} (least)")
+                elif k == "recognisable":
+                    total.append(f"{sum(r[k] for r in rs)} / {sum(r['comparable'] for r in rs)}")
                 elif k in percent:
                     total.append(f"{100 * np.mean([r[k] for r in rs]):.1f} (mean)")
                 else:
@@ -392,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="run both tools with redaction off, to measure re-encoding noise")
     ap.add_argument("--crops", type=Path, default=None, help="save input|output crops of each leak here")
     ap.add_argument("--no-regions", action="store_true", help="skip the false-positive region count (faster)")
+    ap.add_argument("--identity", action="store_true",
+                    help="the identity criterion too (dlib distance, YuNet re-detection on the output)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     ap.add_argument("--in-memory", action="store_true",
                     help="facepipe in this process on the decoded frames, not encoded (see the module doc)")
@@ -411,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     images = [] if args.no_images else sorted(GROUPS.glob("*.jpg"))
     results: dict[str, dict[str, dict]] = {t: {} for t in tools}
     judge = None if args.no_regions else RegionJudge()
+    identity = IdentityCheck() if args.identity else None
     work = Path(tempfile.mkdtemp(prefix="leaktest_"))
     try:
         for src in [*videos, *images]:
@@ -419,15 +530,18 @@ def main(argv: list[str] | None = None) -> int:
             key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
             faces = yunet_faces(inputs, key)  # of every frame: the cache holds the whole video's
             weak = yunet_faces(inputs, key, WEAK_YUNET_SCORE) if judge is not None else None
+            marks = yunet_landmarks(inputs, key) if identity is not None else None
             if is_video and args.max_frames:
                 inputs, in_times, faces = inputs[:args.max_frames], in_times[:args.max_frames], faces[:args.max_frames]
                 weak = None if weak is None else weak[:args.max_frames]
+                marks = None if marks is None else marks[:args.max_frames]
             for tool in tools:
                 if tool == "facepipe" and args.in_memory:
                     t0 = time.perf_counter()
                     outputs = facepipe_in_memory(inputs, is_video)
                     r = compare(inputs, outputs, faces, f"{tool}_{src.stem}",
-                                args.crops / tool if args.crops else None, None, weak, judge, inputs)
+                                args.crops / tool if args.crops else None, None, weak, judge, inputs,
+                                identity, marks)
                     r["seconds"] = time.perf_counter() - t0
                     results[tool][src.name] = r
                     report(tool, src.name, r)
@@ -451,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
                 if judge is not None:
                     plain = read(plain_output(tool, src, key, user_extra[tool]))
                 r = compare(inputs, outputs, faces, f"{tool}_{src.stem}",
-                            args.crops / tool if args.crops else None, match, weak, judge, plain)
+                            args.crops / tool if args.crops else None, match, weak, judge, plain,
+                            identity, marks)
                 r["seconds"] = secs
                 results[tool][src.name] = r
                 report(tool, src.name, r)

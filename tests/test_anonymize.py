@@ -175,6 +175,51 @@ def test_redaction_is_bit_identical_whatever_the_threading(options):
         np.testing.assert_array_equal(out, outs[0])
 
 
+@pytest.mark.parametrize("level", [2, 30, 128, 253])
+@pytest.mark.parametrize("method", ["blur", "mosaic"])
+def test_grain_moves_every_pixel_of_a_flat_face_and_nothing_outside(level, method):
+    # A blur (or a mosaic) of a flat face barely moves its pixels: the dark, flat faces of the
+    # hamilton clip were "unchanged" by more than half (leak_test.py). The grain moves every pixel
+    # of the face by its amplitude, near black and near white too, and stays inside the shape.
+    img = np.full((120, 200, 3), level, np.uint8)
+    img[:, :, 1] = min(255, level + 1)
+    face = [70, 30, 130, 90]
+    out = Redactor(RedactOptions(method=method))(img, regions(face))
+    plain = Redactor(RedactOptions(method=method, grain=0))(img, regions(face))
+    diff = np.abs(out.astype(int) - img.astype(int)).max(-1)
+    yy, xx = np.mgrid[:120, :200]
+    r2 = ((xx + 0.5 - 100) / 30) ** 2 + ((yy + 0.5 - 60) / 30) ** 2
+    # The ellipse inscribed in the face box moves by the full amplitude (the mosaic: one value per
+    # block, at the block's centre), and leak_test.py's criterion holds on the face box.
+    assert (diff[r2 <= (1 if method == "blur" else 0.6)] >= 12).all()
+    assert (diff[30:90, 70:130] > 6).mean() > (0.9 if method == "blur" else 0.75)
+    assert not diff[r2 > 1.55**2].any()  # nothing outside the redaction ellipse (mask_scale 1.5)
+    assert (np.abs(plain.astype(int) - img.astype(int)).max(-1) > 6).mean() == 0  # blur alone: nothing
+    shift = out[r2 <= 1].astype(int) - img[r2 <= 1]
+    if level == 2:
+        assert (shift >= 0).all()  # near black it only lightens
+    elif level == 253:
+        assert (shift <= 0).all()  # near white it only darkens
+    else:
+        assert abs(shift.mean()) < (1.5 if method == "blur" else 4)  # elsewhere about the same mean
+
+
+def test_grain_lies_on_the_frame_grid_and_can_be_turned_off(textured):
+    red = Redactor(RedactOptions())
+    a = red(textured, regions([40, 20, 80, 60]))
+    b = red(textured, regions([40, 20, 80, 60]))
+    np.testing.assert_array_equal(a, b)
+    flat = np.full((100, 200, 3), 60, np.uint8)
+    one = red(flat, regions([40, 20, 80, 60])).astype(int) - 60
+    moved = red(flat, regions([44, 20, 84, 60])).astype(int) - 60
+    # Where both faces have full grain the pattern is the same pixel for pixel (a still grain on a
+    # moving face, not one travelling with it).
+    np.testing.assert_array_equal(one[35:45, 60:66], moved[35:45, 60:66])
+    assert not (Redactor(RedactOptions(grain=0))(flat, regions([40, 20, 80, 60])) != 60).any()
+    with pytest.raises(ValueError, match="grain"):
+        RedactOptions(grain=-1)
+
+
 def test_options_are_validated():
     with pytest.raises(ValueError, match="method"):
         RedactOptions(method="pixelate")
@@ -202,6 +247,26 @@ def test_tracker_holds_lost_face_along_its_motion():
         ids.add(int(step.current.track_ids[0]))
     assert len(ids) == 1
     assert len(tr.update(dets(), 6).current) == 0  # past `hold`: gone
+
+
+def test_held_and_backfilled_regions_keep_the_size_of_the_face():
+    # A face whose box shrinks from both sides as it is tracked (edges moving towards each other):
+    # held forward and backfilled regions translate with its centre at its last size. Moving each
+    # edge by its own velocity turned held boxes inside out (x1 < x0) or grew them past a head.
+    tr = FaceTracker(TrackerOptions(hold=15, grow_per_frame=0.0))
+    retro = {}
+    for f in range(4):
+        step = tr.update(dets([100 + 6 * f + 3 * f, 100, 200 - 6 * f + 3 * f, 200]), 20 + f)
+        retro.update(step.retro)
+    last_w = (200 - 18) - (100 + 18)
+    for f in range(4, 19):
+        held = tr.update(dets(), 20 + f).current
+        w = held.xyxy[:, 2] - held.xyxy[:, 0]
+        assert len(held) == 1 and w[0] == pytest.approx(last_w, abs=1e-3)
+        assert (held.xyxy[0, 0] + held.xyxy[0, 2]) / 2 == pytest.approx(150 + 3 * f, abs=1e-3)  # moves on
+    assert min(retro) == 20 - 15
+    for box in (r.xyxy for r in retro.values()):
+        assert ((box[:, 2] - box[:, 0]) > 0).all() and ((box[:, 2] - box[:, 0]) <= 100 + 1e-3).all()
 
 
 def test_tracker_backfills_and_interpolates():

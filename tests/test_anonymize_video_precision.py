@@ -73,9 +73,9 @@ def test_hand_signing_clip_is_barely_blurred(video_finder):
 
 
 def test_dark_face_of_the_hamilton_clip_is_covered(video_finder):
-    """Frame 54: a dark, flat face (YuNet 0.8+) that BlazeFace finds at 0.41 and the verifier
-    confirms. Blurred at sigma 0.5 of its size, only 49 % of its box moved by more than 6 levels
-    (a leak for leak_test.py); at 0.6 about 52 %: a borderline case of that criterion, not a margin."""
+    """Frame 54: a dark, flat face (YuNet 0.8+, mean level 9) that BlazeFace finds at 0.41 and the
+    verifier confirms. A blur alone moved only 49-53 % of its box by more than 6 levels (50 % is
+    leak_test.py's line) whatever its strength; the grain moves the face itself by 12 levels."""
     frame, = _frames("fr_short_hamilton_clip.mp4", 54, 55)
     face = np.array([342, 95, 393, 157])  # YuNet's box of that face
     d = video_finder.detect(frame)
@@ -83,7 +83,7 @@ def test_dark_face_of_the_hamilton_clip_is_covered(video_finder):
     assert ((centres > face[:2]) & (centres < face[2:])).all(1).any()
     out = Redactor()(frame, detected_regions(d))
     x0, y0, x1, y1 = face
-    assert _changed(frame[y0:y1, x0:x1], out[y0:y1, x0:x1]).mean() > 0.5
+    assert _changed(frame[y0:y1, x0:x1], out[y0:y1, x0:x1]).mean() > 0.7
 
 
 def _marked(boxes, verified) -> Detections:

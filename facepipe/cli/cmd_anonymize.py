@@ -68,7 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--mask-scale", type=POSITIVE, default=None,
                    help="region size relative to the face (default 1.5 for box/ellipse, 1.1 for hull)")
     g.add_argument("--blur", type=POSITIVE, default=1.0,
-                   help="blur strength: Gaussian sigma = 0.5 × blur × face size")
+                   help="blur strength: Gaussian sigma = 0.6 × blur × face size")
+    g.add_argument("--grain", type=float, default=12.0,
+                   help="levels of the fixed grain over each blurred/mosaicked face, so that dark, flat faces"
+                        " change too (0: off)")
     g.add_argument("--mosaic", type=POSITIVE, default=0.15, help="mosaic block as a fraction of the face size")
     g.add_argument("--color", type=_colour, default=(0, 0, 0), help="fill colour for --method solid (R,G,B or #hex)")
     g.add_argument("--replace-with", type=Path, metavar="IMAGE", help="image pasted by --method image (PNG alpha ok)")
@@ -216,7 +219,7 @@ def build_options(args: argparse.Namespace):
             image_detect=FaceFinderOptions.for_images(**changes),
             track=TrackerOptions(**track_changes),
             redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=args.mask_scale, blur=args.blur,
-                                 mosaic=args.mosaic, color=args.color, replacement=replacement,
+                                 mosaic=args.mosaic, grain=args.grain, color=args.color, replacement=replacement,
                                  draw_boxes=args.draw_boxes, draw_scores=args.draw_scores),
             video=VideoEncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                                      container_format=args.container),

@@ -4,8 +4,9 @@ an ellipse or the hull of the face's landmarks.
 Strength is relative to each face's size, so a 20 px face in the background
 and a 400 px face in front are equally unrecognisable: the blur kernel and
 the mosaic block are fractions of the face box's larger side (before
-`mask_scale`). Work is done on the face's own region only, never the whole
-frame.
+`mask_scale`). A blurred or mosaicked face also gets a fixed grain, so that a
+dark, flat face (which a blur barely changes) is changed all the same. Work is
+done on the face's own region only, never the whole frame.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ METHODS = ("blur", "mosaic", "solid", "image", "none")
 # low-contrast face recognisable in the leak test (benchmarks/RESULTS.md).
 _BLUR_SIGMA = 0.6
 _BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
+# The grain: a fixed pattern of +-1 (seeded, so outputs are reproducible), tiled on the frame's grid.
+_GRAIN_TILE = np.where(np.random.default_rng(0x6A41).random((256, 256)) < 0.5, -1, 1).astype(np.float32)
 SHAPES = ("ellipse", "box", "hull")
 
 # Outline colours for --draw-boxes, by region source (RGB).
@@ -53,6 +56,12 @@ class RedactOptions:
         which follows the face itself). `effective_mask_scale` is the one in use.
     blur: blur strength: a Gaussian of sigma 0.6 x blur x the face size (three box passes).
     mosaic: mosaic block size as a fraction of the face size.
+    grain: levels (0..255 scale) of a fixed +-grain laid over the blurred or mosaicked face (0: off).
+        A blur or a mosaic leaves a dark, flat face's pixels almost where they were (the dark faces
+        of the hamilton clip: under half of the face moved by more than 6 levels, whatever the blur
+        strength); the grain moves every pixel of the face by this much (lightening only near
+        black, darkening only near white), which also defeats deblurring. Full strength over the
+        face box's inscribed ellipse, fading out before the region's edge (benchmarks/RESULTS.md).
     color: RGB fill for "solid".
     replacement: RGB or RGBA uint8 image pasted by "image" (alpha blends).
     draw_boxes / draw_scores: outline each region (colour by source) / print its score.
@@ -64,6 +73,7 @@ class RedactOptions:
     mask_scale: float | None = None
     blur: float = 1.0
     mosaic: float = 0.15
+    grain: float = 12.0
     color: tuple[int, int, int] = (0, 0, 0)
     replacement: np.ndarray | None = None
     draw_boxes: bool = False
@@ -79,6 +89,8 @@ class RedactOptions:
             raise ValueError(f"mask_scale must be in [0.5, 5], got {self.mask_scale}")
         if not 0.0 < self.blur <= 4.0:
             raise ValueError(f"blur must be in (0, 4], got {self.blur}")
+        if not 0.0 <= self.grain <= 64.0:
+            raise ValueError(f"grain must be in [0, 64] levels, got {self.grain}")
         if not 0.0 < self.mosaic <= 1.0:
             raise ValueError(f"mosaic must be in (0, 1], got {self.mosaic}")
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
@@ -137,13 +149,13 @@ class Redactor:
                 poly = None
                 if o.shape == "hull" and polygons is not None and polygons[i] is not None and len(polygons[i]) >= 3:
                     poly = _scaled_hull(np.asarray(polygons[i], np.float32)[:, :2], o.effective_mask_scale)
-                self._redact_one(out, boxes[i], float(sizes[i]), poly, W, H)
+                self._redact_one(out, boxes[i], float(sizes[i]), poly, W, H, regions.xyxy[i])
         if o.draw_boxes or o.draw_scores:
             self._draw(out, regions, boxes)
         return out
 
     def _redact_one(self, out: np.ndarray, box: np.ndarray, face: float, poly: np.ndarray | None,
-                    W: int, H: int) -> None:
+                    W: int, H: int, face_box: np.ndarray | None = None) -> None:
         o = self.options
         if poly is not None:
             lo, hi = poly.min(0), poly.max(0)
@@ -164,6 +176,10 @@ class Redactor:
             block = max(2.0, face * o.mosaic)
             bw, bh = max(1, round(w / block)), max(1, round(h / block))
             small = cv2.resize(roi, (bw, bh), interpolation=cv2.INTER_AREA)
+            if o.grain > 0 and face_box is not None:
+                # One grain value per block: the mosaic stays a mosaic.
+                scale = np.array([bw / w, bh / h, bw / w, bh / h])
+                small = _grained(small, (face_box - [x0, y0, x0, y0]) * scale, 0, 0, o.grain)
             new = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
         elif o.method == "solid":
             new = np.empty_like(roi)
@@ -172,6 +188,8 @@ class Redactor:
             new, alpha = self._replacement(box, x0, y0, w, h)
             if alpha is not None:
                 mask = alpha if mask is None else (alpha * (mask > 0)).astype(np.float32)
+        if o.method == "blur" and o.grain > 0 and face_box is not None:
+            new = _grained(new, face_box, x0, y0, o.grain)
         if mask is None:
             roi[:] = new
         elif mask.dtype == np.uint8:
@@ -279,6 +297,52 @@ def _blur(roi: np.ndarray, sigma: float) -> np.ndarray:
         small = _shrunk(roi, max(2, round(w * f)), max(2, round(h * f)))
         return cv2.resize(_box3(small, _BOX_AT_SCALE), (w, h), interpolation=cv2.INTER_LINEAR)
     return _box3(roi, max(3, int(round(m)) | 1))
+
+
+def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude: float) -> np.ndarray:
+    """`img` (the redacted ROI at x0, y0 of the frame, changed in place) with a fixed +-`amplitude`
+    grain over the face.
+
+    Full strength inside the ellipse inscribed in `face_box`, fading linearly to nothing at the
+    ellipse through its corners; near black it only lightens and near white it only darkens, so
+    every pixel of the face moves by the full amplitude in at least one channel, however dark or
+    flat the face is. The pattern lies on the frame's own pixel grid, so a still face gets the same
+    grain in every frame (cheap to encode, no flicker).
+    """
+    h, w = img.shape[:2]
+    cx, cy = (face_box[0] + face_box[2]) / 2 - x0 - 0.5, (face_box[1] + face_box[3]) / 2 - y0 - 0.5
+    ax, ay = max(1.0, (face_box[2] - face_box[0]) / 2), max(1.0, (face_box[3] - face_box[1]) / 2)
+    reach = math.sqrt(2)
+    r0, r1 = max(0, math.floor(cy - ay * reach)), min(h, math.ceil(cy + ay * reach) + 1)
+    c0, c1 = max(0, math.floor(cx - ax * reach)), min(w, math.ceil(cx + ax * reach) + 1)
+    if r1 - r0 < 1 or c1 - c0 < 1:
+        return img
+    # The fall-off, computed on a coarse grid and enlarged (it is smooth).
+    gh, gw = min(r1 - r0, 24), min(c1 - c0, 24)
+    ys = (r0 + (np.arange(gh, dtype=np.float32) + 0.5) * ((r1 - r0) / gh) - 0.5 - cy) / ay
+    xs = (c0 + (np.arange(gw, dtype=np.float32) + 0.5) * ((c1 - c0) / gw) - 0.5 - cx) / ax
+    r = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+    full = 1.05  # a little past the inscribed ellipse: the coarse grid's interpolation stays outside it
+    weight = np.clip((reach - r) * (amplitude / (reach - full)), 0, amplitude).astype(np.float32)
+    weight = cv2.resize(weight, (c1 - c0, r1 - r0), interpolation=cv2.INTER_LINEAR)
+    T = _GRAIN_TILE.shape[0]
+    oy, ox = (r0 + y0) % T, (c0 + x0) % T
+    pattern = np.tile(_GRAIN_TILE, (-(-(r1 - r0 + oy) // T), -(-(c1 - c0 + ox) // T)))
+    pattern = pattern[oy : oy + r1 - r0, ox : ox + c1 - c0]
+    n = cv2.multiply(pattern, weight, dtype=cv2.CV_16S)
+    part = img[r0:r1, c0:c1]
+    # Near black the grain may only lighten, near white only darken: the brightest channel of a dark
+    # pixel (or the darkest of a light one) then moves by the full amplitude. Decided on the coarse
+    # grid too: the blurred face is smooth there.
+    a = int(math.ceil(amplitude))
+    coarse = cv2.resize(part, (gw, gh), interpolation=cv2.INTER_AREA).reshape(gh, gw, -1).astype(np.int16)
+    force = (coarse.max(2) < a + 2).astype(np.int16) - (coarse.min(2) > 253 - a)
+    if force.any():
+        force = cv2.resize(force, (c1 - c0, r1 - r0), interpolation=cv2.INTER_NEAREST)
+        mag = np.abs(n)
+        np.copyto(n, mag * force, where=force != 0)
+    img[r0:r1, c0:c1] = cv2.add(part, cv2.merge([n, n, n]), dtype=cv2.CV_8U)
+    return img
 
 
 def _shrunk(img: np.ndarray, w: int, h: int) -> np.ndarray:

@@ -113,6 +113,13 @@ def _moved(box: np.ndarray, kps: np.ndarray, shift: np.ndarray, grow: float) -> 
     return new_box, new_kps
 
 
+def _centre_shift(velocity: np.ndarray, frames: float) -> np.ndarray:
+    """(4,) shift of a box moved `frames` frames along the motion of its centre: held and backfilled
+    regions translate at the face's last size, never grow, shrink or turn inside out (moving each edge
+    by its own velocity did all three: a held box 500 px wide in a 640 px frame, another with x1 < x0)."""
+    return np.tile((velocity[:2] + velocity[2:]) / 2, 2).astype(np.float32) * frames
+
+
 def _regions(items: list[tuple[np.ndarray, np.ndarray, float, int, int]], size: tuple[int, int]) -> Detections:
     if not items:
         return empty_regions(size)
@@ -227,7 +234,7 @@ class FaceTracker:
             if not t.confirmed and t.verified_hits >= 2:
                 # Seen twice: a face after all, so it gets the backfill its first sighting did not.
                 t.confirmed = True
-                first_box, first_kps = _moved(t.box, t.kps, -t.velocity * (frame - t.first), 0.0)
+                first_box, first_kps = _moved(t.box, t.kps, _centre_shift(t.velocity, -(frame - t.first)), 0.0)
                 for j in range(1, o.hold + 1):
                     b, k = _moved(first_box, first_kps, np.zeros(4, np.float32), o.grow_per_frame * j)
                     add_retro(t.first - j, b, k, t.score, t.id, Source.BACKFILLED)
@@ -235,9 +242,9 @@ class FaceTracker:
                 # Now that the motion is known, also cover the path it came along.
                 t.backfilled_with_motion = True
                 # Where it was at its first frame, going back along the velocity from now.
-                first_box, first_kps = _moved(t.box, t.kps, -t.velocity * (frame - t.first), 0.0)
+                first_box, first_kps = _moved(t.box, t.kps, _centre_shift(t.velocity, -(frame - t.first)), 0.0)
                 for j in range(1, o.hold + 1):
-                    b, k = _moved(first_box, first_kps, -t.velocity * j, o.grow_per_frame * j)
+                    b, k = _moved(first_box, first_kps, _centre_shift(t.velocity, -j), o.grow_per_frame * j)
                     add_retro(t.first - j, b, k, t.score, t.id, Source.BACKFILLED)
 
         for d in range(len(dets)):
@@ -271,7 +278,7 @@ class FaceTracker:
             if missed > hold:
                 continue  # lost for good
             survivors.append(t)
-            b, k = _moved(t.box, t.kps, t.velocity * missed, o.grow_per_frame * missed)
+            b, k = _moved(t.box, t.kps, _centre_shift(t.velocity, missed), o.grow_per_frame * missed)
             held.append((b, k, t.score, t.id, Source.HELD))
         self._tracks = survivors
         current.append(_regions(held, size))
