@@ -43,6 +43,12 @@ encoded, so no re-encoding noise counts); `--max-frames N` keeps each video's fi
 It ends with one table: per video and photo, each tool's leaks, least covered face (the smallest
 share of a YuNet face's box changed: the margin above 50 %), false regions, false % and frame
 changed, side by side, and totals for videos and photos.
+
+`--identity` adds a second criterion beside the pixel one (see IdentityCheck): faces YuNet finds
+again in the output ("redetected"), and faces whose dlib embedding in the output stays within 0.6
+of the input's ("recognisable", among the faces dlib tells from a flat chip). On small faces the
+dlib part is weak: a content-free patch (blur 4, the region's mean plus the fixed grain) "matches"
+65 of facenet_pedestrians' 588 comparable faces (benchmarks/RESULTS.md, "Grain").
 """
 
 from __future__ import annotations
