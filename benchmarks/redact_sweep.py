@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--videos", nargs="*", default=None)
     ap.add_argument("--no-videos", action="store_true")
     ap.add_argument("--no-images", action="store_true")
+    ap.add_argument("--images", nargs="*", default=None, help="group photo file names (default: all)")
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--encoded", action="store_true", help="score the encoded outputs too")
     ap.add_argument("--regions", action="store_true", help="count false regions (photos)")
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.videos:
         videos = [lt.VIDEOS / v for v in args.videos]
     images = [] if args.no_images else sorted(lt.GROUPS.glob("*.jpg"))
+    if args.images:
+        images = [lt.GROUPS / i for i in args.images]
     judge = lt.RegionJudge() if args.regions else None
     ident = lt.IdentityCheck() if args.identity else None
     modes = ["memory", "encoded"] if args.encoded else ["memory"]
