@@ -30,7 +30,7 @@ from facepipe.solutions.blendshape_regressor import DEFAULT_FORCED_ZERO, LIVE_LI
 
 log = logging.getLogger("tune_trainer")
 
-BASE = TrainOptions(seed=0, num_threads=2)
+BASE = TrainOptions(seed=0, num_threads=2, ensemble=1)  # one network per config (RESULTS.md: ensembles)
 # name: (options changes, total training samples (frames + blended faces))
 CONFIGS: dict[str, tuple[dict, int]] = {
     "base": ({}, 10_000),

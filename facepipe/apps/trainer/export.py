@@ -1,7 +1,7 @@
 """A trained regressor -> ONNX bytes, written by facepipe's own ONNX writer (no torch.onnx, no `onnx` package).
 
 The network is a plain MLP, so its graph is a handful of standard operators
-(Sub, Mul, Gemm, Relu, Sigmoid); writing them directly gives byte-identical
+(Sub, Mul, Gemm, Relu, Sigmoid; Sum to average an ensemble); writing them directly gives byte-identical
 files for identical weights (a seeded training run always produces the same
 sha256) and keeps the exporter free of PyTorch's exporter and its dependencies.
 """
