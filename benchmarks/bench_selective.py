@@ -102,7 +102,10 @@ def pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f} %"
 
 
-def accuracy(photo: Path, person: str, work: Path) -> list[tuple[str, dict]]:
+RUNS = ("plain", "only", "strict", "except")
+
+
+def accuracy(photo: Path, person: str, work: Path, which: tuple[str, ...] = RUNS) -> list[tuple[str, dict]]:
     labels = json.loads(LABELS.read_text())
     inputs, _ = read_frames(CLIP)
     import hashlib
@@ -111,6 +114,7 @@ def accuracy(photo: Path, person: str, work: Path) -> list[tuple[str, dict]]:
     runs = [("plain anonymize", []), ("--only", ["--only-photo", str(photo)]),
             ("--only --only-strict", ["--only-photo", str(photo), "--only-strict"]),
             ("--except", ["--except-photo", str(photo)])]
+    runs = [r for r, key in zip(runs, RUNS) if key in which]
     rows = []
     for label, extra in runs:
         out = work / f"acc_{len(rows)}.mp4"
@@ -148,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-video", type=Path, default=SPEED_VIDEO)
     ap.add_argument("--speed-frames", type=int, default=150)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", default=",".join(RUNS),
+                    help=f"accuracy runs to make, comma-separated, of {','.join(RUNS)} (default all)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-accuracy", action="store_true")
     args = ap.parse_args(argv)
@@ -162,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.photo = work / f"{CLIP.stem}_frame{n}.png"
                 write_image(args.photo, next(f.image for f in r if f.index == n))
         args.photo = Path(args.photo)
-        acc = [] if args.no_accuracy else accuracy(args.photo, args.person, work)
+        which = tuple(r.strip() for r in args.runs.split(","))
+        if not set(which) <= set(RUNS):
+            ap.error(f"--runs: choose from {','.join(RUNS)}")
+        acc = [] if args.no_accuracy else accuracy(args.photo, args.person, work, which)
         spd = [] if args.no_speed else speed(args.photo, args.speed_video, args.speed_frames, args.repeat, work)
     if acc:
         print(f"\nAccuracy on {CLIP.name}, chosen: {args.person} by {args.photo.name} (labels: {LABELS.name})\n")

@@ -19,6 +19,7 @@ from facepipe.solutions.face_embedder import (
     DLIB_MODEL,
     DlibFaceEmbedder,
     FaceEmbedder,
+    MirrorAveragedEmbedder,
     OnnxFaceEmbedder,
     five_point_from_detection,
     five_point_landmarks,
@@ -63,6 +64,27 @@ def test_batch_gives_the_same_vectors_as_one_by_one(ref, dlib_embedder):
     single = np.concatenate([dlib_embedder.embed_chips(c[None]) for c in chips])
     np.testing.assert_allclose(batch, single, atol=1e-5)
     assert dlib_embedder.embed_chips(np.zeros((0, 150, 150, 3), np.uint8)).shape == (0, 128)
+
+
+def test_mirror_averaged_embedder_is_the_mean_of_a_chip_and_its_mirror(ref, dlib_embedder, tmp_path):
+    mirror = MirrorAveragedEmbedder(dlib_embedder)
+    assert isinstance(mirror, FaceEmbedder)
+    assert (mirror.model_id, mirror.dim, mirror.metric, mirror.chip_size) == (
+        dlib_embedder.model_id, 128, "euclidean", 150)  # same space: a plain gallery stays usable
+    chips = ref["golden_chips"][:4]
+    got = mirror.embed_chips(chips)
+    plain, flipped = dlib_embedder.embed_chips(chips), dlib_embedder.embed_chips(chips[:, :, ::-1].copy())
+    assert got.dtype == np.float32 and got.shape == (4, 128)
+    np.testing.assert_allclose(got, (plain + flipped) / 2, atol=1e-5)
+    # a face and its mirror image get the same vector; a chip alone is still a chip
+    np.testing.assert_allclose(mirror.embed_chips(chips[:, :, ::-1].copy()), got, atol=1e-5)
+    np.testing.assert_allclose(mirror.embed_chips(chips[0]), got[:1], atol=1e-5)
+    assert mirror.embed_chips(np.zeros((0, 150, 150, 3), np.uint8)).shape == (0, 128)
+    # a cosine model's averaged vector is normalised again
+    path, sha, _ = _toy_arcface(tmp_path)
+    toy = MirrorAveragedEmbedder(OnnxFaceEmbedder(path, sha))
+    v = toy.embed_chips(np.random.default_rng(0).integers(0, 255, (3, 112, 112, 3), dtype=np.uint8))
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
 
 
 def test_alignment_from_facepipe_landmarks_lands_where_dlib_puts_the_face(ref, dlib_embedder, landmarker):

@@ -239,3 +239,113 @@ def test_decisions_follow_the_chosen_face_and_fail_closed():
     assert only[(0, 1)].via == (0, 0) and only[(0, 1)].masked  # held over the cut: Ann's decision
     assert excepted[(5, 1)].state == "chosen"  # one vote of one is a majority
     assert [len(masked_regions(survey, excepted, i)) for i in range(3)] == [3, 3, 0]
+
+
+def test_track_embedding_names_a_track_and_one_person_is_one_face_at_a_time():
+    """Track-level evidence and the rival rule on a hand-made survey (pure logic, no models): a track
+    whose frames each stay just outside the threshold is named by its track embedding; two different
+    faces seen together cannot both be the chosen person unless one is clearly nearer; a second box on
+    the chosen face follows it also where only the second box was detected."""
+    from facepipe.apps.anonymize.regions import face_regions
+    from facepipe.apps.selective import Segment, Survey, TrackSampling
+    from facepipe.apps.selective.survey import track_embedding
+
+    ann = np.array([100, 100, 200, 200], np.float32)
+    inner = np.array([115, 120, 185, 190], np.float32)  # a second, tighter box on Ann's face
+    left = np.array([300, 100, 380, 180], np.float32)
+    right = np.array([450, 100, 530, 180], np.float32)
+
+    def frame(*items):
+        boxes = [b for b, _, _ in items]
+        return face_regions(np.stack(boxes), np.zeros((len(items), 6, 2)), np.ones(len(items)),
+                           [t for _, t, _ in items], [s for _, _, s in items], (640, 360))
+
+    det, held = Source.DETECTED, Source.HELD
+
+    def seg(tid, scene, first, last, frames, detected, d_frames, track=None, rival=None):
+        n = len(d_frames)
+        s = Segment(tid, scene, first, last, frames, detected, list(range(n)), ["unknown"] * n, list(d_frames),
+                    list(d_frames), ["Ann"] * n)
+        if track is not None:
+            s.track_name, s.track_distance, s.track_chosen = track[0], track[1], {"Ann": track[1]}
+        return s
+
+    # scene 0: Ann (every frame 0.62-0.65 from her photo, the track embedding 0.55) and a stranger far off;
+    # frame 1: Ann held, only the inner box detected. Scene 1: two faces at once, 0.57 and 0.59 from Ann.
+    regions = [frame((ann, 0, det), (inner, 1, det), (left, 2, det)),
+               frame((ann, 0, held), (inner, 1, det), (left, 2, det)),
+               frame((left, 3, det), (right, 4, det))]
+    segments = {
+        (0, 0): seg(0, 0, 0, 1, 2, 1, [0.62, 0.65], ("Ann", 0.55)),
+        (1, 0): seg(1, 0, 0, 1, 2, 2, [0.68, 0.7], ("unknown", 0.66)),
+        (2, 0): seg(2, 0, 0, 1, 2, 2, [0.8, 0.82], ("unknown", 0.78)),
+        (3, 1): seg(3, 1, 2, 2, 1, 1, [0.57], ("Ann", 0.57)),
+        (4, 1): seg(4, 1, 2, 2, 1, 1, [0.59], ("Ann", 0.59)),
+    }
+    survey = Survey(regions, [0, 0, 1], segments)
+    sampling = TrackSampling()
+    only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), sampling, 0.6, ("Ann",))
+    excepted = decide_segments(survey, PeopleSelection("except", names=("Ann",)), sampling, 0.6, ("Ann",))
+    assert only[(0, 0)].state == "chosen" and only[(0, 0)].name == "Ann" and only[(0, 0)].distance == 0.55
+    assert only[(0, 0)].votes == {"unknown": 2} and only[(0, 0)].rival_distance == 0.78  # the stranger
+    assert not excepted[(0, 0)].masked and excepted[(2, 0)].masked
+    assert excepted[(1, 0)].via == (0, 0) and not excepted[(1, 0)].masked  # Ann's face is not blurred
+    # Two faces in one frame, 0.02 apart from Ann: neither is taken for her (margin 0.05)...
+    for k in ((3, 1), (4, 1)):
+        assert only[k].state == "undecided" and excepted[k].masked and not only[k].masked
+    assert only[(3, 1)].rival_distance == 0.59
+    # ...unless one is clearly nearer, or the rule is off.
+    segments[(4, 1)] = seg(4, 1, 2, 2, 1, 1, [0.7], ("unknown", 0.7))
+    clear = decide_segments(survey, PeopleSelection("except", names=("Ann",)), sampling, 0.6, ("Ann",))
+    assert clear[(3, 1)].state == "chosen" and clear[(4, 1)].masked
+    segments[(4, 1)] = seg(4, 1, 2, 2, 1, 1, [0.59], ("Ann", 0.59))
+    off = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(rival_margin=0), 0.6,
+                          ("Ann",))
+    assert off[(3, 1)].state == off[(4, 1)].state == "chosen"
+    # Without the track embedding, the frames alone (all beyond 0.6) do not name Ann's track.
+    votes_only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(track_level=False),
+                                 0.6, ("Ann",))
+    assert votes_only[(0, 0)].state == "undecided"
+    # The track embedding: weighted by presence, at least MIN_WEIGHT each.
+    e = [np.array([1.0, 0.0], np.float32), np.array([0.0, 1.0], np.float32)]
+    np.testing.assert_allclose(track_embedding(e, [1.0, 0.0], "euclidean"), [1 / 1.05, 0.05 / 1.05], atol=1e-6)
+    np.testing.assert_allclose(track_embedding(e, [1.0, 1.0], "cosine"), [0.5 ** 0.5] * 2, atol=1e-6)
+
+
+def test_a_much_larger_masked_region_does_not_blur_the_visible_chosen_face():
+    """--except: a recall-first box around a whole group (masked) holds the excepted face; it is redacted
+    everywhere but on that face, while a neighbour's face overlapping it stays redacted."""
+    from facepipe.apps.anonymize.regions import face_regions
+    from facepipe.apps.selective import Segment, Survey, TrackSampling
+    from facepipe.apps.selective.decide import redact_selected, uncovered_chosen
+
+    ann = np.array([100, 100, 160, 160], np.float32)
+    group = np.array([40, 40, 300, 300], np.float32)  # 4.3x wider than Ann's face, holds it
+    neighbour = np.array([140, 140, 200, 200], np.float32)  # someone else's face, overlapping Ann's corner
+    det = Source.DETECTED
+    regions = [face_regions(np.stack([ann, group, neighbour]), np.zeros((3, 6, 2)), np.ones(3), [0, 1, 2],
+                            [det, det, det], (640, 360))]
+    segments = {(0, 0): Segment(0, 0, 0, 0, 1, 1, [0], ["Ann"], [0.4], [0.4], ["Ann"]),
+                (1, 0): Segment(1, 0, 0, 0, 1, 1, [0], ["unknown"], [0.9], [0.9], ["Ann"]),
+                (2, 0): Segment(2, 0, 0, 0, 1, 1, [0], ["unknown"], [0.8], [0.8], ["Ann"])}
+    survey = Survey(regions, [0], segments)
+    excepted = decide_segments(survey, PeopleSelection("except", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
+    assert [excepted[(k, 0)].masked for k in range(3)] == [False, True, True]
+    boxes, others = uncovered_chosen(survey, excepted, 0)
+    np.testing.assert_array_equal(boxes, [ann])
+    assert others.track_ids.tolist() == [2]  # the group box is left out on Ann's face, the neighbour is not
+
+    def blacken(image, regions):
+        out = image.copy()
+        for x0, y0, x1, y1 in regions.xyxy.astype(int):
+            out[y0:y1, x0:x1] = 0
+        return out
+
+    image = np.full((360, 640, 3), 200, np.uint8)
+    out = redact_selected(blacken, image, survey, excepted, 0)
+    assert (out[100:140, 100:140] == 200).all()  # Ann's face, where no one else's is
+    assert (out[140:200, 140:200] == 0).all()  # the neighbour's face, also where it overlaps Ann's
+    assert (out[40:100, 40:300] == 0).all() and (out[160:300, 40:140] == 0).all()  # the rest of the group box
+    # --only masks Ann: nothing is kept out
+    only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
+    assert uncovered_chosen(survey, only, 0) is None

@@ -6,7 +6,8 @@ Pass 1 (`survey_video_config`): the anonymizer's own nodes, then the survey:
 
 Pass 2 (`render_video_config`), once the segments are decided (`decide_segments`):
 
-    decoder -> SurveyRegionsCalculator -> redact -> encoder    (frames, timestamps and audio as anonymize)
+    decoder -> SurveyRegionsCalculator -> SelectiveRedactCalculator -> encoder
+    (frames, timestamps and audio as anonymize)
 
 Between them the caller decides every segment; the survey and the verdicts reach pass 2 as side
 packets. The finder and the redaction run several frames at once (max_in_flight), as in anonymize.
@@ -14,15 +15,18 @@ packets. The finder and the redaction run several frames at once (max_in_flight)
 
 from __future__ import annotations
 
-from facepipe.apps.anonymize.calculators import add_face_regions, add_redact_and_encode
+from facepipe.apps.anonymize.calculators import add_face_regions
+from facepipe.apps.anonymize.options import RedactOptions
+from facepipe.apps.anonymize.pipeline import RegionRedactor
 from facepipe.apps.recognition.video import SceneCuts
-from facepipe.apps.selective.decide import masked_regions
+from facepipe.apps.selective.decide import masked_regions, redact_selected
 from facepipe.apps.selective.options import SelectiveOptions, TrackSampling
 from facepipe.apps.selective.survey import TrackSurveyor
-from facepipe.calculators.video import VideoDecoderOptions
+from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
 from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
 
-__all__ = ["SurveyRegionsCalculator", "TrackSurveyCalculator", "render_video_config", "survey_video_config"]
+__all__ = ["SelectiveRedactCalculator", "SurveyRegionsCalculator", "TrackSurveyCalculator", "render_video_config",
+           "survey_video_config"]
 
 
 @register_calculator
@@ -60,11 +64,12 @@ class TrackSurveyCalculator(Calculator):
 @register_calculator
 class SurveyRegionsCalculator(Calculator):
     """IMAGE -> REGIONS: the regions of this frame to redact, from side packets SURVEY (pass 1) and
-    VERDICTS (`decide_segments`). Frames are counted as they come (the n-th IMAGE is frame n); a
-    frame the survey does not have is an error (fail closed: never written unredacted)."""
+    VERDICTS (`decide_segments`), and INDEX: its frame number. Frames are counted as they come (the
+    n-th IMAGE is frame n); a frame the survey does not have is an error (fail closed: never
+    written unredacted)."""
 
     inputs = ("IMAGE",)
-    outputs = ("REGIONS",)
+    outputs = ("REGIONS", "INDEX")
     side_packets = ("SURVEY", "VERDICTS")
 
     def open(self, ctx: CalculatorContext) -> None:
@@ -78,7 +83,36 @@ class SurveyRegionsCalculator(Calculator):
         if self._index >= len(self._survey.regions):
             raise ValueError(f"frame {self._index} is not in the survey ({len(self._survey.regions)} frames)")
         ctx.outputs.add("REGIONS", masked_regions(self._survey, self._verdicts, self._index))
+        ctx.outputs.add("INDEX", self._index)
         self._index += 1
+
+
+@register_calculator
+class SelectiveRedactCalculator(Calculator):
+    """IMAGE + INDEX (its frame number, from SurveyRegionsCalculator) -> IMAGE, redacted as
+    `decide.redact_selected` does: the frame's masked regions, with the visible chosen faces kept out
+    of much larger masked regions around them. Side packets SURVEY, VERDICTS; options RedactOptions
+    (the anonymizer's). Stateless: max_in_flight > 1 redacts several frames at once."""
+
+    inputs = ("IMAGE", "INDEX")
+    outputs = ("IMAGE",)
+    side_packets = ("SURVEY", "VERDICTS")
+    Options = RedactOptions
+
+    def open(self, ctx: CalculatorContext) -> None:
+        self._redact = RegionRedactor(ctx.options)
+        self._survey = ctx.side_packets["SURVEY"]
+        self._verdicts = ctx.side_packets["VERDICTS"]
+
+    def process(self, ctx: CalculatorContext) -> None:
+        image, index = ctx.input("IMAGE"), ctx.input("INDEX")
+        if image is None:
+            return
+        if index is None:
+            raise ValueError(f"no INDEX for the frame at timestamp {ctx.timestamp}")
+        if index >= len(self._survey.regions):
+            raise ValueError(f"frame {index} is not in the survey ({len(self._survey.regions)} frames)")
+        ctx.outputs.add("IMAGE", redact_selected(self._redact, image, self._survey, self._verdicts, index))
 
 
 def survey_video_config(options: SelectiveOptions, *, detect_in_flight: int = 2,
@@ -112,7 +146,15 @@ def render_video_config(options: SelectiveOptions, *, redact_in_flight: int = 2,
     b.add_node("VideoDecoderCalculator", name="decoder", side_packets={"PATH": "input_path"},
                outputs={"IMAGE": "frames", "FRAME": "frame_info", "VIDEO": "video"},
                options=VideoDecoderOptions(max_frames=max_frames, copy_audio=o.keep_audio))
-    b.add_node(SurveyRegionsCalculator, name="select", inputs={"IMAGE": "frames"}, outputs={"REGIONS": "regions"},
+    b.add_node(SurveyRegionsCalculator, name="select", inputs={"IMAGE": "frames"},
+               outputs={"REGIONS": "regions", "INDEX": "index"},
                side_packets={"SURVEY": "survey", "VERDICTS": "verdicts"})
-    add_redact_and_encode(b, o, image="frames", frame_info="frame_info", redact_in_flight=redact_in_flight)
+    b.add_node(SelectiveRedactCalculator, name="redact", inputs={"IMAGE": "frames", "INDEX": "index"},
+               outputs={"IMAGE": "redacted"}, side_packets={"SURVEY": "survey", "VERDICTS": "verdicts"},
+               options=o.redact,
+               max_in_flight=redact_in_flight)
+    b.add_node("VideoEncoderCalculator", name="encoder",
+               inputs={"IMAGE": "redacted", "FRAME": "frame_info", "VIDEO": "video"},
+               side_packets={"PATH": "output_path"},
+               options=VideoEncoderOptions(encode=o.video, copy_audio=o.keep_audio))
     return b.config

@@ -24,7 +24,13 @@ from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, Detect
 from facepipe.apps.anonymize.regions import detected_regions
 from facepipe.apps.anonymize.track import FaceTracker
 from facepipe.apps.recognition.video import SceneCuts
-from facepipe.apps.selective.decide import Verdict, decide_segments, masked_regions
+from facepipe.apps.selective.decide import (
+    Verdict,
+    decide_segments,
+    masked_regions,
+    redact_selected,
+    uncovered_chosen,
+)
 from facepipe.apps.selective.options import SelectiveOptions
 from facepipe.apps.selective.survey import SegmentKey, Survey, TrackSurveyor
 from facepipe.apps.selective.targets import ChosenPeople, load_chosen
@@ -233,8 +239,11 @@ class SelectiveAnonymizer:
 
     def redact_frame(self, rgb: np.ndarray, survey: Survey, verdicts: dict[SegmentKey, Verdict], index: int = 0,
                      *, inplace: bool = False) -> np.ndarray:
-        """Frame `index` of the survey with the regions of its masked segments redacted."""
-        return self.anonymizer.redact(rgb, masked_regions(survey, verdicts, index), inplace=inplace)
+        """Frame `index` of the survey with the regions of its masked segments redacted (the visible chosen
+        faces kept out of much larger masked regions around them: `decide.redact_selected`)."""
+        if inplace and uncovered_chosen(survey, verdicts, index) is None:
+            return self.anonymizer.redact(rgb, masked_regions(survey, verdicts, index), inplace=True)
+        return redact_selected(self.anonymizer.redact, rgb, survey, verdicts, index)
 
     def anonymize_image(self, rgb: np.ndarray) -> tuple[np.ndarray, SelectiveResult]:
         """A still image: every face decided on its own. Returns the redacted copy and the result."""

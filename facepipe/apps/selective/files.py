@@ -78,9 +78,10 @@ def anonymize_people_paths(
             run.entries.append(ReportEntry(src, dst, file_report.kind, result.survey, result.verdicts))
             for v in sorted(result.verdicts.values(), key=lambda v: (v.first, v.track_id)):
                 if v.state == "undecided" and v.via == v.key:
-                    log.info("%s: track %d, frames %d-%d: undecided (%d embedded, nearest chosen %s at %s): %s",
-                             src, v.track_id, v.first, v.last, v.embedded, v.nearest_chosen or "-",
-                             f"{v.chosen_distance:.3f}", "masked" if v.masked else "left visible")
+                    log.info("%s: track %d, frames %d-%d: undecided (%d embedded, nearest chosen %s at %s, track"
+                             " embedding %s, rival %s): %s", src, v.track_id, v.first, v.last, v.embedded,
+                             v.nearest_chosen or "-", f"{v.chosen_distance:.3f}", f"{v.track_chosen_distance:.3f}",
+                             f"{v.rival_distance:.3f}", "masked" if v.masked else "left visible")
             return file_report
 
         run.summary = run_each(jobs, one, describe=lambda job: (job.path, job.kind or "image"))

@@ -68,6 +68,23 @@ class TrackSampling:
         (dlib), so the default 0.1 (0.7 in all) flags strangers too: the price of --only-strict.
     scene_cut: scene-cut threshold (recognition's TrackVoteOptions.scene_cut). A track is decided
         per scene: the anonymizer's tracker may link a face before a cut to another one after it.
+    mirror: embed every face (and every chosen person's photo) together with its mirror image and
+        average the two (`MirrorAveragedEmbedder`; twice the network time, ~10 ms a face): a face
+        turned aside comes nearer its frontal photo.
+    track_level: also decide a segment on its *track embedding*, the mean of all its embeddings
+        weighted by the face mesh's presence score (a profile or a blurred frame, where the mesh is
+        unsure, counts less): averaging removes most of the frame-to-frame noise, so a person seen
+        in many middling frames is recognised although few single frames come within threshold.
+        It names a chosen person when it is within the matcher's threshold of them and no one else
+        in the gallery is nearer.
+    rival_margin: one person is one face at a time. A segment named a chosen person (by its votes
+        or its track embedding) keeps the name only if every other face seen in the same frames
+        (a different face: not a second box on it) has a track embedding at least this much
+        farther from that person; otherwise it is "undecided" (masked by --except and
+        --only-strict). This keeps a stranger from being shown or masked as the chosen person when
+        the chosen person's photo is near many faces (a poor or unrepresentative photo: with dlib,
+        dark, low-contrast faces come near each other), at the price of a chosen person standing
+        next to a look-alike. 0 turns the rule off.
     match: gallery matching (k, distance threshold).
     """
 
@@ -78,6 +95,9 @@ class TrackSampling:
     except_min_share: float = 0.5
     near_margin: float = 0.1
     scene_cut: float = 22.0
+    mirror: bool = True
+    track_level: bool = True
+    rival_margin: float = 0.05
     match: MatchOptions = field(default_factory=MatchOptions)
 
     def __post_init__(self) -> None:
@@ -93,6 +113,8 @@ class TrackSampling:
                 raise ValueError(f"{name} must be in (0, 1], got {v}")
         if self.near_margin < 0:
             raise ValueError(f"near_margin must be >= 0, got {self.near_margin}")
+        if self.rival_margin < 0:
+            raise ValueError(f"rival_margin must be >= 0, got {self.rival_margin}")
         if not 0.0 <= self.scene_cut <= 255.0:
             raise ValueError(f"scene_cut must be in [0, 255], got {self.scene_cut}")
 

@@ -8,7 +8,10 @@
 JSON: {"schema": "facepipe.selective/1", "mode", "chosen", "strict", "inputs": [{"input", "output",
 "kind", "frames", "tracks": [{"track_id", "scene", "first_frame", "last_frame", "frames", "detected",
 "state", "masked", "name", "distance", "votes", "embedded", "nearest_chosen", "chosen_distance",
-"follows", "thumbnail_frames", "sheet_row"}], "undecided_frames": [[first, last], ...]}]}.
+"track_name", "track_distance", "track_chosen_distance", "rival_distance", "follows", "thumbnail_frames",
+"sheet_row"}], "undecided_frames": [[first, last], ...]}]}. track_*: the track embedding's vote and its
+distance to the nearest chosen person; rival_distance: how near another face seen in the same frames
+came to the person this track was named (null: none; see `TrackSampling.rival_margin`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ def report_doc(entries: Sequence[ReportEntry], selection: PeopleSelection, chose
                 "frames": v.frames, "detected": v.detected, "state": v.state, "masked": v.masked, "name": v.name,
                 "distance": _num(v.distance), "votes": v.votes, "embedded": v.embedded,
                 "nearest_chosen": v.nearest_chosen or None, "chosen_distance": _num(v.chosen_distance),
+                "track_name": v.track_name or None, "track_distance": _num(v.track_distance),
+                "track_chosen_distance": _num(v.track_chosen_distance), "rival_distance": _num(v.rival_distance),
                 "follows": None if v.via == v.key else {"track_id": v.via[0], "scene": v.via[1]},
                 "thumbnail_frames": seg.thumb_frames, "sheet_row": row,
             })
@@ -93,9 +98,11 @@ _LABEL = 200  # pixels of the sheet's text column
 def _strip(thumbs: list[np.ndarray], v: Verdict, width: int) -> np.ndarray:
     """One row: track/scene, frames and decision; the thumbnails; a bar in the decision's colour."""
     row = np.full((THUMB_SIZE, width, 3), 255, np.uint8)
-    lines = (f"track {v.track_id} scene {v.scene}", f"frames {v.first}-{v.last}",
+    track = "" if not math.isfinite(v.track_chosen_distance) else f"track emb {v.track_chosen_distance:.3f}" + (
+        f" rival {v.rival_distance:.3f}" if math.isfinite(v.rival_distance) else "")
+    lines = (f"track {v.track_id} scene {v.scene}: {v.first}-{v.last}",
              f"{v.state}: {'masked' if v.masked else 'visible'}",
-             f"{v.chosen_distance:.3f} to {v.nearest_chosen}" if v.nearest_chosen else "not embedded")
+             f"{v.chosen_distance:.3f} to {v.nearest_chosen}" if v.nearest_chosen else "not embedded", track)
     for k, text in enumerate(lines):
         cv2.putText(row, text[:28], (3, 14 + 15 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     for i, t in enumerate(thumbs):
@@ -134,18 +141,21 @@ def _html(doc: dict[str, Any], entries: Sequence[ReportEntry]) -> str:
             spans = ", ".join(f"{a}-{b}" for a, b in item["undecided_frames"])
             parts.append(f"<p>Frames with an undecided track: {esc(spans)}</p>")
         parts.append("<table><tr><th>track</th><th>frames</th><th>decision</th><th>votes</th>"
-                     "<th>distance</th><th>nearest chosen</th><th>faces</th></tr>")
+                     "<th>distance</th><th>nearest chosen</th><th>track embedding</th><th>faces</th></tr>")
         for t, v in zip(item["tracks"], _ordered(e)):
             imgs = "".join(f"<img src='data:image/png;base64,{base64.b64encode(_png(th)).decode()}'>"
                            for th in e.survey.segments[v.key].thumbs)
             cls = "masked" if t["masked"] else "visible"
             votes = ", ".join(f"{esc(n)}: {c}" for n, c in t["votes"].items()) or "none"
             near = f"{esc(t['nearest_chosen'])} {t['chosen_distance']}" if t["nearest_chosen"] else "-"
+            track = "-" if t["track_name"] is None else (
+                f"{esc(t['track_name'])} {t['track_distance']}; chosen {t['track_chosen_distance']}"
+                + (f", rival {t['rival_distance']}" if t["rival_distance"] is not None else ""))
             parts.append(
                 f"<tr><td>{t['track_id']}/{t['scene']}</td><td>{t['first_frame']}-{t['last_frame']}</td>"
                 f"<td class='{cls}'>{t['state']}: {'masked' if t['masked'] else 'visible'}</td>"
                 f"<td>{votes} ({t['embedded']} embedded)</td><td>{esc(t['name'])} {t['distance']}</td>"
-                f"<td>{near}</td><td>{imgs}</td></tr>")
+                f"<td>{near}</td><td>{track}</td><td>{imgs}</td></tr>")
         parts.append("</table>")
     return "\n".join(parts) + "\n"
 

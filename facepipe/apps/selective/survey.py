@@ -7,7 +7,9 @@ A track is split at scene cuts (the tracker may link a face before a cut to anot
 detections of each segment are embedded: its first usable detection, then every `embed_every`
 frames, at most `max_embeddings` (faces narrower than `min_face` are not embedded). Alignment
 points come from the face mesh run in the detection's ROI; chips are queued and embedded many
-at a time (one network run per `batch` chips) and matched against the gallery.
+at a time (one network run per `batch` chips) and matched against the gallery. When all frames are
+in (`finish`), each segment's embeddings are averaged into its *track embedding* (weighted by the
+mesh's presence score), which is matched against the gallery too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from facepipe.apps.selective.options import TrackSampling
 from facepipe.apps.selective.targets import ChosenPeople
 from facepipe.results import Detections
 
-__all__ = ["Segment", "Survey", "TrackSurveyor"]
+__all__ = ["Segment", "Survey", "TrackSurveyor", "track_embedding"]
 
 SegmentKey = tuple[int, int]  # (track id, scene)
 
@@ -37,6 +39,9 @@ class Segment:
     frames: frames with a region of it; detected: frames where the detector itself found it.
     names/distances: the gallery's vote per embedded frame; chosen_distances/nearest_chosen: the
     distance of that embedding to the nearest chosen person. thumbs: small crops for the report.
+    embeddings/weights: the embedded frames' vectors and the mesh presence score of each.
+    track_name/track_distance: the gallery's vote for the track embedding (the weighted mean of
+    `embeddings`; "" when none); track_chosen: its distance to each chosen person.
     """
 
     track_id: int
@@ -53,6 +58,11 @@ class Segment:
     thumbs: list[np.ndarray] = field(default_factory=list)
     thumb_frames: list[int] = field(default_factory=list)
     pending: int = 0  # chips queued, not yet embedded
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    track_name: str = ""
+    track_distance: float = float("inf")
+    track_chosen: dict[str, float] = field(default_factory=dict)
 
     @property
     def key(self) -> SegmentKey:
@@ -99,6 +109,7 @@ class TrackSurveyor:
         self._segments: dict[SegmentKey, Segment] = {}
         self._chips: list[np.ndarray] = []
         self._chip_owner: list[SegmentKey] = []  # the segment of each queued chip
+        self._chip_weight: list[float] = []  # the mesh's presence score of each queued chip
 
     def add(self, index: int, image: np.ndarray, regions: Detections, scene: int) -> None:
         """Frame `index` (frames come in order, from 0) with all its regions and its scene number."""
@@ -141,7 +152,7 @@ class TrackSurveyor:
 
         size = faces.image_size
         dets = Detections(faces.xyxy, faces.keypoints, faces.scores, size)
-        meshes, _presence, kept = self._mesh.landmarks_in_rois(image, detection_rois(dets))
+        meshes, presence, kept = self._mesh.landmarks_in_rois(image, detection_rois(dets))
         kept_ids = faces.track_ids[kept]
         for tid in faces.track_ids[~kept].tolist():  # no mesh at all: not embedded after all
             self._segments[(int(tid), scene)].embedded_frames.pop()
@@ -149,10 +160,11 @@ class TrackSurveyor:
             return
         points = five_point_landmarks(meshes * np.array([size[0], size[1], size[0]], np.float32))
         chips = self._embedder.align(image, points)
-        for chip, tid in zip(chips, kept_ids.tolist()):
+        for chip, tid, score in zip(chips, kept_ids.tolist(), presence[kept].tolist()):
             seg = self._segments[(int(tid), scene)]
             self._chips.append(chip)
             self._chip_owner.append(seg.key)
+            self._chip_weight.append(float(score))
             seg.pending += 1
         if len(self._chips) >= self.batch:
             self._embed_queued()
@@ -160,18 +172,47 @@ class TrackSurveyor:
     def _embed_queued(self) -> None:
         if not self._chips:
             return
-        found = self.chosen.match(self._embedder.embed_chips(np.stack(self._chips)))
+        vectors = self._embedder.embed_chips(np.stack(self._chips))
+        found = self.chosen.match(vectors)
         m = found.matches
         for j, key in enumerate(self._chip_owner):
             seg = self._segments[key]
+            seg.embeddings.append(vectors[j])
+            seg.weights.append(self._chip_weight[j])
             seg.names.append(str(m.names[j]))
             seg.distances.append(float(m.distances[j]))
             seg.chosen_distances.append(float(found.chosen_distance[j]))
             seg.nearest_chosen.append(str(found.nearest_chosen[j]))
             seg.pending -= 1
-        self._chips, self._chip_owner = [], []
+        self._chips, self._chip_owner, self._chip_weight = [], [], []
+
+    def _match_tracks(self) -> None:
+        segs = [seg for seg in self._segments.values() if seg.embeddings]
+        if not self.sampling.track_level or not segs:
+            return
+        tracks = np.stack([track_embedding(seg.embeddings, seg.weights, self._embedder.metric) for seg in segs])
+        m = self.chosen.match(tracks).matches
+        per_person = self.chosen.person_distances(tracks)
+        for j, seg in enumerate(segs):
+            seg.track_name, seg.track_distance = str(m.names[j]), float(m.distances[j])
+            seg.track_chosen = {n: float(d[j]) for n, d in per_person.items()}
 
     def finish(self) -> Survey:
-        """Embed what is still queued; the survey of all frames added."""
+        """Embed what is still queued, match the track embeddings; the survey of all frames added."""
         self._embed_queued()
+        self._match_tracks()
         return Survey(self._regions, self._scenes, self._segments)
+
+
+MIN_WEIGHT = 0.05  # a frame the mesh gives up on still counts a little: a track of only such frames has a mean
+
+
+def track_embedding(embeddings: list[np.ndarray], weights: list[float], metric: str) -> np.ndarray:
+    """The weighted mean of a segment's embeddings (weights: the mesh's presence scores, at least
+    MIN_WEIGHT), re-normalised for a cosine model."""
+    e = np.asarray(embeddings, np.float32)
+    w = np.maximum(np.asarray(weights, np.float32), MIN_WEIGHT)
+    mean = (e * w[:, None]).sum(axis=0) / w.sum()
+    if metric == "cosine":
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return mean.astype(np.float32)

@@ -19,6 +19,7 @@ from facepipe.apps.recognition.store import GalleryError, GalleryInfo, GallerySt
 from facepipe.apps.selective.options import PeopleSelection, TrackSampling
 from facepipe.errors import UsageError
 from facepipe.runtime.options import RuntimeOptions
+from facepipe.solutions.face_embedder import MirrorAveragedEmbedder
 
 __all__ = ["ChosenPeople", "TargetMatches", "load_chosen"]
 
@@ -66,6 +67,20 @@ class ChosenPeople:
         best = np.argmin(d, axis=1)
         return TargetMatches(matches, d[np.arange(q), best].astype(np.float32), self._labels[best])
 
+    def person_distances(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        """{chosen name: (Q,) distance of each embedding to that person's nearest embedding}."""
+        emb = np.asarray(embeddings, np.float32).reshape(-1, self.recognizer.info.dim)
+        if len(emb) == 0 or len(self._vectors) == 0:
+            return {n: np.full(len(emb), np.inf, np.float32) for n in self.chosen}
+        if self.recognizer.info.metric == "cosine":
+            a = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            b = self._vectors / np.maximum(np.linalg.norm(self._vectors, axis=1, keepdims=True), 1e-12)
+            d = 1.0 - a @ b.T
+        else:
+            d = np.linalg.norm(emb[:, None, :] - self._vectors[None, :, :], axis=-1)
+        return {n: (d[:, self._labels == n].min(axis=1).astype(np.float32) if (self._labels == n).any()
+                    else np.full(len(emb), np.inf, np.float32)) for n in self.chosen}
+
     def close(self) -> None:
         self.recognizer.close()
         if self._store is not None:
@@ -108,6 +123,8 @@ def load_chosen(selection: PeopleSelection, sampling: TrackSampling | None = Non
 
     sampling = sampling or TrackSampling()
     embedder = embedder if embedder is not None else default_embedder(runtime)
+    if sampling.mirror and not isinstance(embedder, MirrorAveragedEmbedder):
+        embedder = MirrorAveragedEmbedder(embedder)
     info = GalleryInfo.of(embedder)
     store = _open_store(selection, info) if selection.names else None
     options = RecognizerOptions(spotter=SpotterOptions(runtime=runtime or RuntimeOptions()), match=sampling.match)
