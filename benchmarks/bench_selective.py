@@ -13,6 +13,12 @@ levels). Printed per run (plain anonymize, --only, --only --only-strict, --excep
 * leaks: the leak test's count (benchmarks/leak_test.py: YuNet >= 0.8 faces not covered), the
   target's own boxes excluded (--except goal 0).
 
+False matches (--false-matches): strangers taken for a chosen person. Each shared video without any
+of the shared identities/ people (and the hamilton clip, for everyone but Barack Obama) is surveyed
+once (--fm-frames of it), then decided with each of the 30 identities/ photos as the one chosen
+photo (`rematch_survey`: the kept embeddings matched again, nothing decoded twice); every segment
+decided "chosen" is a false match (--only: a stranger masked; --except: a stranger shown).
+
 Speed: the same runs on a 720p clip (default lp_s18_woman_indoor.mp4, --speed-frames of it), each
 as a command line (start-up and model loading included), alternating, --repeat times; median
 wall time and the CPU time of the process (user + system, steadier on a shared machine), and the
@@ -21,6 +27,7 @@ ratio to plain anonymize measured in the same run (goal <= 1.3x).
     python benchmarks/bench_selective.py
     python benchmarks/bench_selective.py --photo ../shared/testdata/identities/barack_obama/obama1_knn.jpg
     python benchmarks/bench_selective.py --no-speed        # accuracy only
+    python benchmarks/bench_selective.py --no-speed --no-accuracy --false-matches
     # Lin-Manuel Miranda, chosen by a still of the clip itself (frame 150; the README's example)
     python benchmarks/bench_selective.py --photo frame:150 --person lin_manuel_miranda --no-speed
 """
@@ -130,6 +137,42 @@ def accuracy(photo: Path, person: str, work: Path, which: tuple[str, ...] = RUNS
     return rows
 
 
+FM_VIDEOS = ("facenet_pedestrians.mp4", "lp_d12_talking.mp4", "lp_d11_child.mp4", "lp_d20_talking.mp4",
+             "lp_s18_woman_indoor.mp4", "sadtalker_aoc_talking.mp4", "pyfeat_wolfganglanger_pexels.mp4",
+             "pyfeat_single_face.mp4", "pyfeat_face_noface.mov", "lp_s13_dance_fullbody.mp4", CLIP.name)
+
+
+def false_matches(frames: int) -> tuple[dict[str, int], int, list[tuple]]:
+    """({mode: false matches}, photo-video runs, the false matches: photo, video, mode, segment, distances)."""
+    from facepipe.apps.selective import PeopleSelection, SelectiveAnonymizer, SelectiveOptions, TrackSampling
+    from facepipe.apps.selective.decide import decide_segments
+    from facepipe.apps.selective.survey import rematch_survey
+    from facepipe.apps.selective.targets import load_chosen
+
+    photos = sorted(p for p in (SHARED / "testdata" / "identities").glob("*/*") if p.suffix.lower() in
+                    (".jpg", ".jpeg", ".png"))
+    sampling = TrackSampling()
+    with SelectiveAnonymizer(SelectiveOptions(PeopleSelection("only", photos=(photos[0],)), sampling=sampling)) as a:
+        surveys = {v: a.survey_video(SHARED / "testdata" / "videos" / v, max_frames=frames) for v in FM_VIDEOS}
+    counts, runs, found = {"only": 0, "except": 0}, 0, []
+    for photo in photos:
+        with load_chosen(PeopleSelection("only", photos=(photo,)), sampling) as chosen:
+            for video, survey in surveys.items():
+                if video == CLIP.name and photo.parent.name == "barack_obama":
+                    continue  # he is in it: the accuracy runs judge him
+                runs += 1
+                matched = rematch_survey(survey, chosen, sampling)
+                for mode in counts:
+                    verdicts = decide_segments(matched, PeopleSelection(mode, photos=(photo,)), sampling,
+                                               chosen.threshold, chosen.chosen)
+                    for key, v in verdicts.items():
+                        if v.state == "chosen" and v.via == key:
+                            counts[mode] += 1
+                            found.append((photo.name, video, mode, key, round(v.track_chosen_distance, 3),
+                                          round(v.chosen_distance, 3), v.embedded))
+    return counts, runs, found
+
+
 def speed(photo: Path, video: Path, frames: int, repeat: int, work: Path) -> list[tuple[str, float, float]]:
     runs = [("plain anonymize", []), ("--only", ["--only-photo", str(photo)]),
             ("--except", ["--except-photo", str(photo)])]
@@ -156,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"accuracy runs to make, comma-separated, of {','.join(RUNS)} (default all)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-accuracy", action="store_true")
+    ap.add_argument("--false-matches", action="store_true", help="also count strangers taken for a chosen person")
+    ap.add_argument("--fm-frames", type=int, default=100, help="frames of each video for --false-matches")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -172,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         if not set(which) <= set(RUNS):
             ap.error(f"--runs: choose from {','.join(RUNS)}")
         acc = [] if args.no_accuracy else accuracy(args.photo, args.person, work, which)
+        fm = false_matches(args.fm_frames) if args.false_matches else None
         spd = [] if args.no_speed else speed(args.photo, args.speed_video, args.speed_frames, args.repeat, work)
     if acc:
         print(f"\nAccuracy on {CLIP.name}, chosen: {args.person} by {args.photo.name} (labels: {LABELS.name})\n")
@@ -185,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {label} | {pct(r['target_masked'])} of {r['target_faces']} | {pct(r['others_masked'])} of"
                   f" {r['other_faces']} | {pct(tv)} | {pct(ov)} | {r['leaks']} |"
                   f" {'/'.join(str(v) for v in st.values()) if st else '-'} |")
+    if fm:
+        counts, runs, found = fm
+        print(f"\nFalse matches: {len(FM_VIDEOS)} videos ({args.fm_frames} frames each) x the identities/ photos,"
+              f" {runs} photo-video runs: --only {counts['only']}, --except {counts['except']}")
+        for row in found:
+            print("  ", row)
     if spd:
         base_w, base_c = spd[0][1], spd[0][2]
         print(f"\nSpeed on {args.speed_video.name} ({args.speed_frames} frames), median of {args.repeat}\n")

@@ -151,7 +151,8 @@ def _add_people_arguments(p: argparse.ArgumentParser) -> None:
                    help="gallery of --only/--except names (default: $FACEPIPE_GALLERY, else"
                         " $XDG_DATA_HOME/facepipe/gallery.sqlite3)")
     g.add_argument("--threshold", type=float_range(0.0, 4.0, above=True), default=None,
-                   help="largest embedding distance that counts as the same person (default 0.6 for dlib)")
+                   help="largest embedding distance that counts as the same person (default 0.57 for dlib's"
+                        " mirror-averaged vectors)")
     g.add_argument("--report", type=Path, default=None, metavar="FILE",
                    help="review report: FILE.html (tracks with thumbnails, decisions, votes, distances) or"
                         " FILE.json plus FILE_tracks.png")

@@ -7,10 +7,11 @@ embeddings) is matched against the gallery. Then:
 
 * "chosen": the votes or the track embedding name a chosen person, the other does not name someone
   else, and no other face seen in the same frames is within `rival_margin` as near that person
-  (one person is one face at a time);
+  (one person is one face at a time); with --except, on at least `except_min_embedded` embedded
+  frames (or all its detections, if fewer);
 * "undecided": it is not chosen, but one of its embeddings or its track embedding came within
   threshold + `near_margin` of a chosen person, the evidence conflicts (votes and track embedding
-  name different people, or a rival face is as near), or it was never embedded (too small, turned
+  name different people, or a rival face is as near) or is too thin, or it was never embedded (too small, turned
   away, never detected clearly) and it passes close to a chosen or such a near segment (within
   `NEAR_FRAMES` frames and two face widths: most likely the same face, its track broken);
 * "other": everyone else.
@@ -110,7 +111,8 @@ def _judge(seg: Segment, selection: PeopleSelection, sampling: TrackSampling, th
             near, nearest = seg.track_chosen[t_nearest], t_nearest
     named = {n for n in (decision.name, track) if n and n != UNKNOWN}
     name, dist = decision.name, decision.distance
-    if len(named) == 1 and named <= set(chosen):
+    enough = selection.mode == "only" or len(seg.names) >= min(sampling.except_min_embedded, seg.detected)
+    if len(named) == 1 and named <= set(chosen) and enough:
         person = named.pop()
         if decision.name != person:  # the track embedding decided it
             name, dist = track, seg.track_distance
@@ -274,10 +276,12 @@ CONTAINER_RATIO = 2.5  # a masked region this many times wider than a chosen fac
 
 
 def uncovered_chosen(survey: Survey, verdicts: dict[SegmentKey, Verdict], index: int
-                     ) -> tuple[np.ndarray, Detections] | None:
-    """The visible chosen faces of frame `index` that lie in a much larger masked region (at least 60 %
-    of the face inside it, the region `CONTAINER_RATIO` times wider): (their (K,4) boxes, the masked
-    regions without those larger ones). None when there are none (the usual case)."""
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where frame `index` is shown as it is although masked regions reach there: ((K,4) boxes of its
+    visible chosen faces, (M,4) boxes of the masked regions that still count on them). A masked region
+    counts unless it is much larger than a chosen face it holds (at least 60 % of the face inside it,
+    `CONTAINER_RATIO` times wider: a recall-first box around a group, or a face-like pattern around
+    the face). None when the frame has no visible chosen face or no masked region."""
     regions = survey.regions[index]
     if len(regions) < 2:
         return None
@@ -293,28 +297,27 @@ def uncovered_chosen(survey: Survey, verdicts: dict[SegmentKey, Verdict], index:
     wa, wb = a[..., 2] - a[..., 0], b[..., 2] - b[..., 0]
     area_a = np.maximum(wa * (a[..., 3] - a[..., 1]), 1e-6)
     holds = (inter / area_a >= 0.6) & (wb >= CONTAINER_RATIO * wa)  # (shown, masked)
-    if not holds.any():
-        return None
-    container = np.zeros(len(regions), bool)
-    container[np.flatnonzero(masked)[holds.any(0)]] = True
-    return regions.xyxy[shown][holds.any(1)], regions[masked & ~container]
+    return regions.xyxy[shown], regions.xyxy[masked][~holds.any(0)]
 
 
 def redact_selected(redact, image: np.ndarray, survey: Survey, verdicts: dict[SegmentKey, Verdict],
                     index: int) -> np.ndarray:
-    """Frame `index` redacted with `redact(image, regions)` (a new image): every masked region, and on the
-    visible chosen faces that lie in a much larger masked region (`uncovered_chosen`), the frame as
-    redacted without those larger regions."""
+    """Frame `index` redacted with `redact(image, regions)` (a new image), then the visible chosen faces'
+    boxes shown as they are wherever no other masked region's box covers them (`uncovered_chosen`).
+
+    The redaction reaches beyond a region's box (an ellipse around it, scaled up for safety), and
+    recall-first boxes around a group hold faces: on an excepted face's own box those pixels are
+    the excepted face. Other faces stay redacted on their whole boxes, overlaps included."""
     out = redact(image, masked_regions(survey, verdicts, index))
     found = uncovered_chosen(survey, verdicts, index)
     if found is None:
         return out
-    boxes, others = found
-    alt = redact(image, others)
-    h, w = image.shape[:2]
-    for x0, y0, x1, y1 in boxes:
-        x0, y0 = max(0, int(np.ceil(x0))), max(0, int(np.ceil(y0)))
-        x1, y1 = min(w, int(np.floor(x1))), min(h, int(np.floor(y1)))
-        if x1 > x0 and y1 > y0:
-            out[y0:y1, x0:x1] = alt[y0:y1, x0:x1]
+    shown, covering = found
+    keep = np.zeros(image.shape[:2], bool)
+    inward = np.concatenate([np.ceil(shown[:, :2]), np.floor(shown[:, 2:])], axis=1)
+    outward = np.concatenate([np.floor(covering[:, :2]), np.ceil(covering[:, 2:])], axis=1)
+    for (x0, y0, x1, y1), value in [(b, True) for b in inward] + [(b, False) for b in outward]:
+        x0, y0, x1, y1 = (max(0, int(v)) for v in (x0, y0, x1, y1))
+        keep[y0:y1, x0:x1] = value
+    out[keep] = image[keep]
     return out

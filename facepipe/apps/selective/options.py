@@ -85,6 +85,9 @@ class TrackSampling:
         the chosen person's photo is near many faces (a poor or unrepresentative photo: with dlib,
         dark, low-contrast faces come near each other), at the price of a chosen person standing
         next to a look-alike. 0 turns the rule off.
+    except_min_embedded: with --except, a segment is left visible only if at least this many of its
+        frames were embedded (or all of its detections, if it has fewer): one or two lucky frames of
+        a small or passing face are not enough to show it (fail-closed). --only needs one.
     match: gallery matching (k, distance threshold).
     """
 
@@ -98,6 +101,7 @@ class TrackSampling:
     mirror: bool = True
     track_level: bool = True
     rival_margin: float = 0.05
+    except_min_embedded: int = 3
     match: MatchOptions = field(default_factory=MatchOptions)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,8 @@ class TrackSampling:
                 raise ValueError(f"{name} must be in (0, 1], got {v}")
         if self.near_margin < 0:
             raise ValueError(f"near_margin must be >= 0, got {self.near_margin}")
+        if not isinstance(self.except_min_embedded, int) or self.except_min_embedded < 1:
+            raise ValueError(f"except_min_embedded must be an integer >= 1, got {self.except_min_embedded!r}")
         if self.rival_margin < 0:
             raise ValueError(f"rival_margin must be >= 0, got {self.rival_margin}")
         if not 0.0 <= self.scene_cut <= 255.0:

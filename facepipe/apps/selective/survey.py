@@ -24,7 +24,7 @@ from facepipe.apps.selective.options import TrackSampling
 from facepipe.apps.selective.targets import ChosenPeople
 from facepipe.results import Detections
 
-__all__ = ["Segment", "Survey", "TrackSurveyor", "track_embedding"]
+__all__ = ["Segment", "Survey", "TrackSurveyor", "rematch_survey", "track_embedding"]
 
 SegmentKey = tuple[int, int]  # (track id, scene)
 
@@ -216,3 +216,30 @@ def track_embedding(embeddings: list[np.ndarray], weights: list[float], metric: 
     if metric == "cosine":
         mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
     return mean.astype(np.float32)
+
+
+def rematch_survey(survey: Survey, chosen: ChosenPeople, sampling: TrackSampling | None = None) -> Survey:
+    """The same survey matched against other chosen people (or another gallery) from the embeddings it
+    kept: no decoding, detection or embedding again. The chosen people must use the same model."""
+    import copy
+
+    sampling = sampling or TrackSampling()
+    segments: dict[SegmentKey, Segment] = {}
+    for key, seg in survey.segments.items():
+        new = copy.copy(seg)
+        new.names, new.distances, new.chosen_distances, new.nearest_chosen = [], [], [], []
+        new.track_name, new.track_distance, new.track_chosen = "", float("inf"), {}
+        if seg.embeddings:
+            vectors = np.stack(seg.embeddings)
+            found = chosen.match(vectors)
+            new.names = [str(n) for n in found.matches.names]
+            new.distances = [float(d) for d in found.matches.distances]
+            new.chosen_distances = [float(d) for d in found.chosen_distance]
+            new.nearest_chosen = [str(n) for n in found.nearest_chosen]
+            if sampling.track_level:
+                track = track_embedding(seg.embeddings, seg.weights, chosen.recognizer.info.metric)[None]
+                m = chosen.match(track).matches
+                new.track_name, new.track_distance = str(m.names[0]), float(m.distances[0])
+                new.track_chosen = {n: float(d[0]) for n, d in chosen.person_distances(track).items()}
+        segments[key] = new
+    return Survey(survey.regions, survey.scenes, segments)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facepipe.apps.recognition.enroll import embed_photos
-from facepipe.apps.recognition.matching import Matches
+from facepipe.apps.recognition.matching import Matches, MatchOptions
 from facepipe.apps.recognition.memory_store import MemoryGallery
 from facepipe.apps.recognition.recognizer import FaceRecognizer, RecognizerOptions, default_embedder
 from facepipe.apps.recognition.store import GalleryError, GalleryInfo, GalleryStore, open_gallery
@@ -21,7 +21,15 @@ from facepipe.errors import UsageError
 from facepipe.runtime.options import RuntimeOptions
 from facepipe.solutions.face_embedder import MirrorAveragedEmbedder
 
-__all__ = ["ChosenPeople", "TargetMatches", "load_chosen"]
+__all__ = ["MIRRORED_DLIB_THRESHOLD", "ChosenPeople", "TargetMatches", "load_chosen"]
+
+# The default distance threshold for mirror-averaged dlib vectors. dlib's usual 0.6 sits just above
+# the farthest same-person pair of the shared identities (0.592; nearest different people 0.682,
+# see MatchOptions). Mirror-averaging draws every pair nearer (same person at most 0.558,
+# different people from 0.666): the same rule gives 0.57. With 0.6 instead, single frames of
+# strangers in the shared videos were taken for the chosen person 8 times in 330 photo-video runs
+# (benchmarks/bench_selective.py --false-matches), 1 time with 0.57.
+MIRRORED_DLIB_THRESHOLD = 0.57
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,10 @@ def load_chosen(selection: PeopleSelection, sampling: TrackSampling | None = Non
         embedder = MirrorAveragedEmbedder(embedder)
     info = GalleryInfo.of(embedder)
     store = _open_store(selection, info) if selection.names else None
-    options = RecognizerOptions(spotter=SpotterOptions(runtime=runtime or RuntimeOptions()), match=sampling.match)
+    match = sampling.match
+    if sampling.mirror and match.threshold is None and info.metric == "euclidean":
+        match = MatchOptions(threshold=MIRRORED_DLIB_THRESHOLD, k=match.k)
+    options = RecognizerOptions(spotter=SpotterOptions(runtime=runtime or RuntimeOptions()), match=match)
     if store is not None and not selection.photos:
         return ChosenPeople(FaceRecognizer(store, options, embedder=embedder), selection.names, store)
     try:
