@@ -64,8 +64,9 @@ class TrackSampling:
     near_margin: a track not decided as a chosen person is "undecided" (reported; masked by
         `PeopleSelection.strict`) if one of its embeddings came within threshold + near_margin of a
         chosen person, or if it was never embedded and passes close to such a track or a chosen
-        one (see `decide`). In the shared identities, different people come as near as 0.68
-        (dlib), so the default 0.1 (0.7 in all) flags strangers too: the price of --only-strict.
+        one (see `decide`). In the shared identities, different people come as near as 0.666
+        (dlib, mirror-averaged), so the default 0.1 (0.67 in all with the default threshold 0.57)
+        flags strangers too: the price of --only-strict.
     scene_cut: scene-cut threshold (recognition's TrackVoteOptions.scene_cut). A track is decided
         per scene: the anonymizer's tracker may link a face before a cut to another one after it.
     mirror: embed every face (and every chosen person's photo) together with its mirror image and

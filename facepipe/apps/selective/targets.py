@@ -27,8 +27,9 @@ __all__ = ["MIRRORED_DLIB_THRESHOLD", "ChosenPeople", "TargetMatches", "load_cho
 # the farthest same-person pair of the shared identities (0.592; nearest different people 0.682,
 # see MatchOptions). Mirror-averaging draws every pair nearer (same person at most 0.558,
 # different people from 0.666): the same rule gives 0.57. With 0.6 instead, single frames of
-# strangers in the shared videos were taken for the chosen person 8 times in 330 photo-video runs
-# (benchmarks/bench_selective.py --false-matches), 1 time with 0.57.
+# strangers in the shared videos were taken for the chosen person 8 times (--only) and 7 times
+# (--except) in 330 photo-video runs; with 0.57, once and never (benchmarks/bench_selective.py
+# --false-matches; docs/anonymize-people.md).
 MIRRORED_DLIB_THRESHOLD = 0.57
 
 
