@@ -350,3 +350,26 @@ def test_a_much_larger_masked_region_does_not_blur_the_visible_chosen_face():
     # --only masks Ann: nothing is kept out
     only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
     assert uncovered_chosen(survey, only, 0) is None
+
+
+def test_rematch_gives_the_survey_back_and_decides_for_someone_else(clip_run):
+    """The kept embeddings matched again: against the same person, the same evidence; against someone
+    who is not in the clip (Obama's portrait), no segment is his."""
+    from facepipe.apps.selective.survey import rematch_survey
+    from facepipe.apps.selective.targets import load_chosen
+
+    anon, result, _ = clip_run
+    again = rematch_survey(result.survey, anon.chosen, anon.options.sampling)
+    for key, seg in result.survey.segments.items():
+        new = again.segments[key]
+        assert new.names == seg.names and new.track_name == seg.track_name, key
+        np.testing.assert_allclose(new.distances, seg.distances, atol=1e-5)
+        assert new.track_chosen.keys() == seg.track_chosen.keys()
+    assert {k: (v.state, v.masked, v.name, v.track_name) for k, v in anon.decide(again).items()} == {
+        k: (v.state, v.masked, v.name, v.track_name) for k, v in result.verdicts.items()}
+    obama = PeopleSelection("only", photos=(data("identities/barack_obama/obama.jpg"),))
+    with load_chosen(obama, anon.options.sampling) as chosen:
+        other = rematch_survey(result.survey, chosen, anon.options.sampling)
+        verdicts = decide_segments(other, obama, anon.options.sampling, chosen.threshold, chosen.chosen)
+    assert chosen.threshold == 0.57  # mirror-averaged dlib vectors
+    assert not any(v.state == "chosen" for v in verdicts.values())
