@@ -92,6 +92,26 @@ def test_train_export_onnx_matches_pytorch_and_is_deterministic(root, tmp_path):
     size = tuple(int(v) for v in lms.sizes[0])
     live = reg(lms.landmarks[:5], size)
     np.testing.assert_allclose(live, onnx_out[:5], atol=1e-5)
+    # Calibrated with the neutral face's labels: the neutral face gets exactly those (clipped, forced
+    # zeros kept), every other face is shifted by the same amount; reset_calibration undoes it.
+    from facepipe.solutions.blendshape_regressor import teacher_labels
+
+    labels = teacher_labels(lms.neutral[None], lms.neutral_size)
+    assert labels.shape == (1, 52) and (labels >= 0).all() and (labels <= 1).all()
+    before = reg(lms.neutral[None], lms.neutral_size)
+    reg.calibrate(lms.neutral[None], lms.neutral_size, labels=labels)
+    np.testing.assert_allclose(reg(lms.neutral[None], lms.neutral_size), labels, atol=1e-5)
+    shifted = reg(lms.landmarks[:5], size)
+    np.testing.assert_allclose(shifted, np.clip(live + (labels - before), 0, 1), atol=1e-5)
+    reg.reset_calibration()
+    reg.calibrate(lms.neutral[None], lms.neutral_size)
+    np.testing.assert_allclose(reg(lms.landmarks[:5], size), live, atol=1e-6)
+    zeroed_reg = BlendshapeRegressor(tmp_path / "m.onnx")
+    zeroed_reg.calibrate(lms.neutral[None], lms.neutral_size, labels=np.ones(52))
+    tongue = LIVE_LINK_NAMES.index("tongueOut")
+    assert (zeroed_reg(lms.landmarks[:5], size)[:, tongue] == 0).all()  # forced zeros stay 0
+    with pytest.raises(ValueError, match="finite"):
+        zeroed_reg.calibrate(lms.neutral[None], lms.neutral_size, labels=np.full(52, np.nan))
     zeroed = BlendshapeRegressor(tmp_path / "m.onnx")(lms.landmarks[:5], size)
     assert (zeroed[:, LIVE_LINK_NAMES.index("tongueOut")] == 0).all()
     assert (zeroed[:, LIVE_LINK_NAMES.index("cheekPuff")] == 0).all()

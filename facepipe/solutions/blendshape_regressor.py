@@ -31,7 +31,7 @@ from facepipe.solutions.blendshapes import ARKIT_NAMES, BLENDSHAPE_NAMES
 from facepipe.stages.blendshape_features import FEATURE_SETS, PatchFeaturizer, raw_features
 
 __all__ = ["DEFAULT_FORCED_ZERO", "LIVE_LINK_NAMES", "METADATA_KEY", "BlendshapeRegressor", "featurizer",
-           "regressor_input", "to_tasks_order"]
+           "regressor_input", "teacher_labels", "to_tasks_order"]
 
 # Live Link Face's column order (the seed dataset's CSV header): ARKit's list with Right before Left.
 LIVE_LINK_NAMES: tuple[str, ...] = tuple(
@@ -66,6 +66,15 @@ def regressor_input(features: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     rates some faces as always a little squinting), which only the face's own shape can tell."""
     f = np.asarray(features, np.float32)
     return np.concatenate([f - np.asarray(neutral, np.float32), f], axis=-1)
+
+
+def teacher_labels(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """(N,52) the Tasks blendshape model's scores for (N,478,3) landmarks, in LIVE_LINK_NAMES order: the
+    labels `make-dataset` writes, and what `BlendshapeRegressor.calibrate(..., labels=)` can take."""
+    from facepipe.solutions.blendshapes import BlendshapeModel, to_arkit
+
+    order = [ARKIT_NAMES.index(n) for n in LIVE_LINK_NAMES]
+    return to_arkit(BlendshapeModel()(np.asarray(landmarks, np.float32), image_size))[:, order]
 
 
 def to_tasks_order(scores: np.ndarray) -> np.ndarray:
@@ -135,6 +144,7 @@ class BlendshapeRegressor:
                              f"{len(self.default_neutral)} features")
         self._lock = threading.Lock()
         self._neutral = self.default_neutral
+        self._shift: np.ndarray | None = None
 
     @property
     def num_inputs(self) -> int:
@@ -144,17 +154,33 @@ class BlendshapeRegressor:
         """(N,F) features of (N,478,3) normalized landmarks (before the neutral is subtracted)."""
         return self._features(landmarks, image_size)
 
-    def calibrate(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> None:
-        """Use these (N>=1,478,3) landmarks of a neutral face (their mean) as the neutral pose."""
+    def calibrate(self, landmarks: np.ndarray, image_size: tuple[int, int], labels: np.ndarray | None = None) -> None:
+        """Use these (N>=1,478,3) landmarks of a neutral face (their mean) as the neutral pose.
+
+        labels: optional (52,) or (N,52) blendshapes of that neutral face in LIVE_LINK_NAMES order, e.g.
+        `teacher_labels(landmarks, image_size)` (one run of the Tasks blendshape model at calibration
+        time). Every later output is then shifted by labels minus the model's own output for the
+        neutral face (and clipped to [0, 1]): a person's resting levels (how squinting or raised their
+        eyes and brows look at rest) that the regressor cannot tell from a face it never saw."""
         f = self.features(landmarks, image_size)
         if len(f) == 0 or not np.isfinite(f).all():
             raise ValueError("calibration needs at least one face with valid landmarks")
+        neutral = f.mean(0).astype(np.float32)
+        shift = None
+        if labels is not None:
+            lab = np.asarray(labels, np.float32).reshape(-1, len(self.names))
+            if not np.isfinite(lab).all():
+                raise ValueError("calibration labels must be finite")
+            shift = lab.mean(0) - self.predict(regressor_input(f, neutral)).mean(0)
+            shift[self._zero] = 0.0
         with self._lock:
-            self._neutral = f.mean(0).astype(np.float32)
+            self._neutral = neutral
+            self._shift = shift
 
     def reset_calibration(self) -> None:
         with self._lock:
             self._neutral = self.default_neutral
+            self._shift = None
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """(N,52) scores in [0,1] from (N,2F) network inputs (`regressor_input`)."""
@@ -173,12 +199,16 @@ class BlendshapeRegressor:
         whose landmarks could not be put in object space."""
         f = self.features(landmarks, image_size)
         with self._lock:
-            neutral = self._neutral
+            neutral, shift = self._neutral, self._shift
         good = np.isfinite(f).all(axis=1)
         if good.all():
-            return self.predict(regressor_input(f, neutral))
-        out = np.full((len(f), len(self.names)), np.nan, np.float32)
-        out[good] = self.predict(regressor_input(f[good], neutral))
+            out = self.predict(regressor_input(f, neutral))
+        else:
+            out = np.full((len(f), len(self.names)), np.nan, np.float32)
+            out[good] = self.predict(regressor_input(f[good], neutral))
+        if shift is not None:
+            out += shift
+            np.minimum(np.maximum(out, 0.0, out=out), 1.0, out=out)
         return out
 
     def tasks_order(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
