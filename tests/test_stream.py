@@ -203,7 +203,9 @@ def test_realtime_paces_at_the_frame_rate(receivers, capsys) -> None:
     # (beyond the first frame's extra latency) and never far behind (late frames are dropped, not queued).
     arrival = np.array([t for t, _ in got]) - got[0][0]
     video_time = (np.array(frames) - frames[0]) / 25.0
-    assert (arrival - video_time).min() > -0.1 and (arrival - video_time).max() < 0.25
+    # "Far behind" is 0.5 s: queued frames would fall seconds behind; a receiver thread starved on a loaded
+    # 2-core machine (load 24) was once 0.25 s late on a frame sent in time.
+    assert (arrival - video_time).min() > -0.1 and (arrival - video_time).max() < 0.5
     if dropped == 0:
         rate = (len(got) - 1) / arrival[-1]
         assert rate == pytest.approx(25.0, rel=0.1)

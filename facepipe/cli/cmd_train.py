@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--noise", type=float_range(0, 10), default=0.05,
                    help="Gaussian input noise, in units of each feature's std")
     q.add_argument("--loss", choices=("smooth_l1", "l1", "mse"), default="smooth_l1")
-    q.add_argument("--ensemble", type=int_range(1, 64), default=3, metavar="K",
+    q.add_argument("--ensemble", type=int_range(1, 64), default=1, metavar="K",
                    help="train K networks (seeds SEED..SEED+K-1) and average their outputs: steadier on unseen "
                    "people, K times the training time")
     q.add_argument("--features", choices=("normalized", "raw"), default="normalized",

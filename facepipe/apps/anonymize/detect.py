@@ -93,7 +93,10 @@ class FaceFinderOptions:
         or more), frame k runs only the one at position k % their number; the other `whole_models`
         run every frame. The dense and sparse full-range files see the same faces (the sparse one
         also dark, cut-off ones), and the tracker holds a face between turns: one 192² call a frame
-        fewer (benchmarks/RESULTS.md). Single images always get all.
+        fewer (benchmarks/RESULTS.md). Off by default (()): the two files place a face's box
+        differently, and alternating them let a track jump from one face to its neighbour (the
+        hamilton clip: Obama's track moved to his wife's face), which breaks per-track identity
+        decisions (`anonymize --only/--except`). Single images always get all.
     zoom_period: in a stream, the zoomed-out views (`zoom_models`) take turns likewise: frame k
         runs zoom model i only when k % zoom_period == i % zoom_period (1: all every frame). They
         are for faces that fill the frame, which the tracker holds between turns. Single images
@@ -140,7 +143,7 @@ class FaceFinderOptions:
     wide_tile: int = 0
     full_scan_area: int = 300_000
     zoom_period: int = 2
-    whole_turns: tuple[str, ...] = ("full_dense", "full")
+    whole_turns: tuple[str, ...] = ()
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0

@@ -70,7 +70,7 @@ class TrainOptions:
     teacher_mix: int = 0
     mix_mode: str = "transfer"
     loss: str = "smooth_l1"
-    ensemble: int = 3
+    ensemble: int = 1
     progress: bool = False
 
     def __post_init__(self) -> None:
