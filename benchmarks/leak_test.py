@@ -82,50 +82,38 @@ YUNET_SCORE = 0.8
 CACHE = Path(tempfile.gettempdir()) / "facepipe_leak_cache"
 
 
-def yunet_faces(frames: list[np.ndarray], key: str, score: float = YUNET_SCORE) -> list[np.ndarray]:
-    """(N,5) x0,y0,x1,y1,score per frame, score >= `score`; cached by content key."""
+def _yunet(frames: list[np.ndarray], path: Path, score: float, columns: list[int]) -> list[np.ndarray]:
+    """YuNet's faces of each frame (score >= `score`) as rows of `columns` of its output, with the
+    box's x,y,w,h made x0,y0,x1,y1; cached in `path`."""
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"yunet_{key}{'' if score == YUNET_SCORE else f'_{score}'}.npz"
     if path.exists():
         data = np.load(path)
         return [data[f"f{i}"] for i in range(len(frames))]
     det = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), score, 0.3, 5000)
     out = []
     for rgb in frames:
-        h, w = rgb.shape[:2]
-        det.setInputSize((w, h))
+        det.setInputSize((rgb.shape[1], rgb.shape[0]))
         _, faces = det.detect(np.ascontiguousarray(rgb[..., ::-1]))
         if faces is None:
-            out.append(np.zeros((0, 5), np.float32))
+            out.append(np.zeros((0, len(columns)), np.float32))
             continue
-        b = faces[:, [0, 1, 2, 3, 14]].astype(np.float32)
+        b = faces[:, columns].astype(np.float32)
         b[:, 2:4] += b[:, :2]
         out.append(b)
     np.savez(path, **{f"f{i}": a for i, a in enumerate(out)})
     return out
+
+
+def yunet_faces(frames: list[np.ndarray], key: str, score: float = YUNET_SCORE) -> list[np.ndarray]:
+    """(N,5) x0,y0,x1,y1,score per frame, score >= `score`; cached by content key."""
+    path = CACHE / f"yunet_{key}{'' if score == YUNET_SCORE else f'_{score}'}.npz"
+    return _yunet(frames, path, score, [0, 1, 2, 3, 14])
 
 
 def yunet_landmarks(frames: list[np.ndarray], key: str) -> list[np.ndarray]:
     """(N,15) per frame: x0,y0,x1,y1,score and YuNet's 5 landmarks (x,y: right eye, left eye, nose,
     right and left mouth corner), score >= YUNET_SCORE; the same faces as `yunet_faces`; cached."""
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"yunet15_{key}.npz"
-    if path.exists():
-        data = np.load(path)
-        return [data[f"f{i}"] for i in range(len(frames))]
-    det = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), YUNET_SCORE, 0.3, 5000)
-    out = []
-    for rgb in frames:
-        det.setInputSize((rgb.shape[1], rgb.shape[0]))
-        _, faces = det.detect(np.ascontiguousarray(rgb[..., ::-1]))
-        if faces is None:
-            out.append(np.zeros((0, 15), np.float32))
-            continue
-        b = faces[:, [0, 1, 2, 3, 14, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]].astype(np.float32)
-        b[:, 2:4] += b[:, :2]
-        out.append(b)
-    np.savez(path, **{f"f{i}": a for i, a in enumerate(out)})
-    return out
+    return _yunet(frames, CACHE / f"yunet15_{key}.npz", YUNET_SCORE, [0, 1, 2, 3, 14, *range(4, 14)])
 
 
 def read_frames(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
@@ -418,15 +406,19 @@ def plain_output(tool: str, src: Path, key: str, extra: list[str]) -> Path:
 
 def report(tool: str, name: str, r: dict) -> None:
     """One progress line per tool and input."""
-    med, low = r["median_changed"], r["min_changed"]
+    def rounded(v):
+        return v if v is None else round(v, 3)
+
+    identity = ""
+    if "recognisable" in r:
+        identity = (f" recognisable {r['recognisable']} of {r['comparable']} comparable"
+                    f" (least distance {rounded(r['min_distance'])})"
+                    f" redetected {r['redetected']} (top score {rounded(r['max_redetect_score'])})")
     print(f"{tool:9s} {name:34s} frames {r['frames']:4d} faces {r['faces']:5d} leaks {r['leaks']:4d}"
-          f" median-changed {med if med is None else round(med, 3)} least-changed {low if low is None else round(low, 3)}"
+          f" median-changed {rounded(r['median_changed'])} least-changed {rounded(r['min_changed'])}"
           f" borderline {r['borderline']} least-changed (share, frame) {r['least_changed_faces'][:3]}"
           f" frame-changed {100 * (r['changed_area'] or 0):.1f}% false-regions {r['false_regions']}"
-          + (f" recognisable {r['recognisable']} of {r['comparable']} comparable (least distance {r['min_distance'] if r['min_distance'] is None else round(r['min_distance'], 3)})"
-             f" redetected {r['redetected']} (top score {r['max_redetect_score'] if r['max_redetect_score'] is None else round(r['max_redetect_score'], 3)})"
-             if "recognisable" in r else "")
-          + f" {' '.join(r['notes'])} frames-leaked {r['leak_frames'][:12]}", flush=True)
+          f"{identity} {' '.join(r['notes'])} frames-leaked {r['leak_frames'][:12]}", flush=True)
 
 
 def print_tables(results: dict[str, dict[str, dict]], tools: list[str], videos: list[str], images: list[str]) -> None:

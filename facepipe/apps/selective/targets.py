@@ -67,12 +67,7 @@ class ChosenPeople:
         q = len(emb)
         if q == 0 or len(self._vectors) == 0:
             return TargetMatches(matches, np.full(q, np.inf, np.float32), np.full(q, "", dtype=object))
-        if self.recognizer.info.metric == "cosine":
-            a = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-            b = self._vectors / np.maximum(np.linalg.norm(self._vectors, axis=1, keepdims=True), 1e-12)
-            d = 1.0 - a @ b.T
-        else:
-            d = np.linalg.norm(emb[:, None, :] - self._vectors[None, :, :], axis=-1)
+        d = self._distances(emb)
         best = np.argmin(d, axis=1)
         return TargetMatches(matches, d[np.arange(q), best].astype(np.float32), self._labels[best])
 
@@ -81,14 +76,17 @@ class ChosenPeople:
         emb = np.asarray(embeddings, np.float32).reshape(-1, self.recognizer.info.dim)
         if len(emb) == 0 or len(self._vectors) == 0:
             return {n: np.full(len(emb), np.inf, np.float32) for n in self.chosen}
+        d = self._distances(emb)
+        return {n: (d[:, self._labels == n].min(axis=1).astype(np.float32) if (self._labels == n).any()
+                    else np.full(len(emb), np.inf, np.float32)) for n in self.chosen}
+
+    def _distances(self, emb: np.ndarray) -> np.ndarray:
+        """(Q,V) distance of each embedding to each of the chosen people's vectors, in the gallery's metric."""
         if self.recognizer.info.metric == "cosine":
             a = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
             b = self._vectors / np.maximum(np.linalg.norm(self._vectors, axis=1, keepdims=True), 1e-12)
-            d = 1.0 - a @ b.T
-        else:
-            d = np.linalg.norm(emb[:, None, :] - self._vectors[None, :, :], axis=-1)
-        return {n: (d[:, self._labels == n].min(axis=1).astype(np.float32) if (self._labels == n).any()
-                    else np.full(len(emb), np.inf, np.float32)) for n in self.chosen}
+            return 1.0 - a @ b.T
+        return np.linalg.norm(emb[:, None, :] - self._vectors[None, :, :], axis=-1)
 
     def close(self) -> None:
         self.recognizer.close()
