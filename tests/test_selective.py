@@ -373,3 +373,67 @@ def test_rematch_gives_the_survey_back_and_decides_for_someone_else(clip_run):
         verdicts = decide_segments(other, obama, anon.options.sampling, chosen.threshold, chosen.chosen)
     assert chosen.threshold == 0.57  # mirror-averaged dlib vectors
     assert not any(v.state == "chosen" for v in verdicts.values())
+
+
+def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
+    """--except on a hand-made survey (pure logic, no models): a track that follows Ann's face before
+    her own track starts (its embeddings near her track's, a second box on her face where both are
+    detected) is shown up to its last embedding near her, masked after it (it left for someone
+    else); a stranger overlapping her stays masked; a second box on her face does not redact her;
+    her visible face reaches out to her own redaction ellipse, less the stranger's box."""
+    from facepipe.apps.anonymize.regions import face_regions
+    from facepipe.apps.selective import Segment, Survey, TrackSampling
+    from facepipe.apps.selective.decide import redact_selected, uncovered_chosen
+
+    ann = np.array([100, 100, 160, 160], np.float32)
+    second = np.array([102, 98, 162, 158], np.float32)  # the other track's box on Ann's face
+    elsewhere = np.array([400, 100, 460, 160], np.float32)  # where that track went
+    stranger = np.array([130, 130, 190, 190], np.float32)  # a different face overlapping Ann's corner
+    det = Source.DETECTED
+
+    def frame(*items):
+        return face_regions(np.stack([b for b, _ in items]), np.zeros((len(items), 6, 2)), np.ones(len(items)),
+                            [t for _, t in items], [det] * len(items), (640, 360))
+
+    regions = ([frame((ann, 1))] * 3 + [frame((ann, 0), (second, 1), (stranger, 2))] * 3
+               + [frame((elsewhere, 1))] * 2)
+    near, her, far = np.array([0.2, 0, 0, 0], np.float32), np.array([0.1, 0, 0, 0], np.float32), \
+        np.array([2.0, 0, 0, 0], np.float32)
+    segments = {
+        (0, 0): Segment(0, 0, 3, 5, 3, 3, [3, 4, 5], ["Ann"] * 3, [0.4] * 3, [0.4] * 3, ["Ann"] * 3,
+                        embeddings=[her] * 3, weights=[1.0] * 3),
+        (1, 0): Segment(1, 0, 0, 7, 8, 8, [0, 2, 4, 6], ["unknown"] * 4, [0.65] * 3 + [0.9],
+                        [0.65] * 3 + [0.9], ["Ann"] * 4, embeddings=[near] * 3 + [far], weights=[1.0] * 4),
+        (2, 0): Segment(2, 0, 3, 5, 3, 3, [3, 4, 5], ["unknown"] * 3, [0.65] * 3, [0.65] * 3, ["Ann"] * 3,
+                        embeddings=[far] * 3, weights=[1.0] * 3),
+    }
+    survey = Survey(regions, [0] * 8, segments)
+    excepted = decide_segments(survey, PeopleSelection("except", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
+    assert excepted[(0, 0)].state == "chosen" and not excepted[(0, 0)].masked
+    assert excepted[(1, 0)].masked and excepted[(1, 0)].shown == (0, 4, (0, 0))
+    assert excepted[(2, 0)].masked and excepted[(2, 0)].shown is None
+    assert [masked_regions(survey, excepted, i).track_ids.tolist() for i in range(8)] == \
+        [[], [], [], [2], [2], [1, 2], [1], [1]]
+    # frame 5: track 1 is masked again, but as a second box on Ann's face it does not count on her
+    shown, covering = uncovered_chosen(survey, excepted, 5)
+    np.testing.assert_array_equal(shown, [ann])
+    np.testing.assert_array_equal(covering, [stranger])
+    # --only: nothing of the kind
+    only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
+    assert all(v.shown is None for v in only.values())
+    assert [masked_regions(survey, only, i).track_ids.tolist() for i in range(8)] == [[]] * 3 + [[0]] * 3 + [[]] * 2
+
+    def blacken(image, regions):  # redacts a box 30 px wider on each side, as a scaled ellipse reaches out
+        out = image.copy()
+        for x0, y0, x1, y1 in regions.xyxy.astype(int):
+            out[max(0, y0 - 30):y1 + 30, max(0, x0 - 30):x1 + 30] = 0
+        return out
+
+    image = np.full((360, 640, 3), 200, np.uint8)
+    out = redact_selected(blacken, image, survey, excepted, 4, mask_scale=1.5)
+    assert (out[100:130, 100:130] == 200).all()  # Ann's face, where the stranger's box is not
+    assert (out[105:115, 162:170] == 200).all()  # her ear: inside her ellipse, outside her box
+    assert (out[130:190, 130:190] == 0).all()  # the stranger's face, also where it overlaps Ann's
+    assert (out[200:215, 100:110] == 0).all()  # beyond her ellipse: the stranger's redaction stays
+    boxed = redact_selected(blacken, image, survey, excepted, 4)
+    assert (boxed[105:115, 162:170] == 0).all()  # mask_scale 1: her box only

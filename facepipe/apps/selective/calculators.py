@@ -101,6 +101,7 @@ class SelectiveRedactCalculator(Calculator):
 
     def open(self, ctx: CalculatorContext) -> None:
         self._redact = RegionRedactor(ctx.options)
+        self._mask_scale = ctx.options.effective_mask_scale
         self._survey = ctx.side_packets["SURVEY"]
         self._verdicts = ctx.side_packets["VERDICTS"]
 
@@ -112,7 +113,8 @@ class SelectiveRedactCalculator(Calculator):
             raise ValueError(f"no INDEX for the frame at timestamp {ctx.timestamp}")
         if index >= len(self._survey.regions):
             raise ValueError(f"frame {index} is not in the survey ({len(self._survey.regions)} frames)")
-        ctx.outputs.add("IMAGE", redact_selected(self._redact, image, self._survey, self._verdicts, index))
+        ctx.outputs.add("IMAGE", redact_selected(self._redact, image, self._survey, self._verdicts, index,
+                                                 self._mask_scale))
 
 
 def survey_video_config(options: SelectiveOptions, *, detect_in_flight: int = 2,

@@ -37,11 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facepipe.apps.anonymize.redact import mask_boxes
 from facepipe.apps.anonymize.regions import Source, region_sources
 from facepipe.apps.recognition.store import UNKNOWN
 from facepipe.apps.recognition.video import TrackVotes
 from facepipe.apps.selective.options import PeopleSelection, TrackSampling
-from facepipe.apps.selective.survey import Segment, SegmentKey, Survey
+from facepipe.apps.selective.survey import Segment, SegmentKey, Survey, track_embedding
 from facepipe.results import Detections
 
 __all__ = ["STATES", "Verdict", "decide_segments", "masked_regions", "redact_selected", "uncovered_chosen"]
@@ -59,7 +60,9 @@ class Verdict:
     track_name/track_distance: the gallery's vote for its track embedding ("" when not embedded);
     track_chosen_distance: the track embedding's distance to the nearest chosen person;
     rival_distance: for a segment named a chosen person, the nearest any other face seen in the
-    same frames came to that person (track embeddings; inf: no such face)."""
+    same frames came to that person (track embeddings; inf: no such face).
+    shown: with --except, (first, last, chosen segment) for a masked segment part of which is the same
+    face as a chosen segment (`_same_face_spans`): its regions of frames first..last are left visible."""
 
     track_id: int
     scene: int
@@ -80,10 +83,18 @@ class Verdict:
     track_distance: float = float("inf")
     track_chosen_distance: float = float("inf")
     rival_distance: float = float("inf")
+    shown: tuple[int, int, SegmentKey] | None = None
 
     @property
     def key(self) -> SegmentKey:
         return (self.track_id, self.scene)
+
+    def visible_at(self, index: int) -> bool:
+        """Whether its region of frame `index` is left as it is: a chosen segment not masked, or the
+        frames `shown` (first, last, the chosen segment it is the same face as) of a masked one."""
+        if not self.masked:
+            return True
+        return self.shown is not None and self.shown[0] <= index <= self.shown[1]
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,90 @@ def _on_chosen_faces(survey: Survey, chosen: set[SegmentKey]) -> dict[SegmentKey
     return {k: host[k] for k, n in inside.items() if n == survey.segments[k].detected}
 
 
+def _box_relations(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A,B) masks for boxes a (A,4) and b (B,4): `on`, one box at least 60 % inside the other with
+    widths within a factor 2.5 (a second box on one face); `apart`, overlapping by at most 10 % of
+    the smaller (two different faces)."""
+    overlap = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
+    inter = overlap[..., 0] * overlap[..., 1]
+    wa, wb = a[:, 2] - a[:, 0], b[:, 2] - b[:, 0]
+    smaller = np.maximum(np.minimum((wa * (a[:, 3] - a[:, 1]))[:, None], (wb * (b[:, 3] - b[:, 1]))[None, :]), 1e-6)
+    ratio = wa[:, None] / np.maximum(wb[None, :], 1e-6)
+    return (inter / smaller >= 0.6) & (ratio >= 0.4) & (ratio <= 2.5), inter <= 0.1 * smaller
+
+
+def _distance(e: np.ndarray, ref: np.ndarray, metric: str) -> np.ndarray:
+    if metric == "cosine":
+        n = np.linalg.norm(e, axis=1) * max(float(np.linalg.norm(ref)), 1e-12)
+        return 1.0 - (e @ ref) / np.maximum(n, 1e-12)
+    return np.linalg.norm(e - ref[None, :], axis=1)
+
+
+def _same_face_spans(survey: Survey, judged: dict[SegmentKey, _Judgement], threshold: float, min_embedded: int,
+                     metric: str) -> dict[SegmentKey, tuple[int, int, SegmentKey]]:
+    """{segment: (first, last, chosen segment)} for the segments not chosen a stretch of which is the
+    face of a chosen segment C of the same scene (with --except: shown there, as C is). The tracker
+    may follow a face with two tracks, or let a track jump from one face to another; so a stretch is
+    taken only where all of these hold:
+
+    * its consecutive embedded frames (at least `min_embedded`) are each within `threshold` of C's
+      track embedding (the matcher would name them C's person if C's face were the gallery photo),
+      and none of them named someone else in the gallery;
+    * in at least one frame of the stretch it was detected as a second box on C's face (one box at
+      least 60 % inside the other), and in no frame of it detected apart from C (two faces);
+    * the stretch covers the frames from its first embedded frame to its last (and the segment's
+      first or last frames only where it begins or ends with the segment's first or last
+      embedding): the frames between its last "same" embedding and a following one that is not
+      the same face stay masked (fail-closed: where the track left the face is unknown)."""
+    chosen = {k for k, j in judged.items() if j.state == "chosen" and survey.segments[k].embeddings}
+    if not chosen:
+        return {}
+    on: dict[tuple[SegmentKey, SegmentKey], list[int]] = {}
+    apart: dict[tuple[SegmentKey, SegmentKey], list[int]] = {}
+    for i, (regions, scene) in enumerate(zip(survey.regions, survey.scenes)):
+        if len(regions) < 2:
+            continue
+        keys = [(int(t), scene) for t in regions.track_ids.tolist()]
+        det = region_sources(regions) == Source.DETECTED
+        is_c = np.array([k in chosen for k in keys], bool)
+        cand = ~is_c & det & np.array([k in judged and judged[k].state != "chosen" for k in keys], bool)
+        if not is_c.any() or not cand.any():
+            continue
+        lies, sep = _box_relations(regions.xyxy[cand], regions.xyxy[is_c])
+        sep &= det[is_c][None, :]
+        ck = [k for k, c in zip(keys, is_c) if c]
+        sk = [k for k, c in zip(keys, cand) if c]
+        for r, c in zip(*np.nonzero(lies)):
+            on.setdefault((sk[r], ck[c]), []).append(i)
+        for r, c in zip(*np.nonzero(sep)):
+            apart.setdefault((sk[r], ck[c]), []).append(i)
+    refs = {c: track_embedding(survey.segments[c].embeddings, survey.segments[c].weights, metric) for c in chosen}
+    out: dict[SegmentKey, tuple[int, int, SegmentKey]] = {}
+    for (k, c), frames_on in sorted(on.items()):
+        seg = survey.segments[k]
+        if k in out or not seg.embeddings or len(seg.embeddings) != len(seg.embedded_frames):
+            continue
+        person = judged[c].person
+        order = np.argsort(seg.embedded_frames, kind="stable")
+        at = np.asarray(seg.embedded_frames)[order]
+        e = np.asarray(seg.embeddings, np.float32)[order]
+        names = [seg.names[i] if i < len(seg.names) else UNKNOWN for i in order]
+        same = (_distance(e, refs[c], metric) <= threshold) & np.array([n in (UNKNOWN, person) for n in names])
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2] - 1):
+            if b - a + 1 < min_embedded:
+                continue
+            first = seg.first if a == 0 else int(at[a])
+            last = seg.last if b == len(at) - 1 else int(at[b])
+            if not any(first <= f <= last for f in frames_on):
+                continue
+            if any(first <= f <= last for f in apart.get((k, c), [])):
+                continue
+            out[k] = (first, last, c)
+            break
+    return out
+
+
 def _distinct_pairs(survey: Survey) -> set[tuple[SegmentKey, SegmentKey]]:
     """Pairs of segments detected in the same frame as two different faces: boxes that (nearly) do
     not overlap, in at least one frame (a second box on one face always overlaps it)."""
@@ -227,8 +322,9 @@ def _rival_check(survey: Survey, judged: dict[SegmentKey, _Judgement], margin: f
 
 
 def decide_segments(survey: Survey, selection: PeopleSelection, sampling: TrackSampling, threshold: float,
-                    chosen: tuple[str, ...]) -> dict[SegmentKey, Verdict]:
-    """A verdict for every segment of the survey (see the module doc)."""
+                    chosen: tuple[str, ...], metric: str = "euclidean") -> dict[SegmentKey, Verdict]:
+    """A verdict for every segment of the survey (see the module doc). metric: the embedder's
+    ("euclidean" or "cosine"), for comparing a segment's embeddings with a chosen one's."""
     judged = {k: _judge(s, selection, sampling, threshold, chosen) for k, s in survey.segments.items()}
     judged, rivals = _rival_check(survey, judged, sampling.rival_margin)
     blind = [k for k, j in judged.items() if j.state == "undecided" and not survey.segments[k].names]
@@ -241,6 +337,8 @@ def decide_segments(survey: Survey, selection: PeopleSelection, sampling: TrackS
                 j = judged[k]
                 judged[k] = _Judgement("other", j.name, j.distance, j.votes, j.near, j.nearest, "")
     on_chosen = _on_chosen_faces(survey, {k for k, j in judged.items() if j.state == "chosen"})
+    spans = (_same_face_spans(survey, judged, threshold, sampling.except_min_embedded, metric)
+             if selection.mode == "except" else {})
     out: dict[SegmentKey, Verdict] = {}
     for key, seg in survey.segments.items():
         via = on_chosen.get(key, key)
@@ -259,7 +357,8 @@ def decide_segments(survey: Survey, selection: PeopleSelection, sampling: TrackS
         track_near = min(src.track_chosen.values(), default=float("inf"))
         out[key] = Verdict(seg.track_id, seg.scene, seg.first, seg.last, seg.frames, seg.detected, j.name,
                            j.distance, j.votes, len(src.names), j.near, j.nearest, j.state, masked, via,
-                           src.track_name, src.track_distance, track_near, rivals.get(via, float("inf")))
+                           src.track_name, src.track_distance, track_near, rivals.get(via, float("inf")),
+                           spans.get(key) if masked and via == key else None)
     return out
 
 
@@ -267,7 +366,7 @@ def masked_regions(survey: Survey, verdicts: dict[SegmentKey, Verdict], index: i
     """The regions of frame `index` to redact. A region of no known segment is redacted (fail closed)."""
     regions = survey.regions[index]
     scene = survey.scenes[index]
-    keep = np.array([verdicts[(t, scene)].masked if (t, scene) in verdicts else True
+    keep = np.array([not verdicts[(t, scene)].visible_at(index) if (t, scene) in verdicts else True
                      for t in regions.track_ids.tolist()], bool)
     return regions[keep] if len(regions) else regions
 
@@ -281,14 +380,19 @@ def uncovered_chosen(survey: Survey, verdicts: dict[SegmentKey, Verdict], index:
     visible chosen faces, (M,4) boxes of the masked regions that still count on them). A masked region
     counts unless it is much larger than a chosen face it holds (at least 60 % of the face inside it,
     `CONTAINER_RATIO` times wider: a recall-first box around a group, or a face-like pattern around
-    the face). None when the frame has no visible chosen face or no masked region."""
+    the face), or a second box on a chosen face (at least 60 % of it inside the face's box, widths
+    within a factor 2.5, each box holding the other's centre: a duplicate detection, or a track
+    that has left the face or not yet reached it). None when the frame has no visible chosen face or
+    no masked region."""
     regions = survey.regions[index]
     if len(regions) < 2:
         return None
     scene = survey.scenes[index]
     keys = [(int(t), scene) for t in regions.track_ids.tolist()]
-    masked = np.array([verdicts[k].masked if k in verdicts else True for k in keys], bool)
-    shown = np.array([k in verdicts and verdicts[k].state == "chosen" and not verdicts[k].masked for k in keys], bool)
+    masked = np.array([not verdicts[k].visible_at(index) if k in verdicts else True for k in keys], bool)
+    shown = np.array([k in verdicts and ((verdicts[k].state == "chosen" and not verdicts[k].masked)
+                                         or (verdicts[k].masked and verdicts[k].visible_at(index))) for k in keys],
+                     bool)
     if not shown.any() or not masked.any():
         return None
     a, b = regions.xyxy[shown][:, None, :], regions.xyxy[masked][None, :, :]
@@ -297,23 +401,46 @@ def uncovered_chosen(survey: Survey, verdicts: dict[SegmentKey, Verdict], index:
     wa, wb = a[..., 2] - a[..., 0], b[..., 2] - b[..., 0]
     area_a = np.maximum(wa * (a[..., 3] - a[..., 1]), 1e-6)
     holds = (inter / area_a >= 0.6) & (wb >= CONTAINER_RATIO * wa)  # (shown, masked)
-    return regions.xyxy[shown], regions.xyxy[masked][~holds.any(0)]
+    # A second box on the chosen face (a duplicate detection, or a track that left or has not yet
+    # reached it): mostly inside it (60 % of its own area), of a like width, and each box holding the
+    # other's centre. Two people's faces do not lie so.
+    area_b = np.maximum(wb * (b[..., 3] - b[..., 1]), 1e-6)
+    ca, cb = (a[..., :2] + a[..., 2:]) / 2, (b[..., :2] + b[..., 2:]) / 2
+    centres = (np.all((cb >= a[..., :2]) & (cb <= a[..., 2:]), axis=-1)
+               & np.all((ca >= b[..., :2]) & (ca <= b[..., 2:]), axis=-1))
+    ratio = wb / np.maximum(wa, 1e-6)
+    second = (inter / area_b >= 0.6) & (ratio >= 0.4) & (ratio <= 2.5) & centres
+    return regions.xyxy[shown], regions.xyxy[masked][~(holds | second).any(0)]
 
 
 def redact_selected(redact, image: np.ndarray, survey: Survey, verdicts: dict[SegmentKey, Verdict],
-                    index: int) -> np.ndarray:
+                    index: int, mask_scale: float = 1.0) -> np.ndarray:
     """Frame `index` redacted with `redact(image, regions)` (a new image), then the visible chosen faces'
     boxes shown as they are wherever no other masked region's box covers them (`uncovered_chosen`).
 
     The redaction reaches beyond a region's box (an ellipse around it, scaled up for safety), and
     recall-first boxes around a group hold faces: on an excepted face's own box those pixels are
-    the excepted face. Other faces stay redacted on their whole boxes, overlaps included."""
+    the excepted face. Other faces stay redacted on their whole boxes, overlaps included.
+    mask_scale: the redaction's (`RedactOptions.effective_mask_scale`): a visible chosen face is its
+    box and the ellipse of its box scaled by it (the hair, ears and chin the anonymizer would redact
+    as that face's), less the other masked regions' boxes."""
     out = redact(image, masked_regions(survey, verdicts, index))
     found = uncovered_chosen(survey, verdicts, index)
     if found is None:
         return out
     shown, covering = found
     keep = np.zeros(image.shape[:2], bool)
+    if mask_scale > 1.0:
+        H, W = keep.shape
+        for x0, y0, x1, y1 in mask_boxes(shown, mask_scale):
+            c0, r0, c1, r1 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0))), min(W, int(np.ceil(x1))), \
+                min(H, int(np.ceil(y1)))
+            if c1 <= c0 or r1 <= r0:
+                continue
+            yy, xx = np.ogrid[r0:r1, c0:c1]
+            rx, ry = max((x1 - x0) / 2, 1e-6), max((y1 - y0) / 2, 1e-6)
+            inside = ((xx + 0.5 - (x0 + x1) / 2) / rx) ** 2 + ((yy + 0.5 - (y0 + y1) / 2) / ry) ** 2 <= 1.0
+            keep[r0:r1, c0:c1] |= inside
     inward = np.concatenate([np.ceil(shown[:, :2]), np.floor(shown[:, 2:])], axis=1)
     outward = np.concatenate([np.floor(covering[:, :2]), np.ceil(covering[:, 2:])], axis=1)
     for (x0, y0, x1, y1), value in [(b, True) for b in inward] + [(b, False) for b in outward]:

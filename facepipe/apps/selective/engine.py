@@ -75,7 +75,8 @@ class SelectiveAnonymizer:
 
     def decide(self, survey: Survey) -> dict[SegmentKey, Verdict]:
         o = self.options
-        return decide_segments(survey, o.selection, o.sampling, self.chosen.threshold, self.chosen.chosen)
+        return decide_segments(survey, o.selection, o.sampling, self.chosen.threshold, self.chosen.chosen,
+                               self.chosen.recognizer.info.metric)
 
     # -- videos ------------------------------------------------------------------------------
 
@@ -243,7 +244,8 @@ class SelectiveAnonymizer:
         faces kept out of much larger masked regions around them: `decide.redact_selected`)."""
         if inplace and uncovered_chosen(survey, verdicts, index) is None:
             return self.anonymizer.redact(rgb, masked_regions(survey, verdicts, index), inplace=True)
-        return redact_selected(self.anonymizer.redact, rgb, survey, verdicts, index)
+        return redact_selected(self.anonymizer.redact, rgb, survey, verdicts, index,
+                               self.options.anonymize.redact.effective_mask_scale)
 
     def anonymize_image(self, rgb: np.ndarray) -> tuple[np.ndarray, SelectiveResult]:
         """A still image: every face decided on its own. Returns the redacted copy and the result."""
