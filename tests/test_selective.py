@@ -380,7 +380,8 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
     her own track starts (its embeddings near her track's, a second box on her face where both are
     detected) is shown up to its last embedding near her, masked after it (it left for someone
     else); a stranger overlapping her stays masked; a second box on her face does not redact her;
-    her visible face reaches out to her own redaction ellipse, less the stranger's box."""
+    her visible face reaches out to her own redaction ellipse, less the stranger's box; a region of
+    another track only guessed there (backfilled) does not redact her detected box."""
     from facepipe.apps.anonymize.regions import face_regions
     from facepipe.apps.selective import Segment, Survey, TrackSampling
     from facepipe.apps.selective.decide import redact_selected, uncovered_chosen
@@ -389,13 +390,14 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
     second = np.array([102, 98, 162, 158], np.float32)  # the other track's box on Ann's face
     elsewhere = np.array([400, 100, 460, 160], np.float32)  # where that track went
     stranger = np.array([130, 130, 190, 190], np.float32)  # a different face overlapping Ann's corner
-    det = Source.DETECTED
+    guess = np.array([140, 60, 200, 120], np.float32)  # a face backfilled there, over Ann's other corner
+    det, back = Source.DETECTED, Source.BACKFILLED
 
     def frame(*items):
         return face_regions(np.stack([b for b, _ in items]), np.zeros((len(items), 6, 2)), np.ones(len(items)),
-                            [t for _, t in items], [det] * len(items), (640, 360))
+                            [t for _, t in items], [back if t == 3 else det for _, t in items], (640, 360))
 
-    regions = ([frame((ann, 1))] * 3 + [frame((ann, 0), (second, 1), (stranger, 2))] * 3
+    regions = ([frame((ann, 1))] * 3 + [frame((ann, 0), (second, 1), (stranger, 2), (guess, 3))] * 3
                + [frame((elsewhere, 1))] * 2)
     near, her, far = np.array([0.2, 0, 0, 0], np.float32), np.array([0.1, 0, 0, 0], np.float32), \
         np.array([2.0, 0, 0, 0], np.float32)
@@ -406,6 +408,7 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
                         [0.65] * 3 + [0.9], ["Ann"] * 4, embeddings=[near] * 3 + [far], weights=[1.0] * 4),
         (2, 0): Segment(2, 0, 3, 5, 3, 3, [3, 4, 5], ["unknown"] * 3, [0.65] * 3, [0.65] * 3, ["Ann"] * 3,
                         embeddings=[far] * 3, weights=[1.0] * 3),
+        (3, 0): Segment(3, 0, 3, 5, 3, 0),
     }
     survey = Survey(regions, [0] * 8, segments)
     excepted = decide_segments(survey, PeopleSelection("except", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
@@ -413,11 +416,11 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
     assert excepted[(1, 0)].masked and excepted[(1, 0)].shown == (0, 4, (0, 0))
     assert excepted[(2, 0)].masked and excepted[(2, 0)].shown is None
     assert [masked_regions(survey, excepted, i).track_ids.tolist() for i in range(8)] == \
-        [[], [], [], [2], [2], [1, 2], [1], [1]]
+        [[], [], [], [2, 3], [2, 3], [1, 2, 3], [1], [1]]
     # frame 5: track 1 is masked again, but as a second box on Ann's face it does not count on her
     shown, covering = uncovered_chosen(survey, excepted, 5)
     np.testing.assert_array_equal(shown, [ann])
-    np.testing.assert_array_equal(covering, [stranger])
+    np.testing.assert_array_equal(covering, [stranger, guess])
     # --only: nothing of the kind
     only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
     assert all(v.shown is None for v in only.values())
@@ -432,8 +435,10 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
     image = np.full((360, 640, 3), 200, np.uint8)
     out = redact_selected(blacken, image, survey, excepted, 4, mask_scale=1.5)
     assert (out[100:130, 100:130] == 200).all()  # Ann's face, where the stranger's box is not
-    assert (out[105:115, 162:170] == 200).all()  # her ear: inside her ellipse, outside her box
+    assert (out[161:170, 120:128] == 200).all()  # her chin: inside her ellipse, outside her box
     assert (out[130:190, 130:190] == 0).all()  # the stranger's face, also where it overlaps Ann's
     assert (out[200:215, 100:110] == 0).all()  # beyond her ellipse: the stranger's redaction stays
+    assert (out[100:120, 140:160] == 200).all()  # the backfilled guess on her detected box
+    assert (out[70:90, 175:200] == 0).all()  # the guess outside her box and ellipse
     boxed = redact_selected(blacken, image, survey, excepted, 4)
-    assert (boxed[105:115, 162:170] == 0).all()  # mask_scale 1: her box only
+    assert (boxed[161:170, 120:128] == 0).all()  # mask_scale 1: her box only

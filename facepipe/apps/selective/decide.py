@@ -413,6 +413,25 @@ def uncovered_chosen(survey: Survey, verdicts: dict[SegmentKey, Verdict], index:
     return regions.xyxy[shown], regions.xyxy[masked][~(holds | second).any(0)]
 
 
+def _detected_on_chosen(survey: Survey, verdicts: dict[SegmentKey, Verdict], index: int, shown: np.ndarray,
+                        covering: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of `uncovered_chosen`'s boxes: the visible chosen faces detected in frame `index`, and the
+    covering regions detected there too (a held, backfilled or interpolated region is where a face
+    is guessed to be: on a chosen face's box that the detector found in this very frame, the pixels
+    are that face's)."""
+    regions = survey.regions[index]
+    det = region_sources(regions) == Source.DETECTED
+    boxes = regions.xyxy
+
+    def pick(rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return rows
+        same = np.all(boxes[None, :, :] == rows[:, None, :], axis=-1) & det[None, :]
+        return rows[same.any(1)]
+
+    return pick(shown), pick(covering)
+
+
 def redact_selected(redact, image: np.ndarray, survey: Survey, verdicts: dict[SegmentKey, Verdict],
                     index: int, mask_scale: float = 1.0) -> np.ndarray:
     """Frame `index` redacted with `redact(image, regions)` (a new image), then the visible chosen faces'
@@ -443,7 +462,11 @@ def redact_selected(redact, image: np.ndarray, survey: Survey, verdicts: dict[Se
             keep[r0:r1, c0:c1] |= inside
     inward = np.concatenate([np.ceil(shown[:, :2]), np.floor(shown[:, 2:])], axis=1)
     outward = np.concatenate([np.floor(covering[:, :2]), np.ceil(covering[:, 2:])], axis=1)
-    for (x0, y0, x1, y1), value in [(b, True) for b in inward] + [(b, False) for b in outward]:
+    seen, seen_covering = _detected_on_chosen(survey, verdicts, index, shown, covering)
+    seen = np.concatenate([np.ceil(seen[:, :2]), np.floor(seen[:, 2:])], axis=1)
+    seen_covering = np.concatenate([np.floor(seen_covering[:, :2]), np.ceil(seen_covering[:, 2:])], axis=1)
+    for (x0, y0, x1, y1), value in ([(b, True) for b in inward] + [(b, False) for b in outward]
+                                    + [(b, True) for b in seen] + [(b, False) for b in seen_covering]):
         x0, y0, x1, y1 = (max(0, int(v)) for v in (x0, y0, x1, y1))
         keep[y0:y1, x0:x1] = value
     out[keep] = image[keep]
