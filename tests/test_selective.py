@@ -9,6 +9,7 @@ member at the bottom left; a scene cut at frame 20), with Miranda chosen by a st
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -421,6 +422,13 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
     shown, covering = uncovered_chosen(survey, excepted, 5)
     np.testing.assert_array_equal(shown, [ann])
     np.testing.assert_array_equal(covering, [stranger, guess])
+    # the review report says where a masked track is shown, and as whom
+    from facepipe.apps.selective.report import ReportEntry, report_doc
+
+    doc = report_doc([ReportEntry(Path("in.mp4"), Path("out.mp4"), "video", survey, excepted)],
+                     PeopleSelection("except", names=("Ann",)), ("Ann",))
+    shown_in_report = {t["track_id"]: t["shown"] for t in doc["inputs"][0]["tracks"]}
+    assert shown_in_report == {0: None, 1: {"first_frame": 0, "last_frame": 4, "as_track": 0}, 2: None, 3: None}
     # --only: nothing of the kind
     only = decide_segments(survey, PeopleSelection("only", names=("Ann",)), TrackSampling(), 0.6, ("Ann",))
     assert all(v.shown is None for v in only.values())

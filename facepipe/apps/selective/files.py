@@ -82,6 +82,9 @@ def anonymize_people_paths(
                              " embedding %s, rival %s): %s", src, v.track_id, v.first, v.last, v.embedded,
                              v.nearest_chosen or "-", f"{v.chosen_distance:.3f}", f"{v.track_chosen_distance:.3f}",
                              f"{v.rival_distance:.3f}", "masked" if v.masked else "left visible")
+                if v.shown is not None:
+                    log.info("%s: track %d, frames %d-%d: the same face as chosen track %d there, shown", src,
+                             v.track_id, v.shown[0], v.shown[1], v.shown[2][0])
             return file_report
 
         run.summary = run_each(jobs, one, describe=lambda job: (job.path, job.kind or "image"))

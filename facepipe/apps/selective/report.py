@@ -81,6 +81,8 @@ def report_doc(entries: Sequence[ReportEntry], selection: PeopleSelection, chose
                 "track_name": v.track_name or None, "track_distance": _num(v.track_distance),
                 "track_chosen_distance": _num(v.track_chosen_distance), "rival_distance": _num(v.rival_distance),
                 "follows": None if v.via == v.key else {"track_id": v.via[0], "scene": v.via[1]},
+                "shown": None if v.shown is None else {"first_frame": v.shown[0], "last_frame": v.shown[1],
+                                                       "as_track": v.shown[2][0]},
                 "thumbnail_frames": seg.thumb_frames, "sheet_row": row,
             })
             row += 1
@@ -101,7 +103,8 @@ def _strip(thumbs: list[np.ndarray], v: Verdict, width: int) -> np.ndarray:
     track = "" if not math.isfinite(v.track_chosen_distance) else f"track emb {v.track_chosen_distance:.3f}" + (
         f" rival {v.rival_distance:.3f}" if math.isfinite(v.rival_distance) else "")
     lines = (f"track {v.track_id} scene {v.scene}: {v.first}-{v.last}",
-             f"{v.state}: {'masked' if v.masked else 'visible'}",
+             f"{v.state}: {'masked' if v.masked else 'visible'}"
+             + (f", shown {v.shown[0]}-{v.shown[1]}" if v.shown is not None else ""),
              f"{v.chosen_distance:.3f} to {v.nearest_chosen}" if v.nearest_chosen else "not embedded", track)
     for k, text in enumerate(lines):
         cv2.putText(row, text[:28], (3, 14 + 15 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
