@@ -313,6 +313,18 @@ def test_track_embedding_names_a_track_and_one_person_is_one_face_at_a_time():
     np.testing.assert_allclose(track_embedding(e, [1.0, 1.0], "cosine"), [0.5 ** 0.5] * 2, atol=1e-6)
 
 
+def _blackener(margin: int):
+    """A redaction for redact_selected that blacks out each region `margin` px wider on each side, as a
+    scaled ellipse reaches out beyond its box."""
+    def blacken(image, regions):
+        out = image.copy()
+        for x0, y0, x1, y1 in regions.xyxy.astype(int):
+            out[max(0, y0 - margin):y1 + margin, max(0, x0 - margin):x1 + margin] = 0
+        return out
+
+    return blacken
+
+
 def test_a_much_larger_masked_region_does_not_blur_the_visible_chosen_face():
     """--except: a recall-first box around a whole group (masked) holds the excepted face; it is redacted
     everywhere but on that face, while a neighbour's face overlapping it stays redacted on its whole
@@ -337,14 +349,8 @@ def test_a_much_larger_masked_region_does_not_blur_the_visible_chosen_face():
     np.testing.assert_array_equal(shown, [ann])
     np.testing.assert_array_equal(covering, [neighbour])  # the group box does not count on Ann's face
 
-    def blacken(image, regions):  # redacts a box 20 px wider on each side, as a scaled ellipse reaches out
-        out = image.copy()
-        for x0, y0, x1, y1 in regions.xyxy.astype(int):
-            out[max(0, y0 - 20):y1 + 20, max(0, x0 - 20):x1 + 20] = 0
-        return out
-
     image = np.full((360, 640, 3), 200, np.uint8)
-    out = redact_selected(blacken, image, survey, excepted, 0)
+    out = redact_selected(_blackener(20), image, survey, excepted, 0)
     assert (out[100:140, 100:140] == 200).all()  # Ann's face, where no one else's box is
     assert (out[140:200, 140:200] == 0).all()  # the neighbour's face, also where it overlaps Ann's
     assert (out[20:100, 20:320] == 0).all() and (out[160:320, 20:140] == 0).all()  # the rest of the group box
@@ -434,19 +440,13 @@ def test_except_shows_the_stretch_of_a_track_that_is_the_excepted_face():
     assert all(v.shown is None for v in only.values())
     assert [masked_regions(survey, only, i).track_ids.tolist() for i in range(8)] == [[]] * 3 + [[0]] * 3 + [[]] * 2
 
-    def blacken(image, regions):  # redacts a box 30 px wider on each side, as a scaled ellipse reaches out
-        out = image.copy()
-        for x0, y0, x1, y1 in regions.xyxy.astype(int):
-            out[max(0, y0 - 30):y1 + 30, max(0, x0 - 30):x1 + 30] = 0
-        return out
-
     image = np.full((360, 640, 3), 200, np.uint8)
-    out = redact_selected(blacken, image, survey, excepted, 4, mask_scale=1.5)
+    out = redact_selected(_blackener(30), image, survey, excepted, 4, mask_scale=1.5)
     assert (out[100:130, 100:130] == 200).all()  # Ann's face, where the stranger's box is not
     assert (out[161:170, 120:128] == 200).all()  # her chin: inside her ellipse, outside her box
     assert (out[130:190, 130:190] == 0).all()  # the stranger's face, also where it overlaps Ann's
     assert (out[200:215, 100:110] == 0).all()  # beyond her ellipse: the stranger's redaction stays
     assert (out[100:120, 140:160] == 200).all()  # the backfilled guess on her detected box
     assert (out[70:90, 175:200] == 0).all()  # the guess outside her box and ellipse
-    boxed = redact_selected(blacken, image, survey, excepted, 4)
+    boxed = redact_selected(_blackener(30), image, survey, excepted, 4)
     assert (boxed[161:170, 120:128] == 0).all()  # mask_scale 1: her box only

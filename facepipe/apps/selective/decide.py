@@ -176,15 +176,7 @@ def _on_chosen_faces(survey: Survey, chosen: set[SegmentKey]) -> dict[SegmentKey
         off = ~on & (region_sources(regions) == Source.DETECTED)
         if not on.any() or not off.any():
             continue
-        a, b = regions.xyxy[off][:, None, :], regions.xyxy[on][None, :, :]
-        overlap = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None)
-        inter = overlap[..., 0] * overlap[..., 1]
-        a, b = a[:, 0], b[0]
-        wa, wb = a[:, 2] - a[:, 0], b[:, 2] - b[:, 0]
-        smaller = np.maximum(np.minimum((wa * (a[:, 3] - a[:, 1]))[:, None], (wb * (b[:, 3] - b[:, 1]))[None, :]),
-                             1e-6)
-        ratio = wa[:, None] / np.maximum(wb[None, :], 1e-6)
-        lies_on = (inter / smaller >= 0.6) & (ratio >= 0.4) & (ratio <= 2.5)
+        lies_on, _ = _box_relations(regions.xyxy[off], regions.xyxy[on])
         others = [k for k, o in zip(keys, off) if o]
         hosts = [k for k, o in zip(keys, on) if o]
         for r in np.flatnonzero(lies_on.any(1)):
@@ -285,12 +277,7 @@ def _distinct_pairs(survey: Survey) -> set[tuple[SegmentKey, SegmentKey]]:
         det = regions[region_sources(regions) == Source.DETECTED] if len(regions) else regions
         if len(det) < 2:
             continue
-        b = det.xyxy
-        overlap = np.clip(np.minimum(b[:, None, 2:], b[None, :, 2:]) - np.maximum(b[:, None, :2], b[None, :, :2]),
-                          0, None)
-        inter = overlap[..., 0] * overlap[..., 1]
-        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        apart = inter <= 0.1 * np.maximum(np.minimum(area[:, None], area[None, :]), 1e-6)
+        _, apart = _box_relations(det.xyxy, det.xyxy)
         keys = [(int(t), scene) for t in det.track_ids.tolist()]
         for r, c in zip(*np.nonzero(np.triu(apart, 1))):
             if keys[r] != keys[c]:
