@@ -15,7 +15,7 @@ from facepipe.apps.anonymize.gating import on_body
 from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor, _not_covered, mask_boxes
 from facepipe.apps.anonymize.regions import Source, face_regions, region_sources
-from facepipe.apps.anonymize.tiling import MODEL_RANGES, Tile, plan_tiles, tiles_near
+from facepipe.apps.anonymize.tiling import MODEL_RANGES, Tile, plan_tiles, tile_phases, tiles_near
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.apps.anonymize.verify import FaceVerifier, VerifyOptions
 from facepipe.io.image import read_image
@@ -329,6 +329,56 @@ def test_tiles_cover_the_frame_with_enough_overlap(size):
     finest = max(t.k for t in tiles)
     assert 20 * finest >= rng.lo - 1e-6  # a 20 px face reaches the model's reliable size
     assert plan_tiles(W, H, None, rng) == []
+
+
+def _blocks(tiles: list[Tile]) -> list[list[int]]:
+    """Indices of the tiles of every 2x2 block of neighbours, per tile level."""
+    out = []
+    for k in sorted({t.k for t in tiles}):
+        idx = [i for i, t in enumerate(tiles) if t.k == k]
+        xs, ys = sorted({tiles[i].x0 for i in idx}), sorted({tiles[i].y0 for i in idx})
+        at = {(ys.index(tiles[i].y0), xs.index(tiles[i].x0)): i for i in idx}
+        out += [[at[(r, c)], at[(r, c + 1)], at[(r + 1, c)], at[(r + 1, c + 1)]]
+                for r in range(len(ys) - 1) for c in range(len(xs) - 1)]
+    return out
+
+
+@pytest.mark.parametrize("video", ["lp_s18_woman_indoor.mp4", "facenet_pedestrians.mp4", "lp_s13_dance_fullbody.mp4"])
+def test_a_streams_tile_turns_spread_each_block_of_neighbours_over_the_period(video):
+    # A face lies in up to 2x2 overlapping tiles of a level; a stream scans each tile once per period.
+    # The turns put the four tiles of every block on four different frames (the row-major order
+    # put a block on two frames of eight at 720p: 8 columns), with nearly equal tiles per frame.
+    from facepipe.io.video import VideoReader
+
+    with VideoReader(shared_file(f"videos/{video}")) as r:
+        frame = next(iter(r)).image
+    H, W = frame.shape[:2]
+    finder = FaceFinder(FaceFinderOptions())
+    tiles = finder.tiles_for(W, H, "full_dense")
+    for period in (5, 6, 7, 8):
+        phases = tile_phases(tiles, period)
+        assert sorted(set(phases.tolist())) <= list(range(period))
+        assert np.bincount(phases, minlength=period).max() <= -(-len(tiles) // period) + 1
+        for block in _blocks(tiles):
+            assert len(set(phases[block].tolist())) == 4, (period, block)
+    # Where the row-major order already did that (period 5 at 720p), it is kept.
+    if (W, H) == (1280, 720):
+        np.testing.assert_array_equal(tile_phases(tiles, 5), np.arange(len(tiles)) % 5)
+    # The stream itself: over one period, every tile is scanned exactly once.
+    o = finder.options
+    period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame)
+    seen: list[tuple[int, int, float]] = []
+    run = finder._run
+
+    def record(name, views, parts, view_ids, tiles_, *a, **kw):
+        if tiles_ is not None:
+            seen.extend((t.x0, t.y0, t.k) for t in tiles_)
+        return run(name, views, parts, view_ids, tiles_, *a, **kw)
+
+    finder._run = record
+    for index in range(period):
+        finder.detect_frame(frame, index)
+    assert sorted(seen) == sorted((t.x0, t.y0, t.k) for t in tiles)
 
 
 @pytest.fixture(scope="module")
@@ -687,7 +737,7 @@ def _record_detector_calls(finder: FaceFinder) -> list[str]:
 
 def test_zoomed_out_views_take_turns_in_a_stream():
     # Stream frames run one zoomed-out view each (zoom_period 2); a still image runs both.
-    finder = FaceFinder(FaceFinderOptions(min_face=None, whole_turns=()))
+    finder = FaceFinder(FaceFinderOptions(min_face=None, whole_turns=(), whole_periods=()))
     calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     whole = list(finder.options.whole_models)
@@ -704,7 +754,8 @@ def test_dense_and_sparse_whole_frame_views_take_turns_in_a_stream():
     # whole_turns: the two full-range files see the whole frame on alternate frames of a stream,
     # the short-range model every frame; a still image runs all three.
     assert FaceFinderOptions().whole_turns == ()  # off by default: tracks stay on one face (RESULTS.md)
-    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_turns=("full_dense", "full")))
+    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_turns=("full_dense", "full"),
+                                          whole_periods=()))
     calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     for index, expected in ((0, ["full_dense", "short"]), (1, ["short", "full"]), (2, ["full_dense", "short"])):
@@ -721,6 +772,36 @@ def test_dense_and_sparse_whole_frame_views_take_turns_in_a_stream():
     assert calls == ["full_dense", "short"]
     with pytest.raises(ValueError, match="whole_turns"):
         FaceFinderOptions(whole_turns=("full_dense", "nope"))
+
+
+def test_the_sparse_whole_frame_view_can_run_every_other_frame_of_a_stream():
+    # whole_periods (("full", 2),): the sparse full-range file every 2nd frame, on the odd ones, where
+    # the zoomed-out turn is the cheaper 128² view; the dense file and the short-range model see every
+    # frame, so a face's box stays where the dense file puts it; a still image runs all three.
+    # Off by default: the hamilton clip's dark faces lose margin (RESULTS.md).
+    assert FaceFinderOptions().whole_periods == ()
+    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_periods=(("full", 2),)))
+    calls = _record_detector_calls(finder)
+    img = read_image(shared_file("faces/pyfeat_single_face.jpg"))
+    for index, expected in ((0, ["full_dense", "short"]), (1, ["full_dense", "short", "full"]),
+                            (2, ["full_dense", "short"]), (3, ["full_dense", "short", "full"])):
+        calls.clear()
+        finder.detect_frame(img, index)
+        assert calls == expected
+    calls.clear()
+    assert len(finder.detect(img)) == 1
+    assert calls == ["full_dense", "short", "full"]
+    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_periods=(("full", 3), ("short", 1))))
+    calls = _record_detector_calls(finder)
+    runs = []
+    for index in range(6):
+        calls.clear()
+        finder.detect_frame(img, index)
+        runs.append("full" in calls)
+    assert runs == [False, False, True, False, False, True]
+    for bad in ((("nope", 2),), (("full", 0),)):
+        with pytest.raises(ValueError, match="whole_periods"):
+            FaceFinderOptions(whole_periods=bad)
 
 
 def test_a_big_weak_box_whose_crop_is_the_frame_is_not_detected_again():

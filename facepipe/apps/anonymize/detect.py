@@ -29,6 +29,7 @@ from facepipe.apps.anonymize.tiling import (
     off_inner_edges,
     plan_tiles,
     resized,
+    tile_phases,
     tiles_near,
     zoomed_out,
 )
@@ -76,11 +77,13 @@ class FaceFinderOptions:
         most crowd faces the full-range tiles miss, but on tiles it also fires on hair and fabric
         next to a lone face; a lone face (or two) never makes a crowd. Their detections lend no
         support (`min_views`) to the other views' detections.
-    tile_period: in a stream (`FaceFinder.__call__`), each frame scans only every
-        `tile_period`-th tile, in turn, so every tile is scanned once per `tile_period` frames
-        (the tracker holds small faces in between), but never fewer than `min_tiles_per_frame`
-        per frame (small frames have few tiles: all are scanned every frame). Single images
-        always get all tiles.
+    tile_period: in a stream (`FaceFinder.__call__`), each frame scans a `tile_period`-th of the
+        tiles, in turn, so every tile is scanned once per `tile_period` frames (the tracker holds
+        small faces in between), but never fewer than `min_tiles_per_frame` per frame (small
+        frames have few tiles: all are scanned every frame). The turns (`tiling.tile_phases`) put
+        the 2x2 overlapping tiles a small face lies in on four different frames of the period, so
+        such a face is scanned about every other frame at period 8. Single images always get all
+        tiles.
     wide_tile: the largest side, in tensor pixels, of a tile of a full-range model run on views of
         any size (wide.py): a tile level is one call on one large view where 192² tiles overlap
         (720p: one 896x512 view instead of 32 tiles of 2.6x the frame's area; 13 instead of 27 ms
@@ -97,6 +100,14 @@ class FaceFinderOptions:
         differently, and alternating them let a track jump from one face to its neighbour (the
         hamilton clip: Obama's track moved to his wife's face), which breaks per-track identity
         decisions (`anonymize --only/--except`). Single images always get all.
+    whole_periods: (model, n) pairs: in a stream, whole-frame model `model` (of `whole_models`) runs
+        only on frames k with k % n == n - 1 (with `zoom_period` 2 the heavier zoomed-out view, the
+        192² one, runs on the even frames). Single images always get all. Off by default (()):
+        (("full", 2),), the sparse full-range file every other frame, saves about 2 ms a frame
+        at 720p and 1080p and keeps `anonymize --only` at 100 % (the dense file still sees every
+        frame, so a track keeps its place, unlike with `whole_turns`), but the sparse file is
+        there for the hamilton clip's dark faces, and their margin fell from 60.5 % to 54.7 % of
+        the box changed (in memory; 50 % is a leak; benchmarks/RESULTS.md).
     zoom_period: in a stream, the zoomed-out views (`zoom_models`) take turns likewise: frame k
         runs zoom model i only when k % zoom_period == i % zoom_period (1: all every frame). They
         are for faces that fill the frame, which the tracker holds between turns. Single images
@@ -138,12 +149,13 @@ class FaceFinderOptions:
     crowd_tile_score: float = 0.2
     crowd_faces: int = 3
     crowd_tile_radius: float = 6.0
-    tile_period: int = 5
-    min_tiles_per_frame: int = 6
+    tile_period: int = 8
+    min_tiles_per_frame: int = 4
     wide_tile: int = 0
     full_scan_area: int = 300_000
     zoom_period: int = 2
     whole_turns: tuple[str, ...] = ()
+    whole_periods: tuple[tuple[str, int], ...] = ()
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
@@ -206,6 +218,10 @@ class FaceFinderOptions:
             if m not in MODEL_RANGES:
                 raise ValueError(f"unknown face detector model {m!r} in whole_turns; choose from"
                                  f" {sorted(MODEL_RANGES)}")
+        for m, n in self.whole_periods:
+            if m not in MODEL_RANGES or int(n) != n or n < 1:
+                raise ValueError(f"whole_periods takes (model, period >= 1) pairs of models from"
+                                 f" {sorted(MODEL_RANGES)}, got {(m, n)!r}")
         if self.zoom_period < 1:
             raise ValueError(f"zoom_period must be >= 1, got {self.zoom_period}")
         if self.wide_tile < 0 or self.full_scan_area < 0:
@@ -228,6 +244,7 @@ class FaceFinder:
         }
         self._lock = threading.Lock()
         self._plan_cache: dict[tuple[int, int, str], list[Tile]] = {}
+        self._phase_cache: dict[tuple[int, int, str, int], np.ndarray] = {}
         self._calls = 0
         self._verifier = FaceVerifier(o.verify, runtime=o.runtime) if o.verify.below > 0 else None
 
@@ -283,7 +300,8 @@ class FaceFinder:
     def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
         """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views."""
         o = self.options
-        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns else None)
+        streamed = o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns or any(n > 1 for _, n in o.whole_periods)
+        return self.detect(rgb, phase=index if streamed else None)
 
     def detect(self, rgb: np.ndarray, *, phase: int | None = None) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.
@@ -342,8 +360,11 @@ class FaceFinder:
         view_ids: list[tuple[int, str]] = []  # per part: which view (id, model) produced it
         # Whole frame, and zoomed out for faces that fill it.
         turns = tuple(m for m in dict.fromkeys(o.whole_turns) if m in o.whole_models)
+        periods = dict(o.whole_periods)
         for name in o.whole_models:
             if phase is not None and len(turns) > 1 and name in turns and turns[phase % len(turns)] != name:
+                continue
+            if phase is not None and phase % periods.get(name, 1) != periods.get(name, 1) - 1:
                 continue
             self._run(name, [(img, 0, 0, 1.0)], parts, view_ids, None)
         if o.zoom_out > 1:
@@ -389,7 +410,10 @@ class FaceFinder:
         else:
             period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame)
         if period > 1:
-            tiles = tiles[phase % period :: period]
+            key = (img.shape[1], img.shape[0], model, period)
+            if key not in self._phase_cache:
+                self._phase_cache[key] = tile_phases(tiles, period)
+            tiles = [t for t, p in zip(tiles, self._phase_cache[key], strict=True) if p == phase % period]
         if only_near is not None:
             tiles = tiles_near(tiles, *only_near)
         if not tiles:
@@ -418,7 +442,8 @@ class FaceFinder:
             # The crop is the whole frame, which these models have already seen as whole-frame views:
             # a detection of theirs on the box would have made it a detection of two views. (Only the
             # resampling would differ; on lp_s18, 720p, these checks cost 20 ms a frame and never
-            # found a face. With `whole_turns` one of the full-range files saw it this frame.)
+            # found a face. With `whole_turns` or `whole_periods` the dense or the sparse full-range file saw it
+            # this frame.)
             return False
         for name in others or [found_by]:
             size = MODEL_RANGES[name].size

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 __all__ = ["MIRRORED_KEYPOINTS", "MODEL_RANGES", "ModelRange", "Tile", "off_inner_edges", "plan_tiles", "resized",
-           "tiles_near", "zoomed_out"]
+           "tile_phases", "tiles_near", "zoomed_out"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,50 @@ def plan_tiles(width: int, height: int, min_face: float | None, rng: ModelRange,
         k_prev = k
     return tiles
 
+
+def tile_phases(tiles: Sequence[Tile], period: int) -> np.ndarray:
+    """The frame (0..period-1) of each tile's scan in a stream that scans every tile once per `period` frames.
+
+    A face of a tile level lies in up to 2x2 neighbouring tiles (they overlap by the largest face
+    of the level), so what matters for recall is how the scans of each 2x2 block spread over the
+    period. Per level, the tile at grid row r, column c is scanned at (a·r + b·c + offset) % period,
+    with (a, b) chosen so that the frames get as equal a number of tiles as possible (the most
+    tiles one frame scans is the cost) and, among those, every block's scans are as evenly spread
+    as possible (the largest smallest gap between them, then the smallest largest gap: the
+    longest a face waits for its next scan). The row-major order (a = columns, b = 1), the schedule this replaced, wins ties:
+    for periods it already spreads well (5 at 720p: a block's four scans on four of five frames)
+    nothing changes; at other periods it can put a block's tiles on one frame (period 8 with 8
+    columns: all four scans of a block on two frames), which this avoids.
+    """
+    phases = np.zeros(len(tiles), np.int64)
+    if period <= 1 or not tiles:
+        return phases
+    offset = 0
+    levels: dict[float, list[int]] = {}
+    for i, t in enumerate(tiles):
+        levels.setdefault(round(t.k, 6), []).append(i)
+    for idx in levels.values():
+        xs = sorted({tiles[i].x0 for i in idx})
+        ys = sorted({tiles[i].y0 for i in idx})
+        cols = np.array([xs.index(tiles[i].x0) for i in idx])
+        rows = np.array([ys.index(tiles[i].y0) for i in idx])
+        ncols, nrows = len(xs), len(ys)
+        best: tuple | None = None
+        for a in range(period):
+            for b in range(period):
+                steps = [0] + ([b] if ncols > 1 else []) + ([a] if nrows > 1 else []) + (
+                    [a + b] if ncols > 1 and nrows > 1 else [])
+                block = sorted({s % period for s in steps})
+                gaps = [block[j + 1] - block[j] for j in range(len(block) - 1)] + [block[0] + period - block[-1]]
+                spread = min(gaps) if len(block) == len(steps) else 0
+                ph = (a * rows + b * cols + offset) % period
+                load = int(np.bincount(ph, minlength=period).max())
+                key = (load, -spread, max(gaps), (a, b) != (ncols % period, 1 % period), a, b)
+                if best is None or key < best[0]:
+                    best = (key, ph)
+        phases[idx] = best[1]
+        offset += len(idx)
+    return phases
 
 
 # BlazeFace keypoints: right eye, left eye, nose, mouth, right ear, left ear; a mirror swaps sides.
