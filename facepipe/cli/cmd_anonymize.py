@@ -94,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="detect on frames resized by this factor (redaction stays at full resolution)")
     g.add_argument("--tile-period", type=int_range(1), default=None,
                    help="videos: each frame scans 1/N of the small-face tiles, so all are scanned every N"
-                        " frames, never fewer than 4 per frame (default 8; 1 = all tiles every frame)")
+                        " frames, never fewer than 4 per frame, all if at most 11 (default 8; 1 = all tiles every"
+                        " frame)")
     g.add_argument("--confirm", type=PROBABILITY, default=None, metavar="SCORE",
                    help="videos: a face first seen scoring below SCORE is covered only 5 frames either side"
                         " until seen again and confirmed by the second opinion (less blur around false"

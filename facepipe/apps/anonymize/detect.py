@@ -79,11 +79,11 @@ class FaceFinderOptions:
         support (`min_views`) to the other views' detections.
     tile_period: in a stream (`FaceFinder.__call__`), each frame scans a `tile_period`-th of the
         tiles, in turn, so every tile is scanned once per `tile_period` frames (the tracker holds
-        small faces in between), but never fewer than `min_tiles_per_frame` per frame (small
-        frames have few tiles: all are scanned every frame). The turns (`tiling.tile_phases`) put
-        the 2x2 overlapping tiles a small face lies in on four different frames of the period, so
-        such a face is scanned about every other frame at period 8. Single images always get all
-        tiles.
+        small faces in between), but never fewer than `min_tiles_per_frame` per frame, and frames
+        with at most `full_scan_tiles` tiles (640x360: 6, 512²: 9) are scanned whole every frame.
+        The turns (`tiling.tile_phases`) put the 2x2 overlapping tiles a small face lies in on four
+        different frames of the period, so such a face is scanned about every other frame at
+        period 8. Single images always get all tiles.
     wide_tile: the largest side, in tensor pixels, of a tile of a full-range model run on views of
         any size (wide.py): a tile level is one call on one large view where 192² tiles overlap
         (720p: one 896x512 view instead of 32 tiles of 2.6x the frame's area; 13 instead of 27 ms
@@ -151,6 +151,7 @@ class FaceFinderOptions:
     crowd_tile_radius: float = 6.0
     tile_period: int = 8
     min_tiles_per_frame: int = 4
+    full_scan_tiles: int = 11
     wide_tile: int = 0
     full_scan_area: int = 300_000
     zoom_period: int = 2
@@ -226,9 +227,9 @@ class FaceFinderOptions:
             raise ValueError(f"zoom_period must be >= 1, got {self.zoom_period}")
         if self.wide_tile < 0 or self.full_scan_area < 0:
             raise ValueError(f"wide_tile and full_scan_area must be >= 0, got {self.wide_tile}, {self.full_scan_area}")
-        if self.tile_period < 1 or self.min_tiles_per_frame < 1:
-            raise ValueError(f"tile_period and min_tiles_per_frame must be >= 1, got {self.tile_period},"
-                             f" {self.min_tiles_per_frame}")
+        if self.tile_period < 1 or self.min_tiles_per_frame < 1 or self.full_scan_tiles < 0:
+            raise ValueError(f"tile_period and min_tiles_per_frame must be >= 1 and full_scan_tiles >= 0, got"
+                             f" {self.tile_period}, {self.min_tiles_per_frame}, {self.full_scan_tiles}")
 
 
 class FaceFinder:
@@ -409,6 +410,8 @@ class FaceFinder:
             period = o.tile_period if area > o.full_scan_area else 1
         else:
             period = min(o.tile_period, len(tiles) // o.min_tiles_per_frame)
+            if len(tiles) <= o.full_scan_tiles:
+                period = 1
         if period > 1:
             key = (img.shape[1], img.shape[0], model, period)
             if key not in self._phase_cache:

@@ -123,10 +123,11 @@ def tile_phases(tiles: Sequence[Tile], period: int) -> np.ndarray:
     with (a, b) chosen so that the frames get as equal a number of tiles as possible (the most
     tiles one frame scans is the cost) and, among those, every block's scans are as evenly spread
     as possible (the largest smallest gap between them, then the smallest largest gap: the
-    longest a face waits for its next scan). The row-major order (a = columns, b = 1), the schedule this replaced, wins ties:
-    for periods it already spreads well (5 at 720p: a block's four scans on four of five frames)
-    nothing changes; at other periods it can put a block's tiles on one frame (period 8 with 8
-    columns: all four scans of a block on two frames), which this avoids.
+    longest a face waits for its next scan). The row-major order (a = columns, b = 1), the
+    schedule this replaced, wins ties: for periods it already spreads well (5 at 720p: a block's
+    four scans on four of five frames) nothing changes; at others it puts a block's tiles on
+    fewer frames (period 8 with 8 columns: the four scans of a block on two frames; 1080p at
+    period 5: on three), which this avoids.
     """
     phases = np.zeros(len(tiles), np.int64)
     if period <= 1 or not tiles:
