@@ -352,6 +352,8 @@ def test_small_frames_scan_all_their_tiles_every_frame():
         assert sum(scanned) == len(tiles)
     with pytest.raises(ValueError, match="full_scan_tiles"):
         FaceFinderOptions(full_scan_tiles=-1)
+    # --crowd keeps its scans: at least 6 tiles a frame, as before the video default went to 4.
+    assert FaceFinderOptions.for_crowds(tile_period=4).min_tiles_per_frame == 6
 
 
 def _blocks(tiles: list[Tile]) -> list[list[int]]:

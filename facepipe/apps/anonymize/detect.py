@@ -187,9 +187,10 @@ class FaceFinderOptions:
         short-range model on every tile and threshold 0.2, its detections not gated by the crowd
         rule. Meant for streams (`facepipe anonymize --crowd` uses it for videos and cameras);
         on still photos `for_images` does better (benchmarks/RESULTS.md). No verifier (as for
-        videos: see benchmarks/RESULTS.md)."""
+        videos: see benchmarks/RESULTS.md). At least 6 tiles a frame in a stream (the video
+        default went to 4 with tile period 8; crowds keep the scans they had)."""
         return cls.for_images(**{"tile_models": ("full_dense", "short"), "min_score": 0.2, "crowd_tile_models": (),
-                                 "verify": VerifyOptions(), **changes})
+                                 "verify": VerifyOptions(), "min_tiles_per_frame": 6, **changes})
 
     def __post_init__(self) -> None:
         fold_num_threads_alias(self)
