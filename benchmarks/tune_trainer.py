@@ -8,7 +8,9 @@ are never read here, so settings picked from this table are not tuned on them.
 
     python benchmarks/tune_trainer.py --work /tmp/bench_trainer base mix20k transfer wide noise0
 
-Blended faces are cached per fold, mode and seed in WORK/tune/ (they depend only on the folds).
+Blended faces are cached per fold, mode and seed in WORK/tune/ (they depend only on the folds), or in
+WORK/tune/NAME/ with `--root WORK/NAME`: another training root, e.g. one that also lists bench_trainer.py's
+photo-people folders (they are never held out: pass the videos as --fold).
 """
 
 from __future__ import annotations
@@ -51,12 +53,12 @@ CONFIGS: dict[str, tuple[dict, int]] = {
 }
 
 
-def fold_mixes(work: Path, folders, fold: str, mode: str, count: int) -> Mixes:
-    for have in sorted((work / "tune").glob(f"mix_{fold}_{mode}_*.npz")):
+def fold_mixes(cache: Path, folders, fold: str, mode: str, count: int) -> Mixes:
+    for have in sorted(cache.glob(f"mix_{fold}_{mode}_*.npz")):
         if int(have.stem.rsplit("_", 1)[1]) >= count:
             with np.load(have) as z:
                 return Mixes(z["landmarks"][:count], z["neutral"][:count], z["sizes"][:count], z["labels"][:count])
-    path = work / "tune" / f"mix_{fold}_{mode}_{count}.npz"
+    path = cache / f"mix_{fold}_{mode}_{count}.npz"
     lms = [lm for name, lm in zip(folders.folders, folders.landmarks) if name != fold]
     mixes = teacher_mixes(lms, count, featurizer("normalized"), seed=0, mode=mode)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,12 +70,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("configs", nargs="+", choices=sorted(CONFIGS), metavar="CONFIG", help=", ".join(CONFIGS))
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_trainer"))
+    ap.add_argument("--root", type=Path, default=None,
+                    help="training dataset root (default WORK/train); e.g. one that adds photo people")
     ap.add_argument("--fold", action="append", dest="folds", default=None,
                     help="a held-out training video (repeat; default: all 5)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    samples = load_samples(read_root(args.work / "train"))
+    root = args.root or args.work / "train"
+    cache = args.work / "tune" if args.root is None else args.work / "tune" / root.name
+    samples = load_samples(read_root(root))
     folds = args.folds or list(samples.folders)
     zero = np.isin(np.array(LIVE_LINK_NAMES), np.array(DEFAULT_FORCED_ZERO))
     table = {}
@@ -85,7 +91,7 @@ def main() -> None:
         for fold in folds:
             gi = samples.folders.index(fold)
             n_real = int((samples.group != gi).sum())
-            sub = fold_mixes(args.work, samples, fold, opts.mix_mode, max(0, total - n_real))
+            sub = fold_mixes(cache, samples, fold, opts.mix_mode, max(0, total - n_real))
             extra = (mixed_inputs(sub, featurizer("normalized")), sub.labels)
             res, net = train(samples, dataclasses.replace(opts, val_sets=(fold,)), extra)
             import torch
