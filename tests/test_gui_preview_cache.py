@@ -60,11 +60,13 @@ def test_new_thresholds_give_a_fresh_runs_regions(rel, index, thresholds):
             _assert_same(got, _fresh(engine, index, settings), f"{rel} frame {index} threshold {t}")
             # Drawn from the same regions as the export would (a redraw costs no detection).
             assert engine.has_regions(index, settings)
-        # The first threshold runs every model; later ones reuse the views' runs (measured: 37 of 37-44
-        # on the 720p frame, 11 of 13-22 on the stage, 584 of 585); only new candidates' verifier crops run.
+        # The first threshold runs every model; later ones reuse the views' runs (measured: 37 of 37 on
+        # the 720p frame, 11-13 of 16 on the stage, 731-744 of 764 on the photo); only new candidates'
+        # verifier crops run. On the stage 5 of the first threshold's 16 runs are such crops (4 before
+        # the stream finder verified detections up to 0.8, not 0.75): hence 0.65, not 0.7.
         assert hits[0][0] == 0 and hits[0][1] > 0
         for h, _ in hits[1:]:
-            assert h >= 0.7 * hits[0][1], hits
+            assert h >= 0.65 * hits[0][1], hits
     finally:
         engine.close()
 

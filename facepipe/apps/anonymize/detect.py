@@ -121,8 +121,12 @@ class FaceFinderOptions:
         to this many face heights below its chin (0: off): bodies are where the crowd tiles'
         false positives sit. "Below" follows each face's eyes-to-mouth direction.
     verify: a second opinion on detections scoring below `verify.below` (face-mesh presence or
-        YuNet, see verify.py) below 0.75: for streams the rejected ones are only marked
-        (`mark_only`: the tracker keeps those that continue a verified face), photos drop them.
+        YuNet, see verify.py): for streams the rejected ones are only marked (`mark_only`: the
+        tracker keeps those that continue a verified face) and every detection below 0.8 is
+        checked, the score under which the tracker does not take a face as confirmed on one
+        sighting (`TrackerOptions.confirm_score`): between 0.75 and 0.8 BlazeFace also scores
+        fists and palms, which then started tracks nothing had checked (benchmarks/RESULTS.md,
+        "The hand-signing clip"). Photos drop the rejected ones and check below 0.75.
     runtime: threads, model files, delegate of every detector model (`RuntimeOptions`);
         num_threads is its deprecated alias.
     """
@@ -160,7 +164,7 @@ class FaceFinderOptions:
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
-    verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(below=0.75, mark_only=True))
+    verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(below=0.8, mark_only=True))
     num_threads: int | None = None  # deprecated: runtime.num_threads
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
