@@ -189,11 +189,11 @@ def main(argv: list[str] | None = None) -> int:
                                    (plain if mode == "encoded" else inputs) if not is_video else None,
                                    identity=ident, landmarks=marks)
                     rows[(name, mode, src.name)] = r
-                    print(f"{name:28s} {mode:7s} {src.name:34s} leaks {r['leaks']:3d} least {100 * r['min_changed']:.1f}"
-                          if r["min_changed"] is not None else
-                          f"{name:28s} {mode:7s} {src.name:34s} leaks {r['leaks']:3d} least -", end="")
+                    least = f"{100 * r['min_changed']:.1f}" if r["min_changed"] is not None else "-"
+                    print(f"{name:28s} {mode:7s} {src.name:34s} leaks {r['leaks']:3d} least {least}", end="")
                     print(f" <60% {r['borderline']:3d} changed {100 * r['changed_area']:.1f}% false-regions"
-                          f" {r['false_regions']} recognisable {r.get('recognisable', '-')} of {r.get('comparable', '-')}"
+                          f" {r['false_regions']} recognisable {r.get('recognisable', '-')}"
+                          f" of {r.get('comparable', '-')}"
                           f" least-distance {r.get('min_distance', '-')} redetected {r.get('redetected', '-')}"
                           f" least5 {r['least_changed_faces'][:3]}"
                           f" redact {1000 * t_red:.1f} ms/frame (regions {t_reg:.0f} s)", flush=True)

@@ -763,7 +763,7 @@ def _record_detector_calls(finder: FaceFinder) -> list[str]:
 
 def test_zoomed_out_views_take_turns_in_a_stream():
     # Stream frames run one zoomed-out view each (zoom_period 2); a still image runs both.
-    finder = FaceFinder(FaceFinderOptions(min_face=None, whole_turns=(), whole_periods=()))
+    finder = FaceFinder(FaceFinderOptions(min_face=None, whole_turns=()))
     calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     whole = list(finder.options.whole_models)
@@ -780,8 +780,7 @@ def test_dense_and_sparse_whole_frame_views_take_turns_in_a_stream():
     # whole_turns: the two full-range files see the whole frame on alternate frames of a stream,
     # the short-range model every frame; a still image runs all three.
     assert FaceFinderOptions().whole_turns == ()  # off by default: tracks stay on one face (RESULTS.md)
-    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_turns=("full_dense", "full"),
-                                          whole_periods=()))
+    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_turns=("full_dense", "full")))
     calls = _record_detector_calls(finder)
     img = np.full((90, 160, 3), 128, np.uint8)
     for index, expected in ((0, ["full_dense", "short"]), (1, ["short", "full"]), (2, ["full_dense", "short"])):
@@ -798,36 +797,6 @@ def test_dense_and_sparse_whole_frame_views_take_turns_in_a_stream():
     assert calls == ["full_dense", "short"]
     with pytest.raises(ValueError, match="whole_turns"):
         FaceFinderOptions(whole_turns=("full_dense", "nope"))
-
-
-def test_the_sparse_whole_frame_view_can_run_every_other_frame_of_a_stream():
-    # whole_periods (("full", 2),): the sparse full-range file every 2nd frame, on the odd ones, where
-    # the zoomed-out turn is the cheaper 128² view; the dense file and the short-range model see every
-    # frame, so a face's box stays where the dense file puts it; a still image runs all three.
-    # Off by default: the hamilton clip's dark faces lose margin (RESULTS.md).
-    assert FaceFinderOptions().whole_periods == ()
-    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_periods=(("full", 2),)))
-    calls = _record_detector_calls(finder)
-    img = read_image(shared_file("faces/pyfeat_single_face.jpg"))
-    for index, expected in ((0, ["full_dense", "short"]), (1, ["full_dense", "short", "full"]),
-                            (2, ["full_dense", "short"]), (3, ["full_dense", "short", "full"])):
-        calls.clear()
-        finder.detect_frame(img, index)
-        assert calls == expected
-    calls.clear()
-    assert len(finder.detect(img)) == 1
-    assert calls == ["full_dense", "short", "full"]
-    finder = FaceFinder(FaceFinderOptions(min_face=None, zoom_out=1.0, whole_periods=(("full", 3), ("short", 1))))
-    calls = _record_detector_calls(finder)
-    runs = []
-    for index in range(6):
-        calls.clear()
-        finder.detect_frame(img, index)
-        runs.append("full" in calls)
-    assert runs == [False, False, True, False, False, True]
-    for bad in ((("nope", 2),), (("full", 0),)):
-        with pytest.raises(ValueError, match="whole_periods"):
-            FaceFinderOptions(whole_periods=bad)
 
 
 def test_a_big_weak_box_whose_crop_is_the_frame_is_not_detected_again():

@@ -100,14 +100,6 @@ class FaceFinderOptions:
         differently, and alternating them let a track jump from one face to its neighbour (the
         hamilton clip: Obama's track moved to his wife's face), which breaks per-track identity
         decisions (`anonymize --only/--except`). Single images always get all.
-    whole_periods: (model, n) pairs: in a stream, whole-frame model `model` (of `whole_models`) runs
-        only on frames k with k % n == n - 1 (with `zoom_period` 2 the heavier zoomed-out view, the
-        192² one, runs on the even frames). Single images always get all. Off by default (()):
-        (("full", 2),), the sparse full-range file every other frame, saves about 2 ms a frame
-        at 720p and 1080p and keeps `anonymize --only` at 100 % (the dense file still sees every
-        frame, so a track keeps its place, unlike with `whole_turns`), but the sparse file is
-        there for the hamilton clip's dark faces, and their margin fell from 60.5 % to 54.7 % of
-        the box changed (in memory; 50 % is a leak; benchmarks/RESULTS.md).
     zoom_period: in a stream, the zoomed-out views (`zoom_models`) take turns likewise: frame k
         runs zoom model i only when k % zoom_period == i % zoom_period (1: all every frame). They
         are for faces that fill the frame, which the tracker holds between turns. Single images
@@ -160,7 +152,6 @@ class FaceFinderOptions:
     full_scan_area: int = 300_000
     zoom_period: int = 2
     whole_turns: tuple[str, ...] = ()
-    whole_periods: tuple[tuple[str, int], ...] = ()
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
@@ -224,10 +215,6 @@ class FaceFinderOptions:
             if m not in MODEL_RANGES:
                 raise ValueError(f"unknown face detector model {m!r} in whole_turns; choose from"
                                  f" {sorted(MODEL_RANGES)}")
-        for m, n in self.whole_periods:
-            if m not in MODEL_RANGES or int(n) != n or n < 1:
-                raise ValueError(f"whole_periods takes (model, period >= 1) pairs of models from"
-                                 f" {sorted(MODEL_RANGES)}, got {(m, n)!r}")
         if self.zoom_period < 1:
             raise ValueError(f"zoom_period must be >= 1, got {self.zoom_period}")
         if self.wide_tile < 0 or self.full_scan_area < 0:
@@ -306,8 +293,7 @@ class FaceFinder:
     def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
         """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views."""
         o = self.options
-        streamed = o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns or any(n > 1 for _, n in o.whole_periods)
-        return self.detect(rgb, phase=index if streamed else None)
+        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns else None)
 
     def detect(self, rgb: np.ndarray, *, phase: int | None = None) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.
@@ -366,11 +352,8 @@ class FaceFinder:
         view_ids: list[tuple[int, str]] = []  # per part: which view (id, model) produced it
         # Whole frame, and zoomed out for faces that fill it.
         turns = tuple(m for m in dict.fromkeys(o.whole_turns) if m in o.whole_models)
-        periods = dict(o.whole_periods)
         for name in o.whole_models:
             if phase is not None and len(turns) > 1 and name in turns and turns[phase % len(turns)] != name:
-                continue
-            if phase is not None and phase % periods.get(name, 1) != periods.get(name, 1) - 1:
                 continue
             self._run(name, [(img, 0, 0, 1.0)], parts, view_ids, None)
         if o.zoom_out > 1:
@@ -450,8 +433,7 @@ class FaceFinder:
             # The crop is the whole frame, which these models have already seen as whole-frame views:
             # a detection of theirs on the box would have made it a detection of two views. (Only the
             # resampling would differ; on lp_s18, 720p, these checks cost 20 ms a frame and never
-            # found a face. With `whole_turns` or `whole_periods` the dense or the sparse full-range file saw it
-            # this frame.)
+            # found a face. With `whole_turns` one of the full-range files saw it this frame.)
             return False
         for name in others or [found_by]:
             size = MODEL_RANGES[name].size
