@@ -2,10 +2,11 @@
 inference time. Prints a table.
 
 Datasets are made from the shared data (teacher: the Tasks blendshape model) into --work (kept, so a
-second run skips that step). Training: 5 talking-head videos plus 12 "photo people" (each Yale Face
-Database subject's five expression photos with its "normal" photo as neutral.jpg, and each identities/
-person's photos with the most neutral one picked): a few frames each, but 12 more faces for the teacher
-mixes to build new people from (`--people videos` trains on the videos alone). Evaluation: 2 other videos
+second run skips that step). Training: 5 talking-head videos plus 27 "photo people" (each Yale Face
+Database subject's five expression photos with its "normal" photo as neutral.jpg, each identities/
+person's photos with the most neutral one picked, and the 15 single portraits of faces/ other than the
+still of an evaluation video): a few frames each, but 27 more faces for the teacher mixes to build new
+people from (`--people videos` trains on the videos alone). Evaluation: 2 other videos
 of other people (pyfeat_face_noface.mov is left out: it is the same footage as pyfeat_single_face.mp4).
 
 Rows:
@@ -50,8 +51,9 @@ TURNS = (0.0, 20.0, 35.0, 50.0)
 
 
 def photo_people(work: Path) -> list[tuple[str, Path, Path | None]]:
-    """(name, folder of images, neutral image or None: picked) of every person with several shared photos:
-    each Yale subject's expression photos (its 'normal' photo is the neutral face) and each identities/ folder."""
+    """(name, folder of images, neutral image or None: picked) of the people in the shared photos: each Yale
+    subject's expression photos (its 'normal' photo is the neutral face), each identities/ folder, and each
+    single portrait of faces/."""
     people = []
     for normal in sorted((TESTDATA / "expressions" / "neutral").glob("yale_*_normal.png")):
         subject = normal.name.removesuffix("_normal.png")
@@ -62,6 +64,15 @@ def photo_people(work: Path) -> list[tuple[str, Path, Path | None]]:
                 (src / photo.name).symlink_to(photo)
         people.append((subject, src, normal))
     people += [(d.name, d, None) for d in sorted((TESTDATA / "identities").iterdir()) if d.is_dir()]
+    # One portrait each (its own neutral): no expressions, one more face. Not pyfeat_single_face.jpg: a
+    # still of the evaluation video pyfeat_single_face.mp4.
+    for photo in sorted((TESTDATA / "faces").iterdir()):
+        if photo.stem not in {Path(n).stem for n in EVAL}:
+            src = work / "src" / photo.stem
+            src.mkdir(parents=True, exist_ok=True)
+            if not (src / photo.name).exists():
+                (src / photo.name).symlink_to(photo)
+            people.append((photo.stem, src, None))
     return people
 
 
