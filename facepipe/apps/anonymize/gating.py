@@ -21,7 +21,8 @@ from facepipe.results import Detections, box_iou
 if TYPE_CHECKING:
     from facepipe.apps.anonymize.detect import FaceFinderOptions
 
-__all__ = ["confident_faces", "family", "in_crowd", "inside_larger", "near_similar", "on_body", "plausible"]
+__all__ = ["around_confident", "confident_faces", "family", "in_crowd", "inside_larger", "near_similar", "on_body",
+           "plausible"]
 
 
 def plausible(raw: Detections, views_of: np.ndarray, crowd_only: np.ndarray, image_hw: tuple[int, int],
@@ -123,6 +124,32 @@ def in_crowd(raw: Detections, anchors: np.ndarray, min_faces: int, radius: float
     ratio = f_side[None, :] / np.maximum(side[:, None], 1e-6)
     near = (dist <= radius * side[:, None]) & (dist > 0.5 * side[:, None]) & (ratio >= 0.5) & (ratio <= 2.0)
     return near.sum(1) >= min_faces
+
+
+def around_confident(boxes: np.ndarray, scores: np.ndarray, confident: float = 0.8, margin: float = 0.3,
+                     ratio: tuple[float, float] = (1.4, 2.4)) -> np.ndarray:
+    """Mask of weak boxes drawn around a confident face at the wrong scale: each holds (90 % of its
+    area) a box scoring at least `confident` and `margin` more than itself, `ratio` times narrower.
+
+    Zoomed-out views, meant for faces that fill the frame, see a large face with its hair and
+    shoulders as one bigger, weak "face" (lp_s18: 0.4 for a 465 px box around the 0.95 one of
+    250 px); the verifier confirms it, as its crop holds a face, and its region, scaled for hair and
+    chin like any face's, blurred most of the frame. The face itself stays covered by its own
+    region. The narrower box must be the much more confident one: a part of a large face (an eye,
+    a mouth) that a fine scale finds is weak and narrower than this (`inside_larger` drops those).
+    """
+    n = len(boxes)
+    if n < 2:
+        return np.zeros(n, bool)
+    width = boxes[:, 2] - boxes[:, 0]
+    lt = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    rb = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)  # [outer, inner]
+    area = np.maximum((boxes[:, 2:] - boxes[:, :2]).prod(-1), 1e-6)
+    holds = inter / area[None, :] >= 0.9
+    wider = (width[:, None] >= ratio[0] * width[None, :]) & (width[:, None] <= ratio[1] * width[None, :])
+    stronger = (scores[None, :] >= confident) & (scores[None, :] >= scores[:, None] + margin)
+    return (holds & wider & stronger).any(1)
 
 
 def inside_larger(boxes: np.ndarray, ratio: float = 2.0, grow: float = 1.2) -> np.ndarray:
