@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["iou_matrix", "weighted_nms_arrays", "hard_nms_indices"]
+__all__ = ["intersection_areas", "iou_matrix", "weighted_nms_arrays", "hard_nms_indices"]
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -25,6 +25,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(touching & (denom > 0), inter / denom, 0.0)
     return iou
+
+
+def intersection_areas(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,M) area of the intersection of xyxy boxes a (N,4) and b (M,4); 0 where they don't intersect."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    return np.clip(rb - lt, 0, None).prod(-1)
 
 
 def _running_sum(values: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facepipe.results import Detections, box_iou
+from facepipe.stages.nms import intersection_areas
 
 if TYPE_CHECKING:
     from facepipe.apps.anonymize.detect import FaceFinderOptions
@@ -142,11 +143,8 @@ def around_confident(boxes: np.ndarray, scores: np.ndarray, confident: float = 0
     if n < 2:
         return np.zeros(n, bool)
     width = boxes[:, 2] - boxes[:, 0]
-    lt = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    rb = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)  # [outer, inner]
     area = np.maximum((boxes[:, 2:] - boxes[:, :2]).prod(-1), 1e-6)
-    holds = inter / area[None, :] >= 0.9
+    holds = intersection_areas(boxes, boxes) / area[None, :] >= 0.9  # [outer, inner]
     wider = (width[:, None] >= ratio[0] * width[None, :]) & (width[:, None] <= ratio[1] * width[None, :])
     stronger = (scores[None, :] >= confident) & (scores[None, :] >= scores[:, None] + margin)
     return (holds & wider & stronger).any(1)
@@ -165,10 +163,7 @@ def inside_larger(boxes: np.ndarray, ratio: float = 2.0, grow: float = 1.2) -> n
     c = (boxes[:, :2] + boxes[:, 2:]) / 2
     half = (boxes[:, 2:] - boxes[:, :2]) / 2 * grow
     big = np.concatenate([c - half, c + half], 1)
-    lt = np.maximum(boxes[:, None, :2], big[None, :, :2])
-    rb = np.minimum(boxes[:, None, 2:], big[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
     area = np.maximum((boxes[:, 2:] - boxes[:, :2]).prod(-1), 1e-6)
-    inside = (inter / area[:, None] >= 0.9) & (side[None, :] >= ratio * side[:, None])
+    inside = (intersection_areas(boxes, big) / area[:, None] >= 0.9) & (side[None, :] >= ratio * side[:, None])
     return inside.any(1)
 

@@ -44,6 +44,7 @@ from facepipe.apps.recognition.video import TrackVotes
 from facepipe.apps.selective.options import PeopleSelection, TrackSampling
 from facepipe.apps.selective.survey import Segment, SegmentKey, Survey, track_embedding
 from facepipe.results import Detections
+from facepipe.stages.nms import intersection_areas
 
 __all__ = ["STATES", "Verdict", "decide_segments", "masked_regions", "redact_selected", "uncovered_chosen"]
 
@@ -189,8 +190,7 @@ def _box_relations(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """(A,B) masks for boxes a (A,4) and b (B,4): `on`, one box at least 60 % inside the other with
     widths within a factor 2.5 (a second box on one face); `apart`, overlapping by at most 10 % of
     the smaller (two different faces)."""
-    overlap = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
-    inter = overlap[..., 0] * overlap[..., 1]
+    inter = intersection_areas(a, b)
     wa, wb = a[:, 2] - a[:, 0], b[:, 2] - b[:, 0]
     smaller = np.maximum(np.minimum((wa * (a[:, 3] - a[:, 1]))[:, None], (wb * (b[:, 3] - b[:, 1]))[None, :]), 1e-6)
     ratio = wa[:, None] / np.maximum(wb[None, :], 1e-6)
