@@ -177,6 +177,31 @@ def _open_input(path: Path):
     return container
 
 
+class _RGBConverter:
+    """Decoded frames -> RGB uint8 arrays through one swscale context, in the calling thread.
+
+    `av_frame.to_ndarray(format="rgb24")` gives each frame a reformatter of its own, and PyAV 14+
+    asks swscale for "automatic" slice threads: every frame then builds a new scaling context and
+    starts and joins a pool of threads (two a frame on a 2-core machine) for a conversion of about
+    a millisecond (benchmarks/RESULTS.md, "Speed, fourth pass"). One context, converting in the
+    decoding thread, gives the same pixels. Not thread-safe: one per reader.
+    """
+
+    def __init__(self) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter = VideoReformatter()
+        self._threads: bool = True  # PyAV < 14 has no `threads` argument (and no slice threads)
+
+    def __call__(self, av_frame: Any) -> np.ndarray:
+        if self._threads:
+            try:
+                return self._reformatter.reformat(av_frame, format="rgb24", threads=1).to_ndarray()
+            except TypeError:
+                self._threads = False
+        return self._reformatter.reformat(av_frame, format="rgb24").to_ndarray()
+
+
 def _why(exc: BaseException) -> str:
     msg = getattr(exc, "strerror", None) or str(exc)
     return msg.strip() or type(exc).__name__

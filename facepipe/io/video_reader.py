@@ -23,6 +23,7 @@ from facepipe.io.video_container import (
     _display_transform,
     _fraction,
     _open_input,
+    _RGBConverter,
     _rotation_degrees,
     _why,
 )
@@ -71,6 +72,7 @@ class VideoReader:
         self._yielded_end: Fraction | None = None  # end time (s) of the last frame yielded
         self._audio_reached: dict[int, Fraction] = {}  # per audio stream: start time (s) of its last packet
         self._rotate = rotate
+        self._rgb = _RGBConverter()
         self._transform = (False, False, False)
         self._first: Any = None  # first decoded av.VideoFrame, read ahead to learn the orientation
         self._packets = self._demux_iter()
@@ -229,7 +231,7 @@ class VideoReader:
                 # Missing or repeated timestamps (raw streams, broken muxers): continue the
                 # nominal cadence so the encoder still gets strictly increasing times.
                 pts = 0 if last_pts is None else last_pts + step
-            image = self._to_upright(av_frame.to_ndarray(format="rgb24"))
+            image = self._to_upright(self._rgb(av_frame))
             duration = int(av_frame.duration) if getattr(av_frame, "duration", None) else None
             self._yielded_end = (int(pts) + (duration or step)) * Fraction(tb)
             yield Frame(index, image, int(pts), tb, duration)

@@ -23,7 +23,7 @@ import numpy as np
 
 from facepipe.errors import InputError
 from facepipe.io.video import VideoInfo, VideoReader
-from facepipe.io.video_container import _open_input
+from facepipe.io.video_container import _open_input, _RGBConverter
 
 __all__ = ["FrameSeeker"]
 
@@ -48,6 +48,7 @@ class FrameSeeker:
             self.close()
             raise InputError(f"{self.path}: no video frames with timestamps; cannot seek in it")
         self._lock = threading.Lock()
+        self._rgb = _RGBConverter()  # used under the lock
         self._decoded: Any = None  # the decoding generator after the last frame returned
         self._next = -1  # index the generator yields next
         self._index_of = {int(p): i for i, p in enumerate(self._pts)}
@@ -82,7 +83,7 @@ class FrameSeeker:
                 self._kept.move_to_end(index)
             else:
                 av_frame = self._decode_to(index)
-            return self._upright(av_frame.to_ndarray(format="rgb24"))
+            return self._upright(self._rgb(av_frame))
 
     def _decode_to(self, index: int) -> Any:
         target = int(self._pts[index])
