@@ -272,3 +272,24 @@ def test_confirm_and_hold_flags_reach_the_tracker():
         with pytest.raises(SystemExit) as usage:
             main(["-q", "anonymize", "x.mp4", *bad])
         assert usage.value.code == 2
+
+
+def test_encoder_flags_default_to_the_quicker_motion_search():
+    """The anonymizer encodes with x264 veryfast and subme 1 (x264 35-40 % less CPU, files ~5-10 % larger:
+    benchmarks/RESULTS.md, "Speed, fourth pass"); a preset given keeps its own sub-pixel search."""
+    import argparse
+
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.cli.cmd_anonymize import build_options, register
+    from facepipe.io.video import VideoEncodeOptions
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    video = build_options(parser.parse_args(["anonymize", "x.mp4"])).video
+    assert video == AnonymizeOptions().video == VideoEncodeOptions(preset="veryfast", subme=1)
+    assert build_options(parser.parse_args(["anonymize", "x.mp4", "--preset", "veryfast"])).video.subme is None
+    assert build_options(parser.parse_args(["anonymize", "x.mp4", "--preset", "slow", "--subme", "7"])).video == \
+        VideoEncodeOptions(preset="slow", subme=7)
+    with pytest.raises(SystemExit) as usage:
+        main(["-q", "anonymize", "x.mp4", "--subme", "12"])
+    assert usage.value.code == 2

@@ -315,3 +315,23 @@ def test_frames_are_pyav_own_rgb_conversion(name):
     assert len(ours) == len(theirs) == 20
     for a, b in zip(ours, theirs, strict=True):
         assert a.dtype == np.uint8 and np.array_equal(a, b)
+
+
+def test_subme_reaches_x264(tmp_path):
+    """`VideoEncodeOptions.subme` replaces the preset's sub-pixel refinement (x264 writes its settings into the stream)."""
+    with pytest.raises(ValueError, match="subme"):
+        VideoEncodeOptions(subme=12)
+    with VideoReader(shared_file("videos/lp_d20_talking.mp4")) as r:
+        frames = [f for _, f in zip(range(4), r)]
+    settings = {}
+    for subme in (None, 1):
+        dst = tmp_path / f"subme{subme}.mp4"
+        with VideoReader(shared_file("videos/lp_d20_talking.mp4")) as r, \
+                VideoWriter.like(r, dst, VideoEncodeOptions(subme=subme), copy_audio=False) as w:
+            for f in frames:
+                w.write(f.image, f)
+        data = dst.read_bytes()
+        start = data.index(b"x264 - core")
+        settings[subme] = data[start:data.index(b"\0", start)].decode()
+    assert " subme=2 " in settings[None] and " subme=1 " in settings[1]  # veryfast's own, then ours
+    assert " me=hex " in settings[1]  # the rest of the preset stays

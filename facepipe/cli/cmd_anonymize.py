@@ -107,7 +107,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--codec", default="libx264", help="video encoder (libx264, libx265, libvpx-vp9, mpeg4, ...)")
     g.add_argument("--crf", type=int_range(0, 63), default=18,
                    help="video quality (lower is better; x264/x265: 0..51, vpx/av1: 0..63)")
-    g.add_argument("--preset", default="veryfast", help="encoder speed preset (x264/x265)")
+    g.add_argument("--preset", default=None, help="encoder speed preset (x264/x265; default veryfast)")
+    g.add_argument("--subme", type=int_range(0, 11), default=None,
+                   help="x264 sub-pixel motion refinement (0..11, lower is faster; default 1 with the default"
+                        " preset, else the preset's own)")
     g.add_argument("--pix-fmt", default="yuv420p", help="output pixel format")
     g.add_argument("--format", dest="container", default=None, help="container (default: from the extension)")
     g.add_argument("--no-audio", action="store_true", help="drop audio (default: copy every audio stream)")
@@ -190,7 +193,7 @@ def build_options(args: argparse.Namespace):
     from dataclasses import replace
 
     from facepipe.apps.anonymize.detect import FaceFinderOptions
-    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.apps.anonymize.options import ANONYMIZE_SUBME, AnonymizeOptions
     from facepipe.apps.anonymize.redact import RedactOptions
     from facepipe.apps.anonymize.track import TrackerOptions
     from facepipe.errors import UsageError
@@ -223,8 +226,9 @@ def build_options(args: argparse.Namespace):
             redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=args.mask_scale, blur=args.blur,
                                  mosaic=args.mosaic, grain=args.grain, color=args.color, replacement=replacement,
                                  draw_boxes=args.draw_boxes, draw_scores=args.draw_scores),
-            video=VideoEncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
-                                     container_format=args.container),
+            video=VideoEncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset or "veryfast",
+                                     pix_fmt=args.pix_fmt, container_format=args.container,
+                                     subme=args.subme if args.subme is not None or args.preset else ANONYMIZE_SUBME),
             keep_audio=not args.no_audio,
             keep_metadata=args.keep_metadata,
             image_quality=args.quality,

@@ -38,6 +38,8 @@ class VideoEncodeOptions:
     bitrate: bits per second instead of CRF.
     container_format: FFmpeg muxer name; None picks it from the file extension.
     codec_options: extra encoder options passed verbatim (e.g. {"tune": "film"}).
+    subme: x264's sub-pixel motion refinement (0-11: lower is faster, higher compresses a little
+        better), instead of the preset's; None: the preset's (veryfast: 2). Ignored by other codecs.
     """
 
     codec: str = "libx264"
@@ -47,6 +49,7 @@ class VideoEncodeOptions:
     bitrate: int | None = None
     container_format: str | None = None
     codec_options: dict[str, str] = field(default_factory=dict)
+    subme: int | None = None
 
     def __post_init__(self) -> None:
         # Checked here, once: a bad value would otherwise surface as an FFmpeg error at the first
@@ -58,6 +61,8 @@ class VideoEncodeOptions:
         presets = _PRESETS.get(self.codec)
         if self.preset and presets is not None and self.preset not in presets:
             raise ValueError(f"preset must be one of {', '.join(presets)} for {self.codec}, got {self.preset!r}")
+        if self.subme is not None and not 0 <= self.subme <= 11:
+            raise ValueError(f"subme must be in 0..11, got {self.subme}")
         if self.bitrate is not None and self.bitrate <= 0:
             raise ValueError(f"bitrate must be > 0, got {self.bitrate}")
         with contextlib.suppress(InputError):  # without PyAV there is nothing to encode with anyway
@@ -175,6 +180,9 @@ class VideoWriter:
         if opts.preset and opts.codec in ("libx264", "libx265", "libsvtav1"):
             codec_opts.setdefault("preset", opts.preset)
         if opts.codec == "libx264":
+            if opts.subme is not None:
+                params = codec_opts.get("x264-params", "")
+                codec_opts["x264-params"] = f"{params}:subme={opts.subme}" if params else f"subme={opts.subme}"
             codec_opts = _x264_repeatable(codec_opts)
         try:
             stream = self._out.add_stream(opts.codec, rate=rate, options=codec_opts)
