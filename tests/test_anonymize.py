@@ -692,6 +692,39 @@ def test_verifier_confirms_a_face_rejects_texture_and_finds_the_face_beside_a_bo
     assert iou > 0.6, iou
 
 
+def test_yunet_sees_the_bgr_crop_resized(monkeypatch):
+    """The verifier resizes its YuNet crops before turning them BGR (no channel-reversed copy of the
+    full-resolution crop): YuNet's inputs are the pixels of resizing that copy, on the weak boxes of a
+    1080p crowd frame (crops shrunk and enlarged)."""
+    from facepipe.io.video import VideoReader
+
+    with VideoReader(shared_file("videos/facenet_pedestrians.mp4")) as r:
+        frame = next(iter(r)).image
+    finder = FaceFinder(FaceFinderOptions(verify=VerifyOptions()))  # no second opinion: keep the weak boxes
+    weak = finder.detect(frame)
+    weak = weak[weak.scores < 0.8]
+    verifier = FaceVerifier(VerifyOptions(below=1.0))
+    seen: list[np.ndarray] = []
+    run = verifier._run_yunet
+    monkeypatch.setattr(verifier, "_run_yunet", lambda crop: seen.append(crop) or run(crop))
+    expected, zooms, H, W = [], [], *frame.shape[:2]
+    for box in weak.xyxy:
+        verifier._yunet_faces(frame, box)
+        side = float(max(box[2] - box[0], box[3] - box[1], 1.0))
+        c, half = (box[:2] + box[2:]) / 2, 1.5 * side
+        x0, y0 = int(max(0, c[0] - half)), int(max(0, c[1] - half))
+        x1, y1 = int(min(W, c[0] + half)), int(min(H, c[1] + half))
+        k = 48.0 / side
+        zooms.append(k)
+        w, h = max(8, round((x1 - x0) * k)), max(8, round((y1 - y0) * k))
+        expected.append(cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1, ::-1]), (w, h),
+                                   interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR))
+    assert len(seen) == len(expected) >= 5
+    assert min(zooms) < 1 < max(zooms)  # crops shrunk (area) and enlarged (bilinear)
+    for got, want in zip(seen, expected, strict=True):
+        assert got.flags.c_contiguous and np.array_equal(got, want)
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
     return float(inter / ((a[2:] - a[:2]).prod() + (b[2:] - b[:2]).prod() - inter))

@@ -117,8 +117,11 @@ class FaceVerifier:
             return False, none
         k = YUNET_FACE / side
         w, h = max(8, round((x1 - x0) * k)), max(8, round((y1 - y0) * k))
-        crop = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1]), (w, h),
-                          interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        # Resized where it lies, then turned BGR: the same pixels as resizing a BGR copy (channels are
+        # resized independently), without copying the full-resolution crop channel-reversed (a strided
+        # numpy copy: about half of this function's time on 1080p crowds).
+        crop = cv2.cvtColor(cv2.resize(rgb[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA if k < 1
+                                       else cv2.INTER_LINEAR), cv2.COLOR_RGB2BGR)
         faces = self._run_yunet(crop)
         if faces is None:
             return False, none
