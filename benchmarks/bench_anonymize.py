@@ -91,14 +91,13 @@ def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
 
 def stages(videos: list[Path], frames: int) -> None:
     """CPU ms per frame of each stage of the default anonymizer, run one after another in this process
-    on the first `frames` frames: decode (PyAV, to RGB), finder, tracker, redaction, encoding
-    (`VideoWriter`, its x264 threads included: process CPU time)."""
-    import av
-
+    on the first `frames` frames: decode (`VideoReader`, to RGB), finder, tracker, redaction, encoding
+    (`VideoWriter` with the anonymizer's encoder options, its x264 threads included: process CPU time)."""
     from facepipe.apps.anonymize.detect import FaceFinder
     from facepipe.apps.anonymize.options import AnonymizeOptions
     from facepipe.apps.anonymize.pipeline import RegionRedactor
     from facepipe.apps.anonymize.track import FaceTracker
+    from facepipe.io.video import VideoReader
     from facepipe.io.video_writer import VideoWriter
 
     print("| video | decode | finder | tracker | redact | encode | sum | load average |")
@@ -108,8 +107,8 @@ def stages(videos: list[Path], frames: int) -> None:
         load0 = os.getloadavg()[0]
         cpu = time.process_time
         t = cpu()
-        with av.open(str(src)) as c:
-            images = [f.to_ndarray(format="rgb24") for _, f in zip(range(frames), c.decode(video=0))]
+        with VideoReader(src) as reader:
+            images = [f.image for _, f in zip(range(frames), reader)]
         ms = {"decode": cpu() - t}
         finder, tracker, redactor = FaceFinder(o.detect), FaceTracker(o.track), RegionRedactor(o.redact)
         finder.detect_frame(images[0], 0)  # models loaded and planned before the clock runs
@@ -124,7 +123,8 @@ def stages(videos: list[Path], frames: int) -> None:
         ms["redact"] = cpu() - t
         with tempfile.TemporaryDirectory() as tmp:
             t = cpu()
-            with VideoWriter(Path(tmp) / "out.mp4", width=out[0].shape[1], height=out[0].shape[0], fps=25) as w:
+            with VideoWriter(Path(tmp) / "out.mp4", width=out[0].shape[1], height=out[0].shape[0], fps=25,
+                             options=o.video) as w:
                 for im in out:
                     w.write(im)
             ms["encode"] = cpu() - t
