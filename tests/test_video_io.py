@@ -318,7 +318,8 @@ def test_frames_are_pyav_own_rgb_conversion(name):
 
 
 def test_subme_reaches_x264(tmp_path):
-    """`VideoEncodeOptions.subme` replaces the preset's sub-pixel refinement (x264 writes its settings into the stream)."""
+    """`VideoEncodeOptions.subme` replaces the preset's sub-pixel refinement (x264 writes its settings into
+    the stream)."""
     with pytest.raises(ValueError, match="subme"):
         VideoEncodeOptions(subme=12)
     with VideoReader(shared_file("videos/lp_d20_talking.mp4")) as r:
@@ -335,3 +336,22 @@ def test_subme_reaches_x264(tmp_path):
         settings[subme] = data[start:data.index(b"\0", start)].decode()
     assert " subme=2 " in settings[None] and " subme=1 " in settings[1]  # veryfast's own, then ours
     assert " me=hex " in settings[1]  # the rest of the preset stays
+
+
+def test_frames_handed_to_x264_without_a_copy_encode_the_same(tmp_path, monkeypatch):
+    """The writer hands x264 OpenCV's I420 array itself (`from_numpy_buffer`): the same file as from a copy."""
+    import facepipe.io.video_writer as vw
+
+    with VideoReader(shared_file("videos/lp_s18_woman_indoor.mp4")) as r:
+        frames = [f for _, f in zip(range(20), r)]
+
+    def encode(dst):
+        with VideoReader(shared_file("videos/lp_s18_woman_indoor.mp4")) as r, \
+                VideoWriter.like(r, dst, copy_audio=False) as w:
+            for f in frames:
+                w.write(f.image, f)
+        return hashlib.sha256(dst.read_bytes()).hexdigest()
+
+    direct = encode(tmp_path / "direct.mp4")
+    monkeypatch.setattr(vw, "_yuv420p_frame", lambda av, yuv: av.VideoFrame.from_ndarray(yuv, format="yuv420p"))
+    assert encode(tmp_path / "copied.mp4") == direct
