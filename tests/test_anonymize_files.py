@@ -129,6 +129,24 @@ def test_graph_and_sequential_runs_agree(clip, tmp_path):
     assert len(diff) == 72 and max(d.mean() for d in diff) < 0.5
 
 
+def test_graph_redacts_its_frames_in_place_with_the_same_result(tmp_path, monkeypatch):
+    """The anonymize graph redacts the decoded frames themselves (no copy): the finder is done with a frame
+    before the backfill releases it, so the file is the one a copying redaction writes (a 1080p crowd, where
+    the finder's two slots and the redaction's run frames at once)."""
+    from facepipe.apps.anonymize.calculators import RedactInPlaceCalculator
+
+    src = shared_file("videos/facenet_pedestrians.mp4")
+    digests = {}
+    for in_place in (True, False):
+        monkeypatch.setattr(RedactInPlaceCalculator, "in_place", in_place)
+        dst = tmp_path / f"in_place_{in_place}.mp4"
+        report = anonymize_video_file(src, dst, AnonymizeOptions(execution=ExecutionOptions(2)), progress=False,
+                                      max_frames=30)
+        assert report.frames == 30 and report.regions > 100
+        digests[in_place] = hashlib.sha256(dst.read_bytes()).hexdigest()
+    assert digests[True] == digests[False]
+
+
 def test_truncated_video_gives_error_and_no_output(clip, tmp_path):
     bad = clip.with_name("bad.mp4")
     data = clip.read_bytes()

@@ -31,6 +31,7 @@ __all__ = [
     "FaceFinderCalculator",
     "FaceTrackerCalculator",
     "RedactCalculator",
+    "RedactInPlaceCalculator",
     "add_face_regions",
     "add_redact_and_encode",
     "anonymize_video_config",
@@ -190,7 +191,20 @@ class RedactCalculator(Calculator):
             return
         if regions is None:
             raise ValueError(f"no REGIONS for the frame at timestamp {ctx.timestamp}")
-        ctx.outputs.add("IMAGE", self._redact(image, regions, ctx.input("POLYGONS")))
+        ctx.outputs.add("IMAGE", self._redact(image, regions, ctx.input("POLYGONS"), inplace=self.in_place))
+
+    in_place = False
+
+
+@register_calculator
+class RedactInPlaceCalculator(RedactCalculator):
+    """`RedactCalculator` that redacts the IMAGE packet's own array instead of a copy: only for graphs
+    where no other node reads that frame afterwards. The anonymize graph's frames qualify: the finder
+    is done with a frame before the tracker and the backfill see its detections, and the backfill
+    releases it to redaction `hold` frames later. Saves a frame copy (about 2 ms a 1080p frame in the
+    command, with the page faults of a fresh 6 MB array)."""
+
+    in_place = True
 
 
 def anonymize_video_config(
@@ -241,8 +255,9 @@ def add_face_regions(b: GraphBuilder, o: AnonymizeOptions, *, detect_in_flight: 
 def add_redact_and_encode(b: GraphBuilder, o: AnonymizeOptions, *, image: str, frame_info: str,
                           redact_in_flight: int = 2) -> None:
     """redact (`image` + `regions` -> `redacted`) -> encoder (the frames' timestamps from `frame_info`,
-    the decoder's `video` for the audio; side packet `output_path`), as anonymize writes a video."""
-    b.add_node(RedactCalculator, name="redact", inputs={"IMAGE": image, "REGIONS": "regions"},
+    the decoder's `video` for the audio; side packet `output_path`), as anonymize writes a video. The
+    `image` frames are redacted in place (`RedactInPlaceCalculator`): no other node may read them later."""
+    b.add_node(RedactInPlaceCalculator, name="redact", inputs={"IMAGE": image, "REGIONS": "regions"},
                outputs={"IMAGE": "redacted"}, options=o.redact, max_in_flight=redact_in_flight)
     b.add_node("VideoEncoderCalculator", name="encoder",
                inputs={"IMAGE": "redacted", "FRAME": frame_info, "VIDEO": "video"},
