@@ -2,11 +2,13 @@
 inference time. Prints a table.
 
 Datasets are made from the shared data (teacher: the Tasks blendshape model) into --work (kept, so a
-second run skips that step). Training: 5 talking-head videos plus 27 "photo people" (each Yale Face
+second run skips that step). Training: 5 talking-head videos plus 47 "photo people" (each Yale Face
 Database subject's five expression photos with its "normal" photo as neutral.jpg, each identities/
-person's photos with the most neutral one picked, and the 15 single portraits of faces/ other than the
-still of an evaluation video): a few frames each, but 27 more faces for the teacher mixes to build new
-people from (`--people videos` trains on the videos alone). Evaluation: 2 other videos
+person's photos with the most neutral one picked, the 15 single portraits of faces/ other than the
+still of an evaluation video, the other expression photos (one person each; the closed-eyes photo with
+its open-eyes twin as neutral) and every face at least 90 px wide in the group and pose photos, cropped
+out): a few frames each, but 47 more faces for the teacher mixes to build new people from (`--people
+videos` trains on the videos alone). Evaluation: 2 other videos
 of other people (pyfeat_face_noface.mov is left out: it is the same footage as pyfeat_single_face.mp4).
 
 Rows:
@@ -52,8 +54,8 @@ TURNS = (0.0, 20.0, 35.0, 50.0)
 
 def photo_people(work: Path) -> list[tuple[str, Path, Path | None]]:
     """(name, folder of images, neutral image or None: picked) of the people in the shared photos: each Yale
-    subject's expression photos (its 'normal' photo is the neutral face), each identities/ folder, and each
-    single portrait of faces/."""
+    subject's expression photos (its 'normal' photo is the neutral face), each identities/ folder, each
+    single portrait of faces/, the other expression photos and the faces of the group and pose photos."""
     people = []
     for normal in sorted((TESTDATA / "expressions" / "neutral").glob("yale_*_normal.png")):
         subject = normal.name.removesuffix("_normal.png")
@@ -68,12 +70,58 @@ def photo_people(work: Path) -> list[tuple[str, Path, Path | None]]:
     # still of the evaluation video pyfeat_single_face.mp4.
     for photo in sorted((TESTDATA / "faces").iterdir()):
         if photo.stem not in {Path(n).stem for n in EVAL}:
-            src = work / "src" / photo.stem
-            src.mkdir(parents=True, exist_ok=True)
-            if not (src / photo.name).exists():
-                (src / photo.name).symlink_to(photo)
-            people.append((photo.stem, src, None))
+            people.append((photo.stem, _linked(work / "src" / photo.stem, photo), None))
+    # The other expression photos (one person each; the two eye photos are one woman, open eyes neutral).
+    for label in ("anger", "happy", "sad"):
+        for photo in sorted((TESTDATA / "expressions" / label).glob("if_*")):
+            people.append((photo.stem, _linked(work / "src" / photo.stem, photo), None))
+    eyes = TESTDATA / "expressions"
+    people.append(("if_eyes", _linked(work / "src" / "if_eyes", eyes / "eyes_closed" / "if_close_eyes.jpeg"),
+                   eyes / "neutral" / "if_open_eyes.png"))
+    people += [(d.name, d, None) for d in group_faces(work)]
     return people
+
+
+def _linked(folder: Path, photo: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / photo.name).exists():
+        (folder / photo.name).symlink_to(photo)
+    return folder
+
+
+def group_faces(work: Path, min_width: float = 90.0) -> list[Path]:
+    """One folder per face at least `min_width` px wide (its mesh) that the face landmarker finds in the
+    shared group and pose photos, each holding the face cropped out (1.7x the mesh's extent): one more
+    person each. None of them is an evaluation person."""
+    import cv2
+
+    from facepipe.io.image import read_image
+    from facepipe.solutions.face_landmarker import FaceLandmarker, FaceLandmarkerOptions
+
+    done = work / "src" / "groups.done"
+    if done.exists():
+        return [work / "src" / n for n in done.read_text().split()]
+    landmarker = FaceLandmarker(FaceLandmarkerOptions(num_faces=20))
+    out = []
+    for photo in sorted([*(TESTDATA / "groups").iterdir(), *(TESTDATA / "pose").iterdir()]):
+        if photo.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        image = read_image(photo)
+        h, w = image.shape[:2]
+        for k, lm in enumerate(landmarker.detect(image).landmarks):
+            xy = lm[:, :2] * (w, h)
+            lo, hi = xy.min(0), xy.max(0)
+            if hi[0] - lo[0] < min_width:
+                continue
+            half = 0.85 * (hi - lo).max()
+            (x0, y0), (x1, y1) = np.maximum((lo + hi) / 2 - half, 0).astype(int), np.minimum(
+                (lo + hi) / 2 + half, (w, h)).astype(int)
+            folder = work / "src" / f"{photo.stem}_face{k}"
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / "face.png"), np.ascontiguousarray(image[y0:y1, x0:x1, ::-1]))
+            out.append(folder)
+    done.write_text("\n".join(f.name for f in out))
+    return out
 
 
 def datasets(work: Path) -> tuple[Path, Path]:

@@ -368,3 +368,31 @@ def test_fast_features_equal_the_procrustes_path_for_turned_and_scaled_faces(roo
         got = feat(moved.astype(np.float32), size)
         np.testing.assert_allclose(got, feat._reference(moved.astype(np.float32), size), atol=1e-6)
         np.testing.assert_allclose(feat(moved, size), want, atol=1e-6)
+
+
+def test_single_portraits_add_people_but_lend_no_expression(root, tmp_path):
+    """A one-photo person is their own neutral face: transfer mixes take them as a face to build people
+    from, never as the source of the (zero) expression, or a root of many portraits would make mostly
+    expressionless mixes."""
+    from facepipe.apps.trainer.augment import expression_lenders, teacher_mixes
+    from facepipe.solutions.blendshape_regressor import featurizer
+
+    data = _copy(root, tmp_path)
+    portraits = ("faces/mp_sergey.png", "faces/if_tom_hanks_112.png", "faces/tfjs_depth_portrait.jpg")
+    for photo in portraits:
+        src = tmp_path / "src" / Path(photo).stem
+        src.mkdir(parents=True)
+        (src / Path(photo).name).symlink_to(shared_file(photo))
+        make_dataset(src, data / Path(photo).stem)
+    samples = load_samples(read_root(data))
+    feat = featurizer()
+    objs = [feat.object_space(f.landmarks[f.found], tuple(int(v) for v in f.sizes[f.found][0]))
+            for f in samples.landmarks]
+    neutrals = [feat.object_space(f.neutral[None], f.neutral_size)[0] for f in samples.landmarks]
+    lenders = expression_lenders(objs, neutrals)
+    assert [samples.folders[i] for i in lenders] == ["smile", "talk", "child"]
+    assert expression_lenders(objs[3:], neutrals[3:]).tolist() == [0, 1, 2]  # no lender: all lend (neutral)
+    mixes = teacher_mixes(samples.landmarks, 60, feat, seed=5, mode="transfer")
+    # a zero offset only from a video's own neutral frame (1 in 6-12), not from 3 of 6 folders
+    still = np.abs(mixes.landmarks - mixes.neutral).max((1, 2)) < 1e-6
+    assert mixes.labels.shape == (60, 52) and still.sum() <= 12

@@ -21,7 +21,7 @@ from facepipe.errors import UsageError
 from facepipe.solutions.blendshape_regressor import LIVE_LINK_NAMES
 from facepipe.stages.blendshape_features import PatchFeaturizer
 
-__all__ = ["MIX_MODES", "Mixes", "mixed_inputs", "teacher_mixes"]
+__all__ = ["MIX_MODES", "Mixes", "expression_lenders", "mixed_inputs", "teacher_mixes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,11 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
     neutral faces are blended (a new person) and a third frame's expression, its offset from its own
     person's neutral, drawn from any folder, is put on that face: every expression on every face.
     "transfer-all": like transfer, the new person blended from every folder's neutral face with random
-    weights (flat Dirichlet) instead of two: people inside the recorded ones' span, not only between pairs."""
+    weights (flat Dirichlet) instead of two: people inside the recorded ones' span, not only between pairs.
+
+    In the transfer modes the expression comes from a folder that has one (`expression_lenders`): a single
+    portrait, its own neutral face, would lend only a zero offset, and with many such people most
+    mixes would carry no expression at all (RESULTS.md: held-out MAE 0.0291 -> 0.0252 with 34 portraits)."""
     from facepipe.solutions.blendshapes import ARKIT_NAMES, BlendshapeModel, to_arkit
 
     if mode not in MIX_MODES:
@@ -72,6 +76,7 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
         poses.append(m)
         sizes.append(size)
         neutrals.append(featurizer.object_space(f.neutral[None], f.neutral_size)[0])
+    lenders = expression_lenders(objs, neutrals)
     out_lm, out_neutral, out_size, out_labels = [], [], [], []
     for start in range(0, count, batch):
         k = min(batch, count - start)
@@ -88,7 +93,7 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
             mixed = (1 - lam) * np.stack([objs[a][i] for a, i in zip(fa, ia)]) + lam * np.stack(
                 [objs[b][i] for b, i in zip(fb, ib)])
         else:
-            fc = rng.integers(0, len(folders), k)
+            fc = lenders[rng.integers(0, len(lenders), k)]
             ic = np.array([rng.integers(0, len(objs[c])) for c in fc])
             mixed = neutral + np.stack([objs[c][i] - neutrals[c] for c, i in zip(fc, ic)])
         m = np.stack([poses[a][i] for a, i in zip(fa, ia)])
@@ -110,6 +115,13 @@ def teacher_mixes(folders: Sequence[FolderLandmarks], count: int, featurizer: Pa
                      np.zeros((0, len(LIVE_LINK_NAMES)), np.float32))
     return Mixes(np.concatenate(out_lm), np.concatenate(out_neutral), np.concatenate(out_size),
                  np.concatenate(out_labels))
+
+
+def expression_lenders(objs: Sequence[np.ndarray], neutrals: Sequence[np.ndarray], tol: float = 1e-4) -> np.ndarray:
+    """Indices of the folders with at least one face that is not their neutral face ((F_i,478,3) faces and
+    (478,3) neutral faces in object space, cm); every folder if none has one."""
+    moved = np.array([len(o) > 0 and float(np.abs(o - n).max()) > tol for o, n in zip(objs, neutrals)])
+    return np.flatnonzero(moved) if moved.any() else np.arange(len(objs))
 
 
 def mixed_inputs(mixes: Mixes, features) -> np.ndarray:
