@@ -220,6 +220,20 @@ def test_grain_lies_on_the_frame_grid_and_can_be_turned_off(textured):
         RedactOptions(grain=-1)
 
 
+def test_grain_window_is_the_tile_repeated_over_the_frame():
+    """A face's grain is cut from the tile repeated 2x2 (a view) where it fits, else tiled: either way the
+    frame-grid pattern, for windows at every offset class and size, across the tile's seams."""
+    from facepipe.apps.anonymize.redact import _GRAIN_TILE, _grain_window
+
+    T = _GRAIN_TILE.shape[0]
+    frame = np.tile(_GRAIN_TILE, (5, 5))  # the grain over a 1280x1280 frame
+    rng = np.random.default_rng(3)
+    for y, x, h, w in [(0, 0, T, T), (T - 1, T - 1, T, T), (T - 1, 3, 2, T + 1), (17, 300, 1, 1),
+                       *((int(a), int(b), int(c), int(d)) for a, b, c, d in zip(rng.integers(0, 700, 60),
+                         rng.integers(0, 700, 60), rng.integers(1, 400, 60), rng.integers(1, 400, 60)))]:
+        np.testing.assert_array_equal(_grain_window(y, x, h, w), frame[y : y + h, x : x + w])
+
+
 def test_options_are_validated():
     with pytest.raises(ValueError, match="method"):
         RedactOptions(method="pixelate")

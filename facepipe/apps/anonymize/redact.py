@@ -31,6 +31,9 @@ _BLUR_SIGMA = 0.6
 _BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
 # The grain: a fixed pattern of +-1 (seeded, so outputs are reproducible), tiled on the frame's grid.
 _GRAIN_TILE = np.where(np.random.default_rng(0x6A41).random((256, 256)) < 0.5, -1, 1).astype(np.float32)
+# The tile repeated 2x2, once: a face's grain is a slice of it (tiling per region copied 0.25-1 MB each).
+_GRAIN_TILE_2X2 = np.tile(_GRAIN_TILE, (2, 2))
+_GRAIN_TILE_2X2.flags.writeable = False
 SHAPES = ("ellipse", "box", "hull")
 
 # Outline colours for --draw-boxes, by region source (RGB).
@@ -325,10 +328,7 @@ def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude:
     full = 1.05  # a little past the inscribed ellipse: the coarse grid's interpolation stays outside it
     weight = np.clip((reach - r) * (amplitude / (reach - full)), 0, amplitude).astype(np.float32)
     weight = cv2.resize(weight, (c1 - c0, r1 - r0), interpolation=cv2.INTER_LINEAR)
-    T = _GRAIN_TILE.shape[0]
-    oy, ox = (r0 + y0) % T, (c0 + x0) % T
-    pattern = np.tile(_GRAIN_TILE, (-(-(r1 - r0 + oy) // T), -(-(c1 - c0 + ox) // T)))
-    pattern = pattern[oy : oy + r1 - r0, ox : ox + c1 - c0]
+    pattern = _grain_window(r0 + y0, c0 + x0, r1 - r0, c1 - c0)
     n = cv2.multiply(pattern, weight, dtype=cv2.CV_16S)
     part = img[r0:r1, c0:c1]
     # Near black the grain may only lighten, near white only darken: the brightest channel of a dark
@@ -343,6 +343,15 @@ def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude:
         np.copyto(n, mag * force, where=force != 0)
     img[r0:r1, c0:c1] = cv2.add(part, cv2.merge([n, n, n]), dtype=cv2.CV_8U)
     return img
+
+
+def _grain_window(y: int, x: int, h: int, w: int) -> np.ndarray:
+    """The grain of the h x w pixels at (x, y) of the frame's grid (the tile repeated over the frame)."""
+    T = _GRAIN_TILE.shape[0]
+    oy, ox = y % T, x % T
+    if h <= T and w <= T:  # inside the 2x2 tiling: a view, no copy
+        return _GRAIN_TILE_2X2[oy : oy + h, ox : ox + w]
+    return np.tile(_GRAIN_TILE, (-(-(h + oy) // T), -(-(w + ox) // T)))[oy : oy + h, ox : ox + w]
 
 
 def _shrunk(img: np.ndarray, w: int, h: int) -> np.ndarray:
