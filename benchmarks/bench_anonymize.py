@@ -6,7 +6,10 @@ frames/s; CPU time per frame (user + system, subprocesses included) is printed t
 machine shared with other work the wall-time ratio depends on how many threads each tool has
 runnable. Default videos: a 720p and a 1080p clip from ../shared/testdata/videos. The table
 gives the 1-minute load average seen before and after the runs of each video (compare ratios
-within a run: on a loaded machine both tools slow down).
+within a run: on a loaded machine both tools slow down). facepipe's bytecode is compiled first
+(into facepipe/**/__pycache__, ignored by git), as pip does when it installs a package: deface's is,
+and with PYTHONDONTWRITEBYTECODE set (this machine sets it) every run would otherwise compile about
+120 modules again, about 0.1 s a run.
 
     python benchmarks/bench_anonymize.py
     python benchmarks/bench_anonymize.py --videos lp_s18_woman_indoor.mp4 --repeat 3
@@ -58,6 +61,9 @@ def run(cmd: list[str], env: dict[str, str] | None = None, cpu: list[float] | No
 
 
 def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
+    import compileall
+
+    compileall.compile_dir(REPO / "facepipe", quiet=1)
     env = dict(os.environ)
     env.setdefault("FACEPIPE_MODEL_PATH", str(SHARED / "models"))  # legacy models: the store's cache
     rows = []

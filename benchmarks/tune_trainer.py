@@ -49,6 +49,8 @@ CONFIGS: dict[str, tuple[dict, int]] = {
     "mse": ({"loss": "mse"}, 10_000),
     "wd1e-2": ({"weight_decay": 1e-2}, 10_000),
     "ep100": ({"max_epochs": 100}, 10_000),
+    "ep60": ({"max_epochs": 60}, 10_000),
+    "ep40": ({"max_epochs": 40}, 10_000),
     "transfer_ep100": ({"mix_mode": "transfer", "max_epochs": 100}, 10_000),
 }
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from facepipe.apps.analyze import (
-    AnalyzeOptions,
-    FileReport,
-    analyze_camera,
-    analyze_inputs,
-    collect_inputs,
-)
 from facepipe.cli._batch import add_batch_arguments, check_camera_run, run_batch_command, wants_batch
 from facepipe.cli._help import HelpFormatter
 from facepipe.cli._options import (
@@ -29,6 +23,9 @@ from facepipe.cli._options import (
 )
 from facepipe.errors import InputError, UsageError
 from facepipe.io.video import VideoEncodeOptions
+
+if TYPE_CHECKING:
+    from facepipe.apps.analyze import FileReport
 
 log = logging.getLogger("facepipe")
 
@@ -93,6 +90,10 @@ def _default_out_root(args: argparse.Namespace) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: every facepipe command builds this command's parser, and the
+    # analyze application (drawing, charts) is a tenth of a second of imports the others do not need.
+    from facepipe.apps.analyze import AnalyzeOptions, analyze_camera, analyze_inputs, collect_inputs
+
     options = AnalyzeOptions(
         num_faces=args.max_num_faces, hands=args.hands, pose=args.pose, holistic=args.holistic,
         mirrored=args.mirrored, mediapipe_style=args.mediapipe_style, head_pose=args.head_pose,
