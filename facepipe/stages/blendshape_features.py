@@ -189,7 +189,7 @@ class PatchFeaturizer:
         g[k:2 * k, at] = self._yw
         np.add.at(g, (2 * k + rows, xb), 0.5)
         np.add.at(g, (2 * k + rows, xa), 0.5)
-        g[3 * k:, np.searchsorted(self._union, proc.selected)] = (proc._q * proc._a_c).T
+        g[3 * k:, np.searchsorted(self._union, proc.selected)] = proc.design_rows.T
         self._gather = g
         first = np.r_[0, np.cumsum([len(p.points) for p in self.patches])[:-1]]  # each patch's first point
         span = self._span.reshape(-1, 2)[first]  # (K, 2): every point of a patch shares its patch's span/low
@@ -202,7 +202,7 @@ class PatchFeaturizer:
         # The fit fails (NaN) when |design| <= eps or its scale sum(singular values, last one signed) / den
         # <= eps; that scale is at least the largest singular value / den >= |design|_F / (sqrt(3) den).
         # Faces clearly above both bounds are fine; the others take the reference path (the fit itself).
-        self._design_ok = 2.0 * max(_EPS, np.sqrt(3.0) * proc._den * _EPS)
+        self._design_ok = 2.0 * max(_EPS, np.sqrt(3.0) * proc.spread * _EPS)
 
     @property
     def num_features(self) -> int:

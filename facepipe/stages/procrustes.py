@@ -67,6 +67,17 @@ class WeightedProcrustes:
         self._a_c = self._a - self._q * center  # centred weighted sources
         self._den = float((self._a_c * self._a).sum())
 
+    @property
+    def design_rows(self) -> np.ndarray:
+        """(len(selected), 3): the fit's design matrix for targets t (the selected points) is
+        t^T @ design_rows (the square-root weights times the centred weighted source)."""
+        return self._q * self._a_c
+
+    @property
+    def spread(self) -> float:
+        """The weighted sum of squares of the centred source: the scale's denominator."""
+        return self._den
+
     def __call__(self, target: np.ndarray) -> np.ndarray:
         """Transforms onto full targets (..., P, 3)."""
         tgt = np.asarray(target, np.float64)
