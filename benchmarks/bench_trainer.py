@@ -60,10 +60,9 @@ def photo_people(work: Path) -> list[tuple[str, Path, Path | None]]:
     for normal in sorted((TESTDATA / "expressions" / "neutral").glob("yale_*_normal.png")):
         subject = normal.name.removesuffix("_normal.png")
         src = work / "src" / subject  # the subject's other photos, gathered from the label folders
-        src.mkdir(parents=True, exist_ok=True)
         for photo in sorted((TESTDATA / "expressions").glob(f"*/{subject}_*.png")):
-            if photo != normal and not (src / photo.name).exists():
-                (src / photo.name).symlink_to(photo)
+            if photo != normal:
+                _linked(src, photo)
         people.append((subject, src, normal))
     people += [(d.name, d, None) for d in sorted((TESTDATA / "identities").iterdir()) if d.is_dir()]
     # One portrait each (its own neutral): no expressions, one more face. Not pyfeat_single_face.jpg: a

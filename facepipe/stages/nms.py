@@ -14,16 +14,12 @@ __all__ = ["intersection_areas", "iou_matrix", "weighted_nms_arrays", "hard_nms_
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Axis-aligned IoU between xyxy boxes a (N,4) and b (M,4); 0 where they don't intersect."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = rb - lt
-    touching = (wh >= 0).all(-1)
-    inter = np.where(touching, wh[..., 0] * wh[..., 1], 0.0)
+    inter = intersection_areas(a, b)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     denom = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(touching & (denom > 0), inter / denom, 0.0)
+        iou = np.where(denom > 0, inter / denom, 0.0)
     return iou
 
 
