@@ -298,6 +298,34 @@ def test_tracker_backfills_and_interpolates():
     assert set(region_sources(step.retro[11])) == {Source.INTERPOLATED}
 
 
+def test_no_track_crosses_a_scene_cut():
+    def run(cut: bool):
+        tr = FaceTracker(TrackerOptions(hold=5, grow_per_frame=0.0))
+        retro = {}
+        for f in range(6):  # shot 1: a face on the left, lost at frame 4
+            step = tr.update(dets([100, 100, 140, 140]) if f < 4 else dets(), f)
+            retro.update(step.retro)
+        step = tr.update(dets([400, 100, 440, 140]), 6, new_shot=6 if cut else None)  # shot 2: another face
+        retro.update(step.retro)
+        return step, tr, retro
+
+    step, tr, retro = run(cut=False)
+    assert list(region_sources(step.current)) == [Source.DETECTED, Source.HELD]  # shot 1's face held on
+    assert any(r.xyxy[0, 0] == 400 for f, r in retro.items() if f < 6)  # shot 2's face backfilled into shot 1
+    step, tr, retro = run(cut=True)
+    assert list(region_sources(step.current)) == [Source.DETECTED] and tr.active_tracks == 1
+    assert not [f for f, r in retro.items() if f < 6 and (r.xyxy[:, 0] == 400).any()]
+    # A cut confirmed late (live): tracks begun since the cut stay, the others end (also one that
+    # matched a face of the new shot).
+    tr = FaceTracker(TrackerOptions(hold=5))
+    tr.update(dets([100, 100, 140, 140]), 0)
+    tr.update(dets([102, 100, 142, 140], [400, 100, 440, 140]), 1)
+    step = tr.update(dets(), 2, new_shot=1)
+    assert tr.active_tracks == 1 and step.current.xyxy[0, 0] == pytest.approx(400)
+    with pytest.raises(ValueError, match="after frame"):
+        tr.update(dets(), 3, new_shot=4)
+
+
 def test_two_faces_keep_their_tracks():
     tr = FaceTracker()
     a, b = [10, 10, 50, 50], [300, 10, 340, 50]

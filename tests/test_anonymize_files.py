@@ -129,6 +129,25 @@ def test_graph_and_sequential_runs_agree(clip, tmp_path):
     assert len(diff) == 72 and max(d.mean() for d in diff) < 0.5
 
 
+def test_graph_and_sequential_runs_end_tracks_at_the_same_scene_cut(tmp_path):
+    """The hamilton clip's first 40 frames hold a hard cut at frame 20 (stage -> close-up). The graph
+    (a scene-cut node feeding the tracker) and the sequential run (`OfflineAnonymizer`) redact the same
+    regions, and fewer than without the cut detector: nothing is held or backfilled across the cut."""
+    from dataclasses import replace
+
+    src = shared_file("videos/fr_short_hamilton_clip.mp4")
+    reports = {}
+    for name, workers, cuts in (("graph", 2, True), ("seq", 1, True), ("seq_nocut", 1, False)):
+        options = AnonymizeOptions(execution=ExecutionOptions(workers))
+        reports[name] = anonymize_video_file(src, tmp_path / f"{name}.mp4",
+                                             options if cuts else replace(options, cuts=None), progress=False,
+                                             max_frames=40)
+    graph, seq, nocut = reports["graph"], reports["seq"], reports["seq_nocut"]
+    assert graph.frames == seq.frames == nocut.frames == 40
+    assert (graph.regions, graph.faces) == (seq.regions, seq.faces)
+    assert seq.regions < nocut.regions - 20  # frame 19 alone had 13 regions backfilled from after the cut
+
+
 def test_graph_redacts_its_frames_in_place_with_the_same_result(tmp_path, monkeypatch):
     """The anonymize graph redacts the decoded frames themselves (no copy): the finder is done with a frame
     before the backfill releases it, so the file is the one a copying redaction writes (a 1080p crowd, where

@@ -165,3 +165,78 @@ def test_around_confident_drops_only_weak_wider_boxes_holding_a_confident_face()
     assert not around_confident(np.array([face, [364, -103, 1113, 647]], np.float32), np.array([0.95, 0.4])).any()
     assert not around_confident(np.array([face, face], np.float32), np.array([0.95, 0.4])).any()
     assert around_confident(np.zeros((0, 4), np.float32), np.zeros(0)).shape == (0,)
+
+
+# -- scene cuts: no track crosses the hamilton clip's cut at frame 211 (stage -> audience) -------------
+
+_CUT_CLIP = (190, 230)  # frames of the hamilton clip around its cut at 211
+
+
+@pytest.fixture(scope="module")
+def around_cut(video_finder) -> tuple[list[np.ndarray], list[Detections]]:
+    start, stop = _CUT_CLIP
+    frames = _frames("fr_short_hamilton_clip.mp4", start, stop)
+    return frames, [video_finder.detect_frame(f, start + i) for i, f in enumerate(frames)]
+
+
+def _offline_regions(frames: list[np.ndarray], detections: list[Detections], cuts: bool) -> dict[int, Detections]:
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.apps.anonymize.pipeline import OfflineAnonymizer
+
+    options = AnonymizeOptions() if cuts else replace(AnonymizeOptions(), cuts=None)
+    off = OfflineAnonymizer(options, detector=lambda rgb: pytest.fail("detections are given"))
+    out = {}
+    for rgb, d in zip(frames, detections):
+        out.update({r.index: r.regions for r, _ in off.push(rgb.copy(), None, d)})
+    out.update({r.index: r.regions for r, _ in off.flush()})
+    assert sorted(out) == list(range(len(frames)))
+    return out
+
+
+def test_no_audience_face_is_backfilled_onto_the_stage_before_the_cut(around_cut):
+    """Frame 200 (the singer on the stage) got eight or more regions backfilled from the faces of the
+    audience shot that starts at 211 (the curtain, the singer's chin and shoulder). With the cut
+    detector, only the singer's own face is redacted there; the audience shot keeps its regions."""
+    frames, detections = around_cut
+    before, after = (_offline_regions(frames, detections, cuts) for cuts in (False, True))
+    at_200 = 200 - _CUT_CLIP[0]
+    assert (region_sources(before[at_200]) == Source.BACKFILLED).sum() >= 5  # the bug, without cuts
+    assert (region_sources(after[at_200]) == Source.DETECTED).sum() >= 1
+    cut = 211 - _CUT_CLIP[0]
+    for i in range(cut):
+        assert not (region_sources(after[i]) == Source.BACKFILLED).any(), (i, after[i].xyxy)
+    for i in range(cut, len(frames)):
+        # Every region of the audience shot without cuts that came from the audience shot is still there.
+        ids_before = {int(t) for t, s in zip(before[i].track_ids, region_sources(before[i])) if s != Source.HELD}
+        assert len(after[i]) >= len(ids_before) - 1, i
+        assert len(after[i]) <= len(before[i])
+
+
+def test_live_holds_end_at_a_cut_once_it_is_confirmed(around_cut):
+    """Live there is no backfill; the singer's track went on into the audience shot (matched to a face
+    there, or held). Now every track of the stage ends when the cut is confirmed (`confirm` frames
+    after it); the audience's faces are found by new tracks."""
+    from facepipe.apps.anonymize.options import AnonymizeOptions
+    from facepipe.apps.anonymize.pipeline import Anonymizer
+
+    frames, detections = around_cut
+    cut = 211 - _CUT_CLIP[0]
+    held_from_stage = {}
+    for cuts in (False, True):
+        options = AnonymizeOptions() if cuts else replace(AnonymizeOptions(), cuts=None)
+        feed = iter(detections)
+        live = Anonymizer(options, detector=lambda rgb, feed=feed: next(feed))
+        stage_ids: set[int] = set()
+        counts = []
+        for i, rgb in enumerate(frames):
+            r = live.process_frame(rgb.copy()).regions
+            src = region_sources(r)
+            if i < cut:
+                stage_ids |= {int(t) for t in r.track_ids}
+            else:
+                counts.append(sum(int(t) in stage_ids for t in r.track_ids))
+                assert (src == Source.DETECTED).sum() >= 3, i
+        held_from_stage[cuts] = counts
+    confirm = AnonymizeOptions().cuts.confirm
+    assert sum(held_from_stage[False]) >= 10  # without cuts: the stage's tracks go on in the audience
+    assert sum(held_from_stage[True][confirm:]) == 0

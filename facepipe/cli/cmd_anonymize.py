@@ -102,6 +102,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         " detections; default 0.8; 0: every detection is held --hold frames)")
     g.add_argument("--hold", type=int_range(0), default=None,
                    help="frames a face stays covered after it is lost, and (files) before it is first found")
+    g.add_argument("--no-scene-cuts", action="store_true",
+                   help="videos: let tracks hold and backfill across hard scene cuts (by default a face's"
+                        " region ends at a cut instead of lying on the other shot's picture)")
 
     g = p.add_argument_group("output")
     g.add_argument("--codec", default="libx264", help="video encoder (libx264, libx265, libvpx-vp9, mpeg4, ...)")
@@ -199,6 +202,7 @@ def build_options(args: argparse.Namespace):
     from facepipe.errors import UsageError
     from facepipe.io.image import read_image
     from facepipe.io.video import VideoEncodeOptions
+    from facepipe.stages.scene_cuts import SceneCutOptions
 
     changes: dict = {"scale": args.scale}
     if args.min_detection_confidence is not None:
@@ -223,6 +227,7 @@ def build_options(args: argparse.Namespace):
                            **stream_changes),
             image_detect=FaceFinderOptions.for_images(**changes),
             track=TrackerOptions(**track_changes),
+            cuts=None if args.no_scene_cuts else SceneCutOptions(),
             redact=RedactOptions(method=args.method, shape=args.shape, mask_scale=args.mask_scale, blur=args.blur,
                                  mosaic=args.mosaic, grain=args.grain, color=args.color, replacement=replacement,
                                  draw_boxes=args.draw_boxes, draw_scores=args.draw_scores),

@@ -1,13 +1,16 @@
 """The anonymizer's stages as graph nodes, and the anonymize-a-video graph.
 
-    decoder -> finder -> tracker -> backfill -> redact -> encoder
-       \\_____ IMAGE, FRAME ________/^
+    decoder -> finder ---------> tracker -> backfill -> redact -> encoder
+       |\\----> scene cuts --/^         ^
+        \\_____ IMAGE, FRAME __________/
 
 FaceFinder and Redactor are stateless, so those nodes can process several
 frames at once (max_in_flight); the tracker and the backfill buffer keep state
 and run in frame order. The backfill node holds each frame `hold` frames, so
 that faces first found later (or lost and found again) are also redacted in
-the frames before — exactly what `OfflineAnonymizer` does in one thread.
+the frames before — exactly what `OfflineAnonymizer` does in one thread. The
+scene-cut node tells the tracker, frame by frame, whether a new shot starts
+there (`confirm` frames late; the tracker waits for it), so no track crosses a cut.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
 from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
 from facepipe.results import Detections
+from facepipe.stages.scene_cuts import SceneCutDetector, SceneCutOptions
 
 __all__ = [
     "BackfillCalculator",
@@ -32,6 +36,7 @@ __all__ = [
     "FaceTrackerCalculator",
     "RedactCalculator",
     "RedactInPlaceCalculator",
+    "SceneCutCalculator",
     "add_face_regions",
     "add_redact_and_encode",
     "anonymize_video_config",
@@ -72,11 +77,43 @@ class FaceFinderCalculator(Calculator):
 
 
 @register_calculator
+class SceneCutCalculator(Calculator):
+    """IMAGE -> CUT: per frame, True where a new shot starts (`SceneCutDetector`, SceneCutOptions).
+    Each CUT packet comes `confirm` frames after its frame (at that frame's timestamp)."""
+
+    inputs = ("IMAGE",)
+    outputs = ("CUT",)
+    Options = SceneCutOptions
+    auto_bounds = False  # outputs lag the inputs by `confirm` frames
+
+    def open(self, ctx: CalculatorContext) -> None:
+        self._cuts = SceneCutDetector(ctx.options)
+        self._stamps: deque[int] = deque()  # timestamps of the frames not decided yet
+
+    def process(self, ctx: CalculatorContext) -> None:
+        image = ctx.input("IMAGE")
+        if image is None:
+            return
+        self._stamps.append(ctx.timestamp)
+        for d in self._cuts.push(image):
+            ctx.outputs.add("CUT", d.cut, self._stamps.popleft())
+        ctx.outputs.set_bound("CUT", self._stamps[0] if self._stamps else ctx.timestamp + 1)
+
+    def close(self, ctx: CalculatorContext) -> None:
+        if ctx.graph_error is None:
+            for d in self._cuts.flush():
+                ctx.outputs.add("CUT", d.cut, self._stamps.popleft())
+
+
+@register_calculator
 class FaceTrackerCalculator(Calculator):
     """DETECTIONS -> REGIONS (this frame: detections + held faces) and RETRO ({timestamp: regions}
-    to add to earlier frames: backfill and gap interpolation). Options: TrackerOptions."""
+    to add to earlier frames: backfill and gap interpolation). Options: TrackerOptions.
+    Optional input CUT (bool): a new shot starts at this frame; every track ends (no hold or
+    backfill across it)."""
 
     inputs = ("DETECTIONS",)
+    optional_inputs = ("CUT",)
     outputs = ("REGIONS", "RETRO")
     Options = TrackerOptions
 
@@ -90,7 +127,8 @@ class FaceTrackerCalculator(Calculator):
         dets = ctx.input("DETECTIONS")
         if dets is None:
             return
-        step = self._tracker.update(dets, self._index)
+        cut = bool(ctx.input("CUT", False))
+        step = self._tracker.update(dets, self._index, new_shot=self._index if cut else None)
         self._recent.append((self._index, ctx.timestamp))
         self._index += 1
         ctx.outputs.add("REGIONS", step.current)
@@ -243,7 +281,12 @@ def add_face_regions(b: GraphBuilder, o: AnonymizeOptions, *, detect_in_flight: 
     b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
                outputs={"DETECTIONS": "detections"}, options=o.detect, max_in_flight=detect_in_flight,
                side_packets={"DETECTOR": "detector"} if given_detector else None)
-    b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections"},
+    cut_in = {}
+    if o.cuts is not None:
+        b.add_node(SceneCutCalculator, name="cuts", inputs={"IMAGE": "frames"}, outputs={"CUT": "cuts"},
+                   options=o.cuts)
+        cut_in = {"CUT": "cuts"}
+    b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections", **cut_in},
                outputs={"REGIONS": "current", "RETRO": "retro"}, options=o.track)
     frame_in, frame_out = ({"FRAME": "frame_info"}, {"FRAME": "held_info"}) if frame_info else ({}, {})
     b.add_node(BackfillCalculator, name="backfill",

@@ -10,6 +10,7 @@ from facepipe.apps.anonymize.track import TrackerOptions
 from facepipe.io.video import VideoEncodeOptions
 from facepipe.jobs.execution import ExecutionOptions
 from facepipe.runtime.options import RuntimeOptions
+from facepipe.stages.scene_cuts import SceneCutOptions
 
 __all__ = ["ANONYMIZE_SUBME", "AnonymizeOptions"]
 
@@ -22,6 +23,8 @@ class AnonymizeOptions:
     """detect: how faces are found in videos and cameras (models, threshold, tiling, scale).
     image_detect: the same for still images (more thorough: see `FaceFinderOptions.for_images`).
     track: temporal safety (hold/backfill frames, association).
+    cuts: the scene-cut detector that ends every track at a hard cut (`SceneCutOptions`; None: off,
+        tracks then hold and backfill across cuts onto the other shot's picture). Videos and cameras.
     redact: how faces are hidden (method, shape, strength, outlines).
     video: encoder for video outputs (codec, crf, preset, container). Default: x264 veryfast, CRF 18,
         with the quicker sub-pixel motion search (subme 1: x264 takes 35-40 % less CPU, the
@@ -36,6 +39,7 @@ class AnonymizeOptions:
     detect: FaceFinderOptions = field(default_factory=FaceFinderOptions)
     image_detect: FaceFinderOptions = field(default_factory=FaceFinderOptions.for_images)
     track: TrackerOptions = field(default_factory=TrackerOptions)
+    cuts: SceneCutOptions | None = field(default_factory=SceneCutOptions)
     redact: RedactOptions = field(default_factory=RedactOptions)
     video: VideoEncodeOptions = field(default_factory=lambda: VideoEncodeOptions(subme=ANONYMIZE_SUBME))
     keep_audio: bool = True

@@ -8,6 +8,11 @@ processed, so only forward holding protects it. Offline (`OfflineAnonymizer`):
 frames are released `hold` frames late, which lets a face found at frame t
 also be redacted in the frames before it was first detected, and gaps
 between detections be filled in.
+
+Both end every track at a scene cut (`SceneCutDetector`, options `AnonymizeOptions.cuts`).
+A cut is confirmed `cuts.confirm` frames after it (a flash is not a cut), so offline the
+tracker runs that many frames behind the finder and knows each cut in time; live, held
+regions of the shot before a cut last those few frames into the new shot, and then end.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import detected_regions, merge_regions
 from facepipe.apps.anonymize.track import FaceTracker, TrackStep
 from facepipe.results import Detections
+from facepipe.stages.scene_cuts import CutDecision, SceneCutDetector
 
-__all__ = ["Anonymizer", "BackfillBuffer", "FrameResult", "OfflineAnonymizer", "RegionRedactor"]
+__all__ = ["Anonymizer", "BackfillBuffer", "FrameResult", "OfflineAnonymizer", "RegionBuffer", "RegionRedactor"]
 
 Detect = Callable[[np.ndarray], Detections]
 
@@ -76,6 +82,7 @@ class Anonymizer:
         self._detector = detector
         self._image_detector = image_detector
         self.tracker = FaceTracker(self.options.track)
+        self.cuts = SceneCutDetector(self.options.cuts) if self.options.cuts is not None else None
         self._redact = RegionRedactor(self.options.redact)
         self.redactor, self.hulls = self._redact.redactor, self._redact.hulls
         self._index = 0
@@ -100,6 +107,8 @@ class Anonymizer:
     def reset(self) -> None:
         """Forget tracked faces (call between unrelated videos)."""
         self.tracker.reset()
+        if self.cuts is not None:
+            self.cuts.reset()
         self._index = 0
 
     def detect(self, rgb: np.ndarray, index: int | None = None) -> Detections:
@@ -115,7 +124,11 @@ class Anonymizer:
 
     def process_frame(self, rgb: np.ndarray) -> FrameResult:
         """Detect, track (holding lost faces forward) and redact one RGB uint8 frame."""
-        step = self.tracker.update(self.detect(rgb, self._index), self._index)
+        cut = None
+        if self.cuts is not None:
+            # Confirmed `confirm` frames late: the tracks of the old shot end then.
+            cut = max((d.index for d in self.cuts.push(rgb) if d.cut), default=None)
+        step = self.tracker.update(self.detect(rgb, self._index), self._index, new_shot=cut)
         result = FrameResult(self.redact(rgb, step.current), step.current, self._index)
         self._index += 1
         return result
@@ -170,6 +183,45 @@ class BackfillBuffer:
         return index, payload, merge_regions(parts, size)
 
 
+class RegionBuffer:
+    """Frames in, frames with their final regions out: the tracker, the scene-cut detector and the
+    backfill buffer of an offline run, in frame order.
+
+    push() takes a frame's detections and returns the frames now final, oldest first, as
+    (index, payload, regions). With a cut detector the tracker runs `confirm` frames behind, so
+    that each frame's cut is known when it is tracked; frames come out `hold + confirm` frames late.
+    """
+
+    def __init__(self, tracker: FaceTracker, cuts: SceneCutDetector | None) -> None:
+        self.tracker = tracker
+        self.cuts = cuts
+        self.buffer = BackfillBuffer(tracker.options.hold)
+        self._waiting: deque[tuple[int, Any, Detections]] = deque()  # frames the cut detector holds
+        self._tracked = 0
+
+    def push(self, index: int, rgb: np.ndarray, payload: Any, detections: Detections
+             ) -> list[tuple[int, Any, Detections]]:
+        """Frame `index` (consecutive), read by the cut detector now, with its detections."""
+        self._waiting.append((index, payload, detections))
+        return self._track(self.cuts.push(rgb) if self.cuts is not None else [CutDecision(self._tracked, False)])
+
+    def flush(self) -> list[tuple[int, Any, Detections]]:
+        """Every frame still held (the end of the stream)."""
+        done = self._track(self.cuts.flush()) if self.cuts is not None else []
+        return done + self.buffer.flush()
+
+    def _track(self, decided: list[CutDecision]) -> list[tuple[int, Any, Detections]]:
+        released = []
+        for d in decided:
+            index, payload, dets = self._waiting.popleft()
+            if d.index != self._tracked:  # the detector counts the frames it was given, from 0
+                raise RuntimeError(f"scene-cut decision for frame {d.index} arrived for frame {self._tracked}")
+            self._tracked += 1
+            step: TrackStep = self.tracker.update(dets, index, new_shot=index if d.cut else None)
+            self.buffer.add(step.retro)
+            released += self.buffer.push(index, payload, step.current)
+        return released
+
 class OfflineAnonymizer:
     """Anonymizes a stream of frames whose end result may be `hold` frames late.
 
@@ -181,13 +233,14 @@ class OfflineAnonymizer:
             write(result.image, frame_then)
 
     Each released `FrameResult` comes with the payload given with its frame
-    (its timestamp, say). Frames are redacted in place.
+    (its timestamp, say). Frames are redacted in place. With scene cuts on, the tracker
+    runs `cuts.confirm` frames behind the finder, so that it knows each cut in time.
     """
 
     def __init__(self, options: AnonymizeOptions | None = None, *, detector: Detect | None = None) -> None:
         self.anonymizer = Anonymizer(options, detector=detector)
         self.options = self.anonymizer.options
-        self.buffer = BackfillBuffer(self.options.track.hold)
+        self.regions = RegionBuffer(self.anonymizer.tracker, self.anonymizer.cuts)
         self._index = 0
 
     def push(self, rgb: np.ndarray, payload: Any = None, detections: Detections | None = None
@@ -196,17 +249,14 @@ class OfflineAnonymizer:
 
         detections: the frame's detections if already computed (e.g. by a detection thread).
         """
-        a = self.anonymizer
-        dets = a.detect(rgb, self._index) if detections is None else detections
-        step: TrackStep = a.tracker.update(dets, self._index)
-        self.buffer.add(step.retro)
-        released = self.buffer.push(self._index, (rgb, payload), step.current)
+        dets = self.anonymizer.detect(rgb, self._index) if detections is None else detections
+        released = self.regions.push(self._index, rgb, (rgb, payload), dets)
         self._index += 1
         return self._redact(released)
 
     def flush(self) -> list[tuple[FrameResult, Any]]:
         """All frames still held (at the end of the stream)."""
-        return self._redact(self.buffer.flush())
+        return self._redact(self.regions.flush())
 
     def _redact(self, released: list[tuple[int, Any, Detections]]) -> list[tuple[FrameResult, Any]]:
         redact = self.anonymizer.redact

@@ -15,6 +15,12 @@ and returns, for every frame:
   small/blurred/turned to detect), and the frames of a gap between two
   detections of one track (interpolated).
 
+Tracks never cross a scene cut: `update(..., new_shot=i)` says a new shot began at frame i
+(`facepipe.stages.scene_cuts` finds them), and every track begun before it ends, with no
+hold, interpolation or backfill across the cut; no retro region reaches a frame before it. A
+face of one shot then never leaves its region on the picture of another (hamilton's audience
+faces backfilled onto the stage shot before the cut: benchmarks/RESULTS.md, "Scene cuts").
+
 Sightings the verifier rejected (`extras["verified"]` False) move a track but
 neither resize it, nor confirm it, nor keep it alive: a track ends `hold` frames
 after its last verified sighting, so a hand or a shirt a face track drifted onto
@@ -135,10 +141,12 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._last_frame: int | None = None
+        self._shot_start = 0  # first frame of the current shot: no retro region reaches before it
 
     def reset(self) -> None:
         self._tracks = []
         self._last_frame = None
+        self._shot_start = 0
 
     @property
     def active_tracks(self) -> int:
@@ -178,12 +186,24 @@ class FaceTracker:
             used_t.add(t)
         return pairs
 
-    def update(self, dets: Detections, frame: int | None = None) -> TrackStep:
-        """Feed the detections of the next frame (`frame` index; consecutive if omitted)."""
+    def update(self, dets: Detections, frame: int | None = None, *, new_shot: int | None = None) -> TrackStep:
+        """Feed the detections of the next frame (`frame` index; consecutive if omitted).
+
+        new_shot: a scene cut: a new shot began at this frame index (<= frame; `frame` itself when
+        the cut is known in time, as offline; a few frames back when it is confirmed late, as live).
+        Tracks that began before it end here (also one that matched a face of the new shot in the
+        frames since), and no region is added to frames before it.
+        """
         o = self.options
         if frame is None:
             frame = 0 if self._last_frame is None else self._last_frame + 1
         self._last_frame = frame
+        if new_shot is not None:
+            if new_shot > frame:
+                raise ValueError(f"new_shot {new_shot} is after frame {frame}")
+            self._shot_start = max(self._shot_start, new_shot)
+            self._tracks = [t for t in self._tracks if t.first >= new_shot]
+        shot_start = self._shot_start
         size = dets.image_size
         preds = (np.stack([self._predict(t, frame) for t in self._tracks]) if self._tracks
                  else np.zeros((0, 4), np.float32))
@@ -206,7 +226,7 @@ class FaceTracker:
         retro: dict[int, list] = {}
 
         def add_retro(f: int, box: np.ndarray, kps: np.ndarray, score: float, tid: int, src: int) -> None:
-            if f >= 0:
+            if f >= shot_start:
                 retro.setdefault(f, []).append((box, kps, score, tid, src))
 
         for d, ti in pairs:

@@ -20,7 +20,7 @@ import numpy as np
 from facepipe._fsutil import refuse_overwrite
 from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.files import OnProgress, detected_ahead
-from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, Detect
+from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, RegionBuffer
 from facepipe.apps.anonymize.regions import detected_regions
 from facepipe.apps.anonymize.track import FaceTracker
 from facepipe.apps.recognition.video import SceneCuts
@@ -37,6 +37,7 @@ from facepipe.apps.selective.targets import ChosenPeople, load_chosen
 from facepipe.errors import FacepipeError, ProcessingError
 from facepipe.jobs import ExecutionOptions, FileReport, Progress, graph_error
 from facepipe.results import Detections
+from facepipe.stages.scene_cuts import SceneCutDetector
 
 __all__ = ["SelectiveAnonymizer", "SelectiveResult"]
 
@@ -87,8 +88,8 @@ class SelectiveAnonymizer:
         from facepipe.io.video import VideoReader
 
         o = self.options
-        tracker = FaceTracker(o.anonymize.track)
-        buffer = BackfillBuffer(o.anonymize.track.hold)
+        regions = RegionBuffer(FaceTracker(o.anonymize.track), SceneCutDetector(o.anonymize.cuts)
+                               if o.anonymize.cuts is not None else None)
         surveyor = TrackSurveyor(self.chosen, o.sampling)
         cuts = SceneCuts(o.sampling.scene_cut)
         scene = 0
@@ -97,13 +98,11 @@ class SelectiveAnonymizer:
                                                   on_update=on_progress) as bar:
             for frame, dets in detected_ahead(reader, self.anonymizer.detect, max_frames):
                 scene += cuts(frame.image)
-                step = tracker.update(dets, frame.index)
-                buffer.add(step.retro)
-                for index, (image, sc), regions in buffer.push(frame.index, (frame.image, scene), step.current):
-                    surveyor.add(index, image, regions, sc)
+                for index, (image, sc), found in regions.push(frame.index, frame.image, (frame.image, scene), dets):
+                    surveyor.add(index, image, found, sc)
                 bar.update()
-            for index, (image, sc), regions in buffer.flush():
-                surveyor.add(index, image, regions, sc)
+            for index, (image, sc), found in regions.flush():
+                surveyor.add(index, image, found, sc)
         return surveyor.finish()
 
     def render_video(self, src: str | Path, dst: str | Path, survey: Survey, verdicts: dict[SegmentKey, Verdict],
