@@ -21,7 +21,14 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from facepipe.apps.anonymize.gating import around_confident, confident_faces, family, inside_larger, plausible
+from facepipe.apps.anonymize.gating import (
+    around_confident,
+    around_several,
+    confident_faces,
+    family,
+    inside_larger,
+    plausible,
+)
 from facepipe.apps.anonymize.tiling import (
     MIRRORED_KEYPOINTS,
     MODEL_RANGES,
@@ -319,9 +326,9 @@ class FaceFinder:
             # Before the nesting rule: a too-big box that is dropped anyway must not also
             # remove the real faces inside it.
             raw = raw[(raw.xyxy[:, 2] - raw.xyxy[:, 0]) * sx <= o.max_face]
-        # First the weak boxes around confident faces, so that the nesting rule cannot take such a
-        # face for a part of the box around it.
-        raw = raw[~around_confident(raw.xyxy, raw.scores)]
+        # First the weak boxes around confident faces or around a group of faces, so that the nesting
+        # rule cannot take such faces for parts of the box around them.
+        raw = raw[~(around_confident(raw.xyxy, raw.scores) | around_several(raw.xyxy, raw.scores))]
         raw = raw[~inside_larger(raw.xyxy)]
         if self._verifier is not None:
             raw = self._verified(work, raw)
