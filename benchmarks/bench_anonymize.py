@@ -97,7 +97,7 @@ def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
 
 def stages(videos: list[Path], frames: int) -> None:
     """CPU ms per frame of each stage of the default anonymizer, run one after another in this process
-    on the first `frames` frames: decode (`VideoReader`, to RGB), finder, tracker, redaction, encoding
+    on the first `frames` frames: decode (`VideoReader`, to RGB), finder, scene cuts, tracker, redaction, encoding
     (`VideoWriter` with the anonymizer's encoder options, its x264 threads included: process CPU time)."""
     from facepipe.apps.anonymize.detect import FaceFinder
     from facepipe.apps.anonymize.options import AnonymizeOptions
@@ -105,9 +105,10 @@ def stages(videos: list[Path], frames: int) -> None:
     from facepipe.apps.anonymize.track import FaceTracker
     from facepipe.io.video import VideoReader
     from facepipe.io.video_writer import VideoWriter
+    from facepipe.stages.scene_cuts import SceneCutDetector
 
-    print("| video | decode | finder | tracker | redact | encode | sum | load average |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| video | decode | finder | cuts | tracker | redact | encode | sum | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
     o = AnonymizeOptions()
     for src in videos:
         load0 = os.getloadavg()[0]
@@ -121,8 +122,12 @@ def stages(videos: list[Path], frames: int) -> None:
         t = cpu()
         dets = [finder.detect_frame(im, i) for i, im in enumerate(images)]
         ms["finder"] = cpu() - t
+        cuts = SceneCutDetector(o.cuts)
         t = cpu()
-        steps = [tracker.update(d, i) for i, d in enumerate(dets)]
+        decided = [c for im in images for c in cuts.push(im)] + cuts.flush()
+        ms["cuts"] = cpu() - t
+        t = cpu()
+        steps = [tracker.update(d, i, new_shot=i if c.cut else None) for i, (d, c) in enumerate(zip(dets, decided))]
         ms["tracker"] = cpu() - t
         t = cpu()
         out = [redactor(im, s.current) for im, s in zip(images, steps, strict=True)]
@@ -135,7 +140,8 @@ def stages(videos: list[Path], frames: int) -> None:
                     w.write(im)
             ms["encode"] = cpu() - t
         per = {k: 1000 * v / len(images) for k, v in ms.items()}
-        cells = " | ".join(f"{per[k]:.1f}" for k in ("decode", "finder", "tracker", "redact", "encode"))
+        cells = " | ".join(f"{per[k]:.2f}" if k in ("cuts", "tracker") else f"{per[k]:.1f}"
+                           for k in ("decode", "finder", "cuts", "tracker", "redact", "encode"))
         print(f"| {src.name} ({len(images)} frames) | {cells} | {sum(per.values()):.1f} |"
               f" {load0:.1f}-{os.getloadavg()[0]:.1f} |", flush=True)
 

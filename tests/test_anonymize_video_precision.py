@@ -302,3 +302,5 @@ def test_around_several_drops_only_a_weak_box_holding_separate_stronger_faces():
     eyes = np.array([face, [660, 220, 715, 275], [760, 220, 815, 275]], np.float32)
     assert not around_several(eyes, np.array([0.95, 0.45, 0.5])).any()
     assert around_several(np.zeros((0, 4), np.float32), np.zeros(0)).shape == (0,)
+    # Streams only: on photos, fine and crowd tiles score parts of faces high (lz_17: a face uncovered).
+    assert FaceFinderOptions().group_boxes and not FaceFinderOptions.for_images().group_boxes

@@ -12,13 +12,15 @@ Python API (the CLI is `facepipe anonymize`):
 
 Stages, usable on their own (e.g. as graph calculators): `FaceFinder` (detect),
 `FaceTracker` (track, hold, backfill), `Redactor` (redact), `BackfillBuffer`
-(delays frames so backfilled regions reach them).
+(delays frames so backfilled regions reach them), `RegionBuffer` (tracker, scene cuts and
+backfill in frame order), and `facepipe.stages.scene_cuts.SceneCutDetector` (hard cuts: no
+track, hold or backfill crosses one; `AnonymizeOptions.cuts`).
 """
 
 from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
 from facepipe.apps.anonymize.files import anonymize_image_file, anonymize_paths, anonymize_video_file
 from facepipe.apps.anonymize.options import AnonymizeOptions
-from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, FrameResult, OfflineAnonymizer
+from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, FrameResult, OfflineAnonymizer, RegionBuffer
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import Source, face_regions, region_sources
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions, TrackStep
@@ -36,6 +38,7 @@ __all__ = [
     "OfflineAnonymizer",
     "RedactOptions",
     "Redactor",
+    "RegionBuffer",
     "RunSummary",
     "Source",
     "TrackStep",

@@ -119,6 +119,10 @@ class FaceFinderOptions:
     crowd_body_depth: drop crowd-only detections centred on the body of a confident face, down
         to this many face heights below its chin (0: off): bodies are where the crowd tiles'
         false positives sit. "Below" follows each face's eyes-to-mouth direction.
+    group_boxes: drop a weak box holding two or more separate, stronger faces (`gating.around_several`)
+        before the nesting rule could drop those faces as its parts. Streams only: the photo finder's
+        fine and crowd tiles score parts of faces and tiny crowd faces up to 0.87 inside a real face's
+        box, and on lz_17 the rule uncovered a face (benchmarks/RESULTS.md, "A weak box around a group").
     verify: a second opinion on detections scoring below `verify.below` (face-mesh presence or
         YuNet, see verify.py): for streams the rejected ones are only marked (`mark_only`: the
         tracker keeps those that continue a verified face) and every detection below 0.8 is
@@ -162,6 +166,7 @@ class FaceFinderOptions:
     mirror_tile_models: tuple[str, ...] = ()
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
+    group_boxes: bool = True
     verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(below=0.8, mark_only=True))
     num_threads: int | None = None  # deprecated: runtime.num_threads
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -180,7 +185,7 @@ class FaceFinderOptions:
         base = {"min_score": 0.25, "min_face": 7.0, "min_face_relative": 1 / 320, "tile_period": 1,
                 "min_views": 2, "crowd_tile_models": ("short",), "whole_models": ("full_dense", "short"),
                 "crowd_max_zoom": 2.0, "mirror_tile_models": ("short",), "crowd_body_depth": 5.0,
-                "verify": VerifyOptions(below=0.75)}
+                "verify": VerifyOptions(below=0.75), "group_boxes": False}
         return cls(**{**base, **changes})
 
     @classmethod
@@ -328,7 +333,10 @@ class FaceFinder:
             raw = raw[(raw.xyxy[:, 2] - raw.xyxy[:, 0]) * sx <= o.max_face]
         # First the weak boxes around confident faces or around a group of faces, so that the nesting
         # rule cannot take such faces for parts of the box around them.
-        raw = raw[~(around_confident(raw.xyxy, raw.scores) | around_several(raw.xyxy, raw.scores))]
+        drop = around_confident(raw.xyxy, raw.scores)
+        if o.group_boxes:
+            drop |= around_several(raw.xyxy, raw.scores)
+        raw = raw[~drop]
         raw = raw[~inside_larger(raw.xyxy)]
         if self._verifier is not None:
             raw = self._verified(work, raw)

@@ -163,8 +163,10 @@ def around_several(boxes: np.ndarray, scores: np.ndarray, outer: np.ndarray | No
     a face's size relative to each other (within `similar` times), as the faces of a row of people
     are. Hamilton's audience: a 0.37-0.38 box 215 px wide over three faces of 64-80 px scoring
     0.70-0.82, which the nesting rule then dropped as its "parts" (its region covered them, and the
-    seats and shoulders between them). A large real face is safe: it scores more than the small false
-    detections on its eyes or mouth, which are weak, and those are parts of it that `inside_larger` drops.
+    seats and shoulders between them). Safe where parts of a face score low (the video finder: no
+    change on the 13 other shared videos); not on photos, where the finder's fine and crowd tiles
+    score parts of faces and tiny crowd faces up to 0.87 inside a real face's box (lz_17: a face
+    uncovered), so `FaceFinderOptions.group_boxes` is off there.
     """
     if outer is None:
         outer, outer_scores = boxes, scores
