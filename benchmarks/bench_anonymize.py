@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--facepipe-args", default="", help="extra facepipe anonymize arguments")
     ap.add_argument("--measure-ranges", action="store_true")
     ap.add_argument("--stages", type=int, metavar="FRAMES", default=0,
-                    help="CPU ms a frame of each stage (decode, finder, tracker, redact, encode) on the first FRAMES")
+                    help="CPU ms a frame of each stage (decode, finder, cuts, tracker, redact, encode) on the first"
+                         " FRAMES")
     args = ap.parse_args(argv)
     if args.stages:
         stages([VIDEOS / v for v in args.videos], args.stages)
