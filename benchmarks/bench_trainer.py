@@ -184,6 +184,8 @@ def main() -> None:
     ap.add_argument("--mix-mode", choices=("blend", "transfer", "transfer-all"), default=TrainOptions().mix_mode)
     ap.add_argument("--ensemble", type=int, default=TrainOptions().ensemble,
                     help="networks averaged, each trained on its own blended faces (seed k)")
+    ap.add_argument("--no-mirror", dest="mirror", action="store_false",
+                    help="do not also mix the training faces' mirror images (TrainOptions.mirror)")
     ap.add_argument("--people", choices=("all", "videos"), default="all",
                     help="train on the videos and the photo people (default) or on the videos alone")
     args = ap.parse_args()
@@ -205,7 +207,7 @@ def main() -> None:
         extras = []
         for k in range(args.ensemble):
             mixes = teacher_mixes(train_lms, args.samples - n_real, featurizer("normalized"), seed=k,
-                                  mode=args.mix_mode)
+                                  mode=args.mix_mode, mirror=args.mirror)
             extras.append((mixed_inputs(mixes, featurizer(kind)), mixes.labels))
         mix_s = time.perf_counter() - t0
         load0 = os.getloadavg()[0]
@@ -238,7 +240,7 @@ def main() -> None:
 
     people = "" if args.people == "videos" else f" + {len(train_folders) - len(TRAIN)} photo people"
     print(f"\ntrain: {', '.join(TRAIN)}{people} (validation: lp_s18_woman_indoor); eval: {', '.join(EVAL)}; "
-          f"teacher mix: {args.mix_mode}; ensemble of {args.ensemble}")
+          f"teacher mix: {args.mix_mode}{', mirrored faces too' if args.mirror else ''}; ensemble of {args.ensemble}")
     print(f"\n| features | eval MAE | training-mean MAE | ratio | {' | '.join(f'MAE yaw+{d:g}' for d in TURNS)} |")
     print("| --- | --- | --- | --- | " + " | ".join("---" for _ in TURNS) + " |")
     for kind, _res, _w, _c, _l0, _l1, _mx, m, turns, _n in rows:

@@ -39,6 +39,7 @@ CONFIGS: dict[str, tuple[dict, int]] = {
     "mix5k": ({}, 5_000),
     "mix20k": ({}, 20_000),
     "transfer": ({"mix_mode": "transfer"}, 10_000),
+    "nomirror": ({"mirror": False}, 10_000),
     "transfer20k": ({"mix_mode": "transfer"}, 20_000),
     "wide": ({"hidden": (512, 512)}, 10_000),
     "narrow": ({"hidden": (128, 128)}, 10_000),
@@ -55,14 +56,15 @@ CONFIGS: dict[str, tuple[dict, int]] = {
 }
 
 
-def fold_mixes(cache: Path, folders, fold: str, mode: str, count: int) -> Mixes:
-    for have in sorted(cache.glob(f"mix_{fold}_{mode}_*.npz")):
+def fold_mixes(cache: Path, folders, fold: str, mode: str, count: int, mirror: bool) -> Mixes:
+    stem = f"mix_{fold}_{mode}" + ("_mirror" if mirror else "")
+    for have in sorted(cache.glob(f"{stem}_[0-9]*.npz")):
         if int(have.stem.rsplit("_", 1)[1]) >= count:
             with np.load(have) as z:
                 return Mixes(z["landmarks"][:count], z["neutral"][:count], z["sizes"][:count], z["labels"][:count])
-    path = cache / f"mix_{fold}_{mode}_{count}.npz"
+    path = cache / f"{stem}_{count}.npz"
     lms = [lm for name, lm in zip(folders.folders, folders.landmarks) if name != fold]
-    mixes = teacher_mixes(lms, count, featurizer("normalized"), seed=0, mode=mode)
+    mixes = teacher_mixes(lms, count, featurizer("normalized"), seed=0, mode=mode, mirror=mirror)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, landmarks=mixes.landmarks, neutral=mixes.neutral, sizes=mixes.sizes, labels=mixes.labels)
     return mixes
@@ -93,7 +95,7 @@ def main() -> None:
         for fold in folds:
             gi = samples.folders.index(fold)
             n_real = int((samples.group != gi).sum())
-            sub = fold_mixes(cache, samples, fold, opts.mix_mode, max(0, total - n_real))
+            sub = fold_mixes(cache, samples, fold, opts.mix_mode, max(0, total - n_real), opts.mirror)
             extra = (mixed_inputs(sub, featurizer("normalized")), sub.labels)
             res, net = train(samples, dataclasses.replace(opts, val_sets=(fold,)), extra)
             import torch

@@ -154,12 +154,45 @@ def test_blending_a_face_with_weight_zero_gives_back_its_teacher_labels(root):
     assert np.abs(halfway.labels[:, None] - samples.labels[None]).max(-1).min(1).max() > 0.01  # new faces
 
 
+def test_mirror_mixes_add_each_folder_flipped_as_a_person_of_its_own(root):
+    from facepipe.apps.trainer.augment import teacher_mixes
+    from facepipe.solutions.blendshape_regressor import featurizer
+    from facepipe.solutions.face_geometry import load_geometry_metadata
+    from facepipe.stages.face_mirror import mirror_order, mirrored_landmarks
+
+    samples = load_samples(read_root(root))
+    frames = np.concatenate([f.landmarks[f.found] for f in samples.landmarks])
+    flipped = mirrored_landmarks(frames, mirror_order(load_geometry_metadata().vertices))
+
+    def kinds(mixes):  # per mix: an unblended recorded frame (0), a flipped one (1), or neither (-1)
+        near = [np.abs(mixes.landmarks[:, None] - f[None]).max((2, 3)).min(1) < 1e-4 for f in (frames, flipped)]
+        return np.where(near[0], 0, np.where(near[1], 1, -1))
+
+    plain = kinds(teacher_mixes(samples.landmarks, 60, featurizer(), seed=2, mix_range=(0.0, 0.0)))
+    assert (plain == 0).all()
+    mirrored = teacher_mixes(samples.landmarks, 60, featurizer(), seed=2, mix_range=(0.0, 0.0), mirror=True)
+    got = kinds(mirrored)
+    assert (got >= 0).all() and 15 <= (got == 1).sum() <= 45  # half the people are the flipped folders
+    # transfer mixes of mirrored people are new faces, labelled by the teacher like any other
+    t = teacher_mixes(samples.landmarks, 40, featurizer(), seed=4, mode="transfer", mirror=True)
+    assert t.landmarks.shape == (40, 478, 3) and np.isfinite(t.landmarks).all()
+    assert (t.labels >= 0).all() and (t.labels <= 1).all()
+
+
 def test_cli_train_eval_and_landmarks_with_the_regressor(root, tmp_path):
     model = tmp_path / "cli.onnx"
     r = run_cli("train", "blendshapes", root, "-o", model, "--epochs", "3", "--hidden", "8",
                 "--batch-size", "8", "--seed", "1", "--val-sets", "talk")
     assert r.returncode == 0, r.stderr
     assert model.is_file() and model.with_suffix(".loss.png").is_file()
+    from facepipe.solutions.blendshape_regressor import read_metadata
+
+    assert read_metadata(model)["info"]["mirror"] is True
+    flat = tmp_path / "no_mirror.onnx"
+    r = run_cli("train", "blendshapes", root, "-o", flat, "--epochs", "1", "--hidden", "8", "--batch-size", "8",
+                "--val-sets", "talk", "--teacher-mix", "8", "--no-mirror")
+    assert r.returncode == 0, r.stderr
+    assert read_metadata(flat)["info"]["mirror"] is False and read_metadata(flat)["info"]["teacher_mix"] == 8
     report = tmp_path / "eval.json"
     r = run_cli("train", "eval", root, model, "-o", report)
     assert r.returncode == 0, r.stderr

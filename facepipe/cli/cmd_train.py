@@ -74,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="teacher mix: blend two frames of two people, or blend two people's neutral faces and "
                    "put a third frame's expression on the new face, or the same with every person's neutral "
                    "face blended with random weights")
+    q.add_argument("--no-mirror", dest="mirror", action="store_false",
+                   help="teacher mix: do not also mix the training faces' mirror images (flipped left-right)")
     q.add_argument("--noise", type=float_range(0, 10), default=0.05,
                    help="Gaussian input noise, in units of each feature's std")
     q.add_argument("--loss", choices=("smooth_l1", "l1", "mse"), default="smooth_l1")
@@ -130,8 +132,8 @@ def _train(args: argparse.Namespace) -> int:
                            patience=args.patience, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            val_sets=tuple(args.val_sets or ()), val_fraction=args.val_fraction,
                            num_threads=args.num_threads or 1, teacher_mix=args.teacher_mix,
-                           mix_mode=args.mix_mode, noise=args.noise, loss=args.loss,
-                           ensemble=args.ensemble, progress=_progress(args))
+                           mix_mode=args.mix_mode, mirror=args.mirror, noise=args.noise,
+                           loss=args.loss, ensemble=args.ensemble, progress=_progress(args))
     run = train_blendshapes(args.root, args.output, options, args.features)
     r = run.result
     log.warning("%s: %d training samples (%s), validation %s: MAE %.4f at epoch %d of %d, %.1f s",

@@ -45,14 +45,14 @@ def train_blendshapes(root: str | os.PathLike[str], output: str | os.PathLike[st
         extra = []
         for k in range(o.ensemble):  # every member its own blended faces (seed + k): more people seen
             mixes = teacher_mixes(train_lms, o.teacher_mix, featurizer("normalized"), seed=o.seed + k,
-                                  mode=o.mix_mode)
+                                  mode=o.mix_mode, mirror=o.mirror)
             extra.append((mixed_inputs(mixes, featurizer(feature_set)), mixes.labels))
     result, net = train(samples, o, extra)
     train_mask = np.isin(samples.group, [samples.folders.index(n) for n in result.train_sets])
     info = {"seed": o.seed, "teacher_mix": o.teacher_mix, "train_sets": list(result.train_sets),
             "val_sets": list(result.val_sets), "best_epoch": result.best_epoch,
             "val_mae": round(result.best_val_mae, 6), "samples": result.samples,
-            "hidden": list(o.hidden), "mix_mode": o.mix_mode, "loss": o.loss,
+            "hidden": list(o.hidden), "mix_mode": o.mix_mode, "mirror": o.mirror, "loss": o.loss,
             "noise": o.noise, "ensemble": o.ensemble}
     data = regressor_onnx(result.members, result.mean, result.std, feature_set=feature_set,
                           neutral=samples.neutral_mean, label_mean=samples.labels[train_mask].mean(0), info=info)

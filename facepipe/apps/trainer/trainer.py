@@ -53,7 +53,8 @@ class TrainOptions:
     val_sets: folder names held out for validation (default: val_fraction of the folders, at least one,
     picked with the seed); noise: std of Gaussian noise added to the training features (in units of
     each feature's std), against over-fitting few people; teacher_mix: blended faces added to the
-    training set (augment.py; only for datasets labelled by the Tasks model); ensemble: networks trained
+    training set (augment.py; only for datasets labelled by the Tasks model), `mix_mode` and `mirror` say
+    how they are made (augment.teacher_mixes); ensemble: networks trained
     with seeds seed, seed+1, ... (each with its own early stopping), whose outputs the model averages."""
 
     seed: int = 0
@@ -69,6 +70,7 @@ class TrainOptions:
     num_threads: int = 1
     teacher_mix: int = 0
     mix_mode: str = "transfer"
+    mirror: bool = True
     loss: str = "smooth_l1"
     ensemble: int = 1
     progress: bool = False
