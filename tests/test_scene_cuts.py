@@ -50,6 +50,26 @@ def test_decisions_come_confirm_frames_late(hamilton):
     assert got[20] == (22, True) and all(got[j][0] == j + 2 for j in range(28))
 
 
+def test_frame_by_frame_cuts_for_live_callers(hamilton, stage):
+    """Recognition and the selective survey decide each frame as it comes (confirm 0): the same hamilton
+    cuts at once, and a flash cuts twice (into it and out of it), the price of no look-ahead."""
+    live = SceneCutDetector(SceneCutOptions(confirm=0))
+    assert [i for i, rgb in enumerate(hamilton) if live.starts_shot(rgb)] == HAMILTON_CUTS
+    flashed = [*stage[:5], _flash(stage[5], 4.0, 200.0, True), *stage[6:10]]
+    live = SceneCutDetector(SceneCutOptions(confirm=0))
+    assert [i for i, rgb in enumerate(flashed) if live.starts_shot(rgb)] == [5, 6]
+    assert _cuts(flashed) == []  # with the default look-ahead: no cut
+    with pytest.raises(ValueError, match="confirm must be 0"):
+        SceneCutDetector().starts_shot(stage[0])
+    from facepipe.apps.recognition.video import TrackVoteOptions
+    from facepipe.apps.selective.options import TrackSampling
+
+    for owner in (TrackVoteOptions, TrackSampling):
+        assert owner().cuts == SceneCutOptions(confirm=0) and owner(cuts=None).cuts is None
+        with pytest.raises(ValueError, match="confirm must be 0"):
+            owner(cuts=SceneCutOptions())
+
+
 @pytest.mark.parametrize("name", ["lp_d12_talking.mp4", "lp_s13_dance_fullbody.mp4", "facenet_pedestrians.mp4"])
 def test_no_cut_in_one_shot_clips(name):
     # lp_d12 has a dropped-frame jump of the head (frame 164), lp_s13 a dancer filling the frame,

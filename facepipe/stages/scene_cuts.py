@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["CutDecision", "SceneCutDetector", "SceneCutOptions", "ShotThumb", "shot_thumb", "unlike"]
+__all__ = ["CutDecision", "SceneCutDetector", "SceneCutOptions", "ShotThumb", "check_live_cuts", "shot_thumb", "unlike"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,13 @@ class SceneCutOptions:
         if not -1.0 <= self.max_correlation <= 1.0 or not 0.0 <= self.min_histogram <= 1.0:
             raise ValueError(f"max_correlation must be in [-1, 1] and min_histogram in [0, 1], got "
                              f"{self.max_correlation}, {self.min_histogram}")
+
+
+def check_live_cuts(options: SceneCutOptions | None) -> None:
+    """ValueError unless `options` (None: no cuts) decide each frame as it comes (`confirm` 0), as
+    `SceneCutDetector.starts_shot` needs."""
+    if options is not None and options.confirm != 0:
+        raise ValueError(f"scene cuts here are decided frame by frame: confirm must be 0, got {options.confirm}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,6 +183,14 @@ class SceneCutDetector:
         self._pending.append((self._index, shot_thumb(rgb, self.options)))
         self._index += 1
         return self._decide(final=False)
+
+    def starts_shot(self, rgb: np.ndarray) -> bool:
+        """Add the next frame and say whether it starts a new shot, at once: for callers that must
+        decide each frame as it comes (a live recogniser), with `confirm` 0 (no look-ahead: a flash
+        counts as a cut, and the frame after it as another)."""
+        check_live_cuts(self.options)
+        (decision,) = self.push(rgb)
+        return decision.cut
 
     def flush(self) -> list[CutDecision]:
         """Decide every frame still pending (the end of the stream: fewer frames confirm a cut)."""

@@ -17,7 +17,6 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-import cv2
 import numpy as np
 
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
@@ -25,8 +24,9 @@ from facepipe.apps.recognition.matching import Matches
 from facepipe.apps.recognition.recognizer import FaceRecognizer, Identities
 from facepipe.apps.recognition.store import UNKNOWN
 from facepipe.results import Detections
+from facepipe.stages.scene_cuts import SceneCutDetector, SceneCutOptions, check_live_cuts
 
-__all__ = ["SceneCuts", "TrackDecision", "TrackIdentifier", "TrackVoteOptions", "TrackVotes", "VideoIdentities",
+__all__ = ["TrackDecision", "TrackIdentifier", "TrackVoteOptions", "TrackVotes", "VideoIdentities",
            "identify_video"]
 
 
@@ -36,16 +36,15 @@ class TrackVoteOptions:
     min_share: least share of a track's embedded frames that must name the winner.
     tracker: how faces are linked over frames (the anonymizer's tracker; a short hold, since a
         held box is not drawn, only used to re-link a face found again).
-    scene_cut: mean absolute difference (0-255) of two consecutive frames shrunk to 32x18 grey
-        pixels above which the frame starts a new scene: tracks end there, so a face after a cut
-        is never counted as the person before it (0 disables). On the shared videos, the three
-        cuts of the hamilton clip measure 26-30; the largest change elsewhere (a talking-head
-        clip with fast head motion) 19.
+    cuts: the scene-cut detector (`facepipe.stages.scene_cuts`, the anonymizer's) that ends every
+        track at a hard cut, so a face after a cut is never counted as the person before it; it
+        decides each frame as it comes (`confirm` must be 0: a flash may cut a track in two, which
+        only splits its votes). None: off.
     """
 
     embed_every: int = 3
     min_share: float = 0.25
-    scene_cut: float = 22.0
+    cuts: SceneCutOptions | None = field(default_factory=lambda: SceneCutOptions(confirm=0))
     tracker: TrackerOptions = field(default_factory=lambda: TrackerOptions(hold=10))
 
     def __post_init__(self) -> None:
@@ -53,8 +52,7 @@ class TrackVoteOptions:
             raise ValueError(f"embed_every must be an integer >= 1, got {self.embed_every!r}")
         if not 0.0 <= self.min_share <= 1.0:
             raise ValueError(f"min_share must be in [0, 1], got {self.min_share}")
-        if not 0.0 <= self.scene_cut <= 255.0:
-            raise ValueError(f"scene_cut must be in [0, 255], got {self.scene_cut}")
+        check_live_cuts(self.cuts)
 
 
 @dataclass(frozen=True)
@@ -98,23 +96,6 @@ class TrackVotes:
         return TrackDecision(track_id, name, dist, counts, len(self.names), self.first, self.last)
 
 
-class SceneCuts:
-    """Tells, frame after frame, whether a frame starts a new scene (see TrackVoteOptions.scene_cut:
-    mean absolute difference of consecutive frames shrunk to 32x18 grey pixels; 0 disables)."""
-
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-        self._thumb: np.ndarray | None = None
-
-    def __call__(self, image: np.ndarray) -> bool:
-        if self.threshold <= 0:
-            return False
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        thumb = cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
-        prev, self._thumb = self._thumb, thumb
-        return prev is not None and float(np.abs(thumb - prev).mean()) > self.threshold
-
-
 class TrackIdentifier:
     """Tracks faces over the frames of one stream and votes per track. Not thread-safe (one stream)."""
 
@@ -124,13 +105,13 @@ class TrackIdentifier:
         self._tracker = FaceTracker(self.options.tracker)
         self._votes: dict[int, TrackVotes] = {}
         self._frame = -1
-        self._scene_changed = SceneCuts(self.options.scene_cut)
+        self._cuts = SceneCutDetector(self.options.cuts) if self.options.cuts is not None else None
 
     def update(self, image: np.ndarray, frame: int | None = None) -> Identities:
         """The faces of the next frame, named by their track's decision so far. Embeddings are those
         computed in this frame (tracks due, see `embed_every`); zeros for the faces not embedded."""
         self._frame = frame = self._frame + 1 if frame is None else frame
-        if self._scene_changed(image):
+        if self._cuts is not None and self._cuts.starts_shot(image):
             self._tracker.reset()  # track ids keep counting up: new tracks after the cut
         faces = self.recognizer.spotter.spot(image)
         dets = Detections(faces.xyxy, faces.points5, faces.scores, faces.image_size)

@@ -18,12 +18,12 @@ from __future__ import annotations
 from facepipe.apps.anonymize.calculators import add_face_regions
 from facepipe.apps.anonymize.options import RedactOptions
 from facepipe.apps.anonymize.pipeline import RegionRedactor
-from facepipe.apps.recognition.video import SceneCuts
 from facepipe.apps.selective.decide import masked_regions, redact_selected
 from facepipe.apps.selective.options import SelectiveOptions, TrackSampling
 from facepipe.apps.selective.survey import TrackSurveyor
 from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
 from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
+from facepipe.stages.scene_cuts import SceneCutDetector
 
 __all__ = ["SelectiveRedactCalculator", "SurveyRegionsCalculator", "TrackSurveyCalculator", "render_video_config",
            "survey_video_config"]
@@ -33,7 +33,7 @@ __all__ = ["SelectiveRedactCalculator", "SurveyRegionsCalculator", "TrackSurveyC
 class TrackSurveyCalculator(Calculator):
     """IMAGE + REGIONS (every frame with all its regions, in order, as the backfill node releases
     them) -> SURVEY (one `Survey` after the last frame). Side packet CHOSEN: the `ChosenPeople`.
-    Options: TrackSampling. Scenes are cut on the frames as they come (SceneCuts)."""
+    Options: TrackSampling. Scenes are cut on the frames as they come (`TrackSampling.cuts`)."""
 
     inputs = ("IMAGE", "REGIONS")
     outputs = ("SURVEY",)
@@ -42,7 +42,7 @@ class TrackSurveyCalculator(Calculator):
 
     def open(self, ctx: CalculatorContext) -> None:
         self._surveyor = TrackSurveyor(ctx.side_packets["CHOSEN"], ctx.options)
-        self._cuts = SceneCuts(ctx.options.scene_cut)
+        self._cuts = SceneCutDetector(ctx.options.cuts) if ctx.options.cuts is not None else None
         self._scene = 0
         self._index = 0
 
@@ -52,7 +52,7 @@ class TrackSurveyCalculator(Calculator):
             if image is not None:
                 raise ValueError(f"no REGIONS for the frame at timestamp {ctx.timestamp}")
             return
-        self._scene += self._cuts(image)
+        self._scene += self._cuts is not None and self._cuts.starts_shot(image)
         self._surveyor.add(self._index, image, regions, self._scene)
         self._index += 1
 

@@ -23,7 +23,6 @@ from facepipe.apps.anonymize.files import OnProgress, detected_ahead
 from facepipe.apps.anonymize.pipeline import Anonymizer, Detect, RegionBuffer
 from facepipe.apps.anonymize.regions import detected_regions
 from facepipe.apps.anonymize.track import FaceTracker
-from facepipe.apps.recognition.video import SceneCuts
 from facepipe.apps.selective.decide import (
     Verdict,
     decide_segments,
@@ -91,13 +90,13 @@ class SelectiveAnonymizer:
         regions = RegionBuffer(FaceTracker(o.anonymize.track), SceneCutDetector(o.anonymize.cuts)
                                if o.anonymize.cuts is not None else None)
         surveyor = TrackSurveyor(self.chosen, o.sampling)
-        cuts = SceneCuts(o.sampling.scene_cut)
+        cuts = SceneCutDetector(o.sampling.cuts) if o.sampling.cuts is not None else None
         scene = 0
         with VideoReader(src) as reader, Progress(_total(reader.info.frame_count, max_frames),
                                                   f"{Path(src).name} (1/2)", enabled=progress,
                                                   on_update=on_progress) as bar:
             for frame, dets in detected_ahead(reader, self.anonymizer.detect, max_frames):
-                scene += cuts(frame.image)
+                scene += cuts is not None and cuts.starts_shot(frame.image)
                 for index, (image, sc), found in regions.push(frame.index, frame.image, (frame.image, scene), dets):
                     surveyor.add(index, image, found, sc)
                 bar.update()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.recognition.matching import MatchOptions
+from facepipe.stages.scene_cuts import SceneCutOptions, check_live_cuts
 
 __all__ = ["MODES", "PeopleSelection", "SelectiveOptions", "TrackSampling"]
 
@@ -67,8 +68,10 @@ class TrackSampling:
         one (see `decide`). In the shared identities, different people come as near as 0.666
         (dlib, mirror-averaged), so the default 0.1 (0.67 in all with the default threshold 0.57)
         flags strangers too: the price of --only-strict.
-    scene_cut: scene-cut threshold (recognition's TrackVoteOptions.scene_cut). A track is decided
-        per scene: the anonymizer's tracker may link a face before a cut to another one after it.
+    cuts: the scene-cut detector that numbers the scenes (recognition's `TrackVoteOptions.cuts`; frame
+        by frame, `confirm` 0). A track is decided per scene: with the anonymizer's own cuts off
+        (`AnonymizeOptions.cuts`) its tracker may link a face before a cut to another one after it.
+        None: one scene.
     mirror: embed every face (and every chosen person's photo) together with its mirror image and
         average the two (`MirrorAveragedEmbedder`; twice the network time, ~10 ms a face): a face
         turned aside comes nearer its frontal photo.
@@ -98,7 +101,7 @@ class TrackSampling:
     only_min_share: float = 0.25
     except_min_share: float = 0.5
     near_margin: float = 0.1
-    scene_cut: float = 22.0
+    cuts: SceneCutOptions | None = field(default_factory=lambda: SceneCutOptions(confirm=0))
     mirror: bool = True
     track_level: bool = True
     rival_margin: float = 0.05
@@ -122,8 +125,7 @@ class TrackSampling:
             raise ValueError(f"except_min_embedded must be an integer >= 1, got {self.except_min_embedded!r}")
         if self.rival_margin < 0:
             raise ValueError(f"rival_margin must be >= 0, got {self.rival_margin}")
-        if not 0.0 <= self.scene_cut <= 255.0:
-            raise ValueError(f"scene_cut must be in [0, 255], got {self.scene_cut}")
+        check_live_cuts(self.cuts)
 
 
 @dataclass(frozen=True)
