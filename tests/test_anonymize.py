@@ -249,7 +249,7 @@ def test_options_are_validated():
 
 
 def test_tracker_holds_lost_face_along_its_motion():
-    tr = FaceTracker(TrackerOptions(hold=3, grow_per_frame=0.0))
+    tr = FaceTracker(TrackerOptions(hold=3, grow_per_frame=0.0, max_drift=None))
     for f in range(3):
         step = tr.update(dets([100 + 10 * f, 100, 140 + 10 * f, 140]), f)
         assert list(region_sources(step.current)) == [Source.DETECTED]
@@ -261,6 +261,34 @@ def test_tracker_holds_lost_face_along_its_motion():
         ids.add(int(step.current.track_ids[0]))
     assert len(ids) == 1
     assert len(tr.update(dets(), 6).current) == 0  # past `hold`: gone
+
+
+def test_held_regions_drift_at_most_half_a_face_from_the_last_sighting():
+    """A velocity from one jittery step (a face found again 0.35 of its size away, as crowds give) is
+    taken along for at most `max_drift` (0.5) box sizes: the held disc stays on the face, which
+    stood still, instead of sliding off it; backfill the same."""
+    tr = FaceTracker(TrackerOptions(hold=10))
+    for f in range(3):
+        tr.update(dets([100, 100, 160, 160]), f)
+    tr.update(dets([121, 100, 181, 160]), 3)  # one step of 21 px (0.35 box): velocity capped at 21 px/frame
+    centres = [float((b[0] + b[2]) / 2) for b in (tr.update(dets(), f).current.xyxy[0] for f in range(4, 12))]
+    assert centres[0] == pytest.approx(151 + 0.6 * 21, abs=1e-3)  # one frame along the smoothed velocity
+    assert max(centres) == pytest.approx(151 + 30, abs=1e-3)  # then no farther than half a box (30 px)
+    free = FaceTracker(TrackerOptions(hold=10, max_drift=None))
+    for f in range(3):
+        free.update(dets([100, 100, 160, 160]), f)
+    free.update(dets([121, 100, 181, 160]), 3)
+    last = free.update(dets(), 11).current.xyxy[0]
+    assert (last[0] + last[2]) / 2 > 151 + 90  # unlimited: a face and a half away after 8 frames
+    # Backfill along the motion of a moving face stops at half a box too.
+    back = FaceTracker(TrackerOptions(hold=10))
+    retro = {}
+    for f in range(3):
+        retro.update(back.update(dets([300 + 12 * f, 100, 360 + 12 * f, 160]), 20 + f).retro)
+    xs = [float(r.xyxy[:, 0].min()) for k, r in sorted(retro.items()) if k < 20]
+    assert min(xs) >= 300 - 30 - 1e-3
+    with pytest.raises(ValueError, match="max_drift"):
+        TrackerOptions(max_drift=-1)
 
 
 def test_held_and_backfilled_regions_keep_the_size_of_the_face():
