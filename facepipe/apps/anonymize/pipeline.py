@@ -222,6 +222,7 @@ class RegionBuffer:
             released += self.buffer.push(index, payload, step.current)
         return released
 
+
 class OfflineAnonymizer:
     """Anonymizes a stream of frames whose end result may be `hold` frames late.
 
