@@ -221,17 +221,88 @@ def test_grain_lies_on_the_frame_grid_and_can_be_turned_off(textured):
 
 
 def test_grain_window_is_the_tile_repeated_over_the_frame():
-    """A face's grain is cut from the tile repeated 2x2 (a view) where it fits, else tiled: either way the
-    frame-grid pattern, for windows at every offset class and size, across the tile's seams."""
+    """A face's grain is a view of the tile repeated k x k (grown for large windows): the frame-grid
+    pattern, for windows at every offset class and size, across the tile's seams, up to a 1080p close-up's."""
     from facepipe.apps.anonymize.redact import _GRAIN_TILE, _grain_window
 
     T = _GRAIN_TILE.shape[0]
-    frame = np.tile(_GRAIN_TILE, (5, 5))  # the grain over a 1280x1280 frame
+    frame = np.tile(_GRAIN_TILE, (8, 8))  # the grain over a 2048x2048 frame
     rng = np.random.default_rng(3)
     for y, x, h, w in [(0, 0, T, T), (T - 1, T - 1, T, T), (T - 1, 3, 2, T + 1), (17, 300, 1, 1),
+                       (T - 1, T - 1, 2 * T + 1, 3), (5, 700, 1300, 1100), (0, 0, 3, 1700),
                        *((int(a), int(b), int(c), int(d)) for a, b, c, d in zip(rng.integers(0, 700, 60),
                          rng.integers(0, 700, 60), rng.integers(1, 400, 60), rng.integers(1, 400, 60)))]:
-        np.testing.assert_array_equal(_grain_window(y, x, h, w), frame[y : y + h, x : x + w])
+        window = _grain_window(y, x, h, w)
+        np.testing.assert_array_equal(window, frame[y : y + h, x : x + w])
+        assert not window.flags.writeable
+
+
+# Regions the anonymizer redacts (its finder and tracker, default options) in frames of shared videos:
+# dark stage faces of the hamilton clip (near black: the grain only lightens there), one large face at
+# 720p, a 1080p crowd.
+_REDACTED_IN = {
+    ("fr_short_hamilton_clip.mp4", 60): [[201.9, 85.0, 259.8, 148.0], [458.4, 159.4, 516.5, 217.5],
+                                         [344.3, 104.2, 397.6, 157.4], [409.8, 189.4, 458.9, 238.5],
+                                         [476.1, 122.2, 612.7, 258.9], [293.1, 179.3, 364.9, 251.0],
+                                         [309.3, 63.2, 359.6, 113.4]],
+    ("lp_s18_woman_indoor.mp4", 10): [[659.0, 149.0, 906.0, 396.0]],
+    ("facenet_pedestrians.mp4", 10): [[911.0, 640.4, 1006.9, 736.2], [1081.7, 630.5, 1152.3, 701.1],
+                                      [635.4, 740.6, 752.5, 857.6], [846.5, 561.1, 1006.4, 721.0],
+                                      [1644.4, 577.8, 1723.7, 657.1], [1329.0, 670.1, 1354.0, 695.2],
+                                      [276.6, 669.7, 350.6, 743.7], [577.9, 806.5, 629.6, 882.0]],
+}
+
+
+@pytest.fixture(scope="module")
+def redacted_frames() -> list[tuple[np.ndarray, Detections]]:
+    """(frame, regions) for each of `_REDACTED_IN`."""
+    from facepipe.io.video import VideoReader
+
+    out = []
+    for (video, index), boxes in _REDACTED_IN.items():
+        with VideoReader(shared_file(f"videos/{video}")) as reader:
+            frame = next(f.image for f in reader if f.index == index)
+        b = np.asarray(boxes, np.float32)
+        out.append((frame, face_regions(b, np.zeros((len(b), 6, 2)), np.ones(len(b)), np.arange(len(b)),
+                                         np.zeros(len(b)), frame.shape[1::-1])))
+    return out
+
+
+@pytest.mark.parametrize("method", ["blur", "mosaic"])
+def test_grain_skips_its_extremes_check_only_where_it_changes_nothing(redacted_frames, method, monkeypatch):
+    """The blurred face's level range lets the grain skip its near-black/near-white check (the cost
+    of a 720p face's whole grain): on real frames the output is byte for byte the checked one, on
+    the dark hamilton faces, where the check turns the grain up, and where it is skipped."""
+    from facepipe.apps.anonymize import redact
+
+    redactor = Redactor(RedactOptions(method=method))
+    skipped = []
+    real = redact._may_be_extreme
+    monkeypatch.setattr(redact, "_may_be_extreme", lambda *a: skipped.append(not real(*a)) or real(*a))
+    fast = [redactor(frame, regs) for frame, regs in redacted_frames]
+    monkeypatch.setattr(redact, "_may_be_extreme", lambda *a: True)
+    checked = [redactor(frame, regs) for frame, regs in redacted_frames]
+    for a, b in zip(fast, checked, strict=True):
+        np.testing.assert_array_equal(a, b)
+    if method == "blur":  # the mosaic's blocks are few: checked always
+        assert any(skipped) and not all(skipped)  # both ways taken
+        monkeypatch.setattr(redact, "_may_be_extreme", lambda *a: False)
+        assert (redactor(*redacted_frames[0]) != checked[0]).any()  # the check matters on the hamilton faces
+
+
+def test_blurred_levels_bound_the_blur():
+    """`_blur_in_range`'s per-channel range holds every blurred pixel, near black and near white too
+    (what lets the grain skip its check), and the blur is `_blur`'s."""
+    from facepipe.apps.anonymize.redact import _blur, _blur_in_range
+
+    rng = np.random.default_rng(11)
+    for h, w, lo, hi in ((385, 383, 0, 30), (61, 100, 220, 256), (803, 701, 0, 256), (12, 40, 5, 9)):
+        roi = cv2.resize(rng.integers(lo, hi, (9, 7, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+        blurred, levels = _blur_in_range(roi, 0.6 * max(h, w))
+        np.testing.assert_array_equal(blurred, _blur(roi, 0.6 * max(h, w)))
+        assert levels.shape == (2, 3)
+        assert (blurred.reshape(-1, 3).min(0) >= levels[0]).all() and (blurred.reshape(-1, 3).max(0) <= levels[1]).all()
+    assert _blur_in_range(np.zeros((6, 6, 3), np.uint8), 1.0)[1] is None  # a narrow blur: range unknown
 
 
 def test_options_are_validated():

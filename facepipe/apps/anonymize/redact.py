@@ -31,9 +31,10 @@ _BLUR_SIGMA = 0.6
 _BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
 # The grain: a fixed pattern of +-1 (seeded, so outputs are reproducible), tiled on the frame's grid.
 _GRAIN_TILE = np.where(np.random.default_rng(0x6A41).random((256, 256)) < 0.5, -1, 1).astype(np.float32)
-# The tile repeated 2x2, once: a face's grain is a slice of it (tiling per region copied 0.25-1 MB each).
-_GRAIN_TILE_2X2 = np.tile(_GRAIN_TILE, (2, 2))
-_GRAIN_TILE_2X2.flags.writeable = False
+# The tile repeated k x k (k >= 2, grown on demand by `_grain_tiling`): a face's grain is a view of it
+# (tiling per region copied 0.25-1 MB each, and a 720p close-up's 350-400 px grain did not fit 2x2).
+_GRAIN_TILINGS = [np.tile(_GRAIN_TILE, (2, 2))]
+_GRAIN_TILINGS[0].flags.writeable = False
 SHAPES = ("ellipse", "box", "hull")
 
 # Outline colours for --draw-boxes, by region source (RGB).
@@ -173,8 +174,9 @@ class Redactor:
         if mask is not None and not mask.any():
             return
         face = max(face, 1.0)
+        levels = None  # per channel the range of `new`'s levels, where known cheaply
         if o.method == "blur":
-            new = _blur(roi, face * o.blur * _BLUR_SIGMA)
+            new, levels = _blur_in_range(roi, face * o.blur * _BLUR_SIGMA)
         elif o.method == "mosaic":
             block = max(2.0, face * o.mosaic)
             bw, bh = max(1, round(w / block)), max(1, round(h / block))
@@ -192,7 +194,7 @@ class Redactor:
             if alpha is not None:
                 mask = alpha if mask is None else (alpha * (mask > 0)).astype(np.float32)
         if o.method == "blur" and o.grain > 0 and face_box is not None:
-            new = _grained(new, face_box, x0, y0, o.grain)
+            new = _grained(new, face_box, x0, y0, o.grain, levels)
         if mask is None:
             roi[:] = new
         elif mask.dtype == np.uint8:
@@ -284,12 +286,19 @@ def _not_covered(boxes: np.ndarray) -> np.ndarray:
 
 
 def _blur(roi: np.ndarray, sigma: float) -> np.ndarray:
-    """`roi` blurred about as much as a Gaussian of standard deviation `sigma` px.
+    """`roi` blurred about as much as a Gaussian of standard deviation `sigma` px (`_blur_in_range`)."""
+    return _blur_in_range(roi, sigma)[0]
+
+
+def _blur_in_range(roi: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """`roi` blurred about as much as a Gaussian of standard deviation `sigma` px, and per channel the
+    lowest and highest level the blurred pixels can have ((2, C) array; None when unknown).
 
     Three passes of a box filter (close to a Gaussian; cost independent of the width). Box
     filters on uint8 sum integers, so the result is bit-identical however OpenCV splits the
     work across threads; cv2.stackBlur is not (it differs by 1-2 levels between thread counts),
-    which made outputs irreproducible.
+    which made outputs irreproducible. The range comes from the shrunken copy, which a linear
+    enlargement cannot leave: it lets the grain skip its near-black/near-white check (`_grained`).
     """
     h, w = roi.shape[:2]
     m = math.sqrt(4 * sigma * sigma + 1)  # 3 boxes of width m: variance 3 (m^2 - 1) / 12 = sigma^2
@@ -297,12 +306,14 @@ def _blur(roi: np.ndarray, sigma: float) -> np.ndarray:
         # A kernel this wide leaves no detail finer than it: blur a shrunken copy with a kernel
         # of the same relative size and enlarge it (several times cheaper on HD).
         f = _BOX_AT_SCALE / m
-        small = _shrunk(roi, max(2, round(w * f)), max(2, round(h * f)))
-        return cv2.resize(_box3(small, _BOX_AT_SCALE), (w, h), interpolation=cv2.INTER_LINEAR)
-    return _box3(roi, max(3, int(round(m)) | 1))
+        small = _box3(_shrunk(roi, max(2, round(w * f)), max(2, round(h * f))), _BOX_AT_SCALE)
+        flat = small.reshape(-1, small.shape[2] if small.ndim == 3 else 1)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.stack([flat.min(0), flat.max(0)])
+    return _box3(roi, max(3, int(round(m)) | 1)), None
 
 
-def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude: float) -> np.ndarray:
+def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude: float,
+             levels: np.ndarray | None = None) -> np.ndarray:
     """`img` (the redacted ROI at x0, y0 of the frame, changed in place) with a fixed +-`amplitude`
     grain over the face.
 
@@ -311,6 +322,9 @@ def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude:
     every pixel of the face moves by the full amplitude in at least one channel, however dark or
     flat the face is. The pattern lies on the frame's own pixel grid, so a still face gets the same
     grain in every frame (cheap to encode, no flicker).
+    levels: per channel the lowest and highest level in `img` ((2, C), as `_blur_in_range` gives;
+    None: unknown). Where they show that no pixel can be near black or near white, the check for
+    those is skipped (the same result: on a 720p or 1080p face it cost more than the grain itself).
     """
     h, w = img.shape[:2]
     cx, cy = (face_box[0] + face_box[2]) / 2 - x0 - 0.5, (face_box[1] + face_box[3]) / 2 - y0 - 0.5
@@ -331,27 +345,58 @@ def _grained(img: np.ndarray, face_box: np.ndarray, x0: int, y0: int, amplitude:
     pattern = _grain_window(r0 + y0, c0 + x0, r1 - r0, c1 - c0)
     n = cv2.multiply(pattern, weight, dtype=cv2.CV_16S)
     part = img[r0:r1, c0:c1]
-    # Near black the grain may only lighten, near white only darken: the brightest channel of a dark
-    # pixel (or the darkest of a light one) then moves by the full amplitude. Decided on the coarse
-    # grid too: the blurred face is smooth there.
     a = int(math.ceil(amplitude))
-    coarse = cv2.resize(part, (gw, gh), interpolation=cv2.INTER_AREA).reshape(gh, gw, -1).astype(np.int16)
-    force = (coarse.max(2) < a + 2).astype(np.int16) - (coarse.min(2) > 253 - a)
-    if force.any():
-        force = cv2.resize(force, (c1 - c0, r1 - r0), interpolation=cv2.INTER_NEAREST)
-        mag = np.abs(n)
-        np.copyto(n, mag * force, where=force != 0)
-    img[r0:r1, c0:c1] = cv2.add(part, cv2.merge([n, n, n]), dtype=cv2.CV_8U)
+    if levels is None or _may_be_extreme(levels, a):
+        _force_away_from_extremes(n, part, gw, gh, a)
+    done = cv2.add(part, cv2.merge([n, n, n]), dst=part, dtype=cv2.CV_8U)
+    if done is not part and not np.shares_memory(done, part):
+        part[:] = done
     return img
 
 
+def _may_be_extreme(levels: np.ndarray, a: int) -> bool:
+    """Whether a pixel with channels in `levels` ((2, C): lowest, highest) may be near black (every
+    channel below a + 2) or near white (every channel above 253 - a), as `_force_away_from_extremes`
+    decides: an area average of such pixels stays inside the range."""
+    lo, hi = levels
+    return bool((lo < a + 2).all() or (hi > 253 - a).all())
+
+
+def _force_away_from_extremes(n: np.ndarray, part: np.ndarray, gw: int, gh: int, a: int) -> None:
+    """Turn the grain `n` (int16, changed in place) of `part` up where `part` is near black and down
+    where it is near white."""
+    # Near black the grain may only lighten, near white only darken: the brightest channel of a dark
+    # pixel (or the darkest of a light one) then moves by the full amplitude. Decided on the coarse
+    # grid too: the blurred face is smooth there.
+    h, w = part.shape[:2]
+    coarse = cv2.resize(part, (gw, gh), interpolation=cv2.INTER_AREA).reshape(gh, gw, -1).astype(np.int16)
+    force = (coarse.max(2) < a + 2).astype(np.int16) - (coarse.min(2) > 253 - a)
+    if force.any():
+        force = cv2.resize(force, (w, h), interpolation=cv2.INTER_NEAREST)
+        mag = np.abs(n)
+        np.copyto(n, mag * force, where=force != 0)
+
+
 def _grain_window(y: int, x: int, h: int, w: int) -> np.ndarray:
-    """The grain of the h x w pixels at (x, y) of the frame's grid (the tile repeated over the frame)."""
+    """The grain of the h x w pixels at (x, y) of the frame's grid (the tile repeated over the frame): a
+    read-only view, no copy."""
     T = _GRAIN_TILE.shape[0]
     oy, ox = y % T, x % T
-    if h <= T and w <= T:  # inside the 2x2 tiling: a view, no copy
-        return _GRAIN_TILE_2X2[oy : oy + h, ox : ox + w]
-    return np.tile(_GRAIN_TILE, (-(-(h + oy) // T), -(-(w + ox) // T)))[oy : oy + h, ox : ox + w]
+    return _grain_tiling(max(h, w))[oy : oy + h, ox : ox + w]
+
+
+def _grain_tiling(side: int) -> np.ndarray:
+    """The grain tile repeated k x k, with k such that every window of up to `side` px starting in the
+    first tile lies inside it. The largest built so far is kept (in a list: a thread that swaps it
+    in replaces it whole), so a video's faces tile once; a 1080p close-up's needs about 13 MB."""
+    T = _GRAIN_TILE.shape[0]
+    tiling = _GRAIN_TILINGS[-1]
+    if tiling.shape[0] - T + 1 < side:
+        k = -(-(side + T - 1) // T)
+        tiling = np.tile(_GRAIN_TILE, (k, k))
+        tiling.flags.writeable = False
+        _GRAIN_TILINGS[-1] = tiling
+    return tiling
 
 
 def _shrunk(img: np.ndarray, w: int, h: int) -> np.ndarray:
