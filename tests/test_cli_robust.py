@@ -372,3 +372,30 @@ def test_old_progress_values_still_work_for_one_release(old, new, tmp_path, caps
     code, text = cli(["analyze", photo, *new, "-o", tmp_path / "b"], capsys, caplog)
     assert code == 0 and "deprecated" not in text
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(p.name for p in (tmp_path / "b").iterdir())
+
+
+@pytest.mark.parametrize("extra, env, want", [([], None, 1), (["--num-threads", "2"], None, 2), ([], "3", 3)])
+def test_commands_run_opencv_with_the_interpreters_thread_count(extra, env, want, tmp_path, monkeypatch):
+    """OpenCV's pool follows --num-threads / FACEPIPE_NUM_THREADS / 1 while a command runs (the pipelines
+    run frames in parallel themselves), and the caller's setting is back afterwards."""
+    import cv2
+
+    from facepipe.runtime.model import Model
+
+    seen = []
+    run = Model.run_filled
+    monkeypatch.setattr(Model, "run_filled", lambda self, *a: seen.append(cv2.getNumThreads()) or run(self, *a))
+    if env is None:
+        monkeypatch.delenv("FACEPIPE_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("FACEPIPE_NUM_THREADS", env)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(5)
+    try:
+        out = tmp_path / "faces.json"
+        assert main(["detect", str(shared_file("groups/tfjs_three_people.jpg")), "-o", str(out), "-q", *extra]) == 0
+        assert seen and set(seen) == {want}
+        assert len(json.loads(out.read_text())["inputs"][0]["frames"][0]["faces"]) == 3
+        assert cv2.getNumThreads() == 5
+    finally:
+        cv2.setNumThreads(before)

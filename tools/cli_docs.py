@@ -33,7 +33,7 @@ Every command that shares a job spells it the same way:
 | `--min-detection-confidence F` | detector score threshold, 0..1 (MediaPipe's name) |
 | `--min-tracking-confidence F` | tracking threshold, 0..1 (MediaPipe's name) |
 | `--max-frames N` | videos and cameras: stop after N frames |
-| `--num-threads N` | threads per model interpreter |
+| `--num-threads N` | threads per model interpreter and OpenCV operation (default: FACEPIPE_NUM_THREADS, else 1) |
 | `-q/-v` | only errors / more logging; before or after the command |
 
 Old spellings (`--num-faces`, `--max-faces`, `--max-hands`, `--min-score`, `--thresh`, a camera

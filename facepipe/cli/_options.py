@@ -151,7 +151,8 @@ def add_camera(parser: argparse.ArgumentParser) -> None:
 
 def add_num_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-threads", type=int_range(1), default=None, metavar="N",
-                        help="threads per model interpreter (default: FACEPIPE_NUM_THREADS, else 1)")
+                        help="threads per model interpreter and per OpenCV operation (default: FACEPIPE_NUM_THREADS,"
+                             " else 1: the pipelines run frames in parallel themselves)")
 
 
 def runtime_options(args: argparse.Namespace):
