@@ -290,6 +290,29 @@ def test_grain_skips_its_extremes_check_only_where_it_changes_nothing(redacted_f
         assert (redactor(*redacted_frames[0]) != checked[0]).any()  # the check matters on the hamilton faces
 
 
+def test_grain_added_as_two_uint8_images_is_the_int16_grain():
+    """`_add_grain` (the lightening uint8 grain added, the darkening one subtracted) is the signed
+    int16 grain added with saturation, level for level: halves rounded alike, near 0 and 255 too,
+    into a view of a frame."""
+    from facepipe.apps.anonymize.redact import _add_grain, _grain_window
+
+    rng = np.random.default_rng(12)
+    frame = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    frame[:40] = rng.integers(0, 6, (40, 400, 3))
+    frame[-40:] = rng.integers(250, 256, (40, 400, 3))
+    for amplitude in (12.0, 64.0, 1.5):
+        weight = (rng.random((260, 333)) * (amplitude + 4) - 2).clip(0, amplitude).astype(np.float32)
+        weight[::7, ::5] = np.round(weight[::7, ::5] * 2) / 2  # exact halves
+        pattern = _grain_window(23, 41, 260, 333)
+        n = cv2.multiply(pattern, weight, dtype=cv2.CV_16S)
+        expected = frame.copy()
+        expected[20:280, 30:363] = cv2.add(expected[20:280, 30:363], cv2.merge([n, n, n]), dtype=cv2.CV_8U)
+        got = frame.copy()
+        _add_grain(got[20:280, 30:363], pattern, weight)
+        np.testing.assert_array_equal(got, expected)
+        assert (got != frame).any()
+
+
 def test_blurred_levels_bound_the_blur():
     """`_blur_in_range`'s per-channel range holds every blurred pixel, near black and near white too
     (what lets the grain skip its check), and the blur is `_blur`'s."""
@@ -300,7 +323,7 @@ def test_blurred_levels_bound_the_blur():
         roi = cv2.resize(rng.integers(lo, hi, (9, 7, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
         blurred, levels = _blur_in_range(roi, 0.6 * max(h, w))
         np.testing.assert_array_equal(blurred, _blur(roi, 0.6 * max(h, w)))
-        assert levels.shape == (2, 3)
+        assert len(levels[0]) == len(levels[1]) == 3
         assert (blurred.reshape(-1, 3).min(0) >= levels[0]).all() and (blurred.reshape(-1, 3).max(0) <= levels[1]).all()
     assert _blur_in_range(np.zeros((6, 6, 3), np.uint8), 1.0)[1] is None  # a narrow blur: range unknown
 
