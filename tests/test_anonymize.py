@@ -222,8 +222,9 @@ def test_grain_lies_on_the_frame_grid_and_can_be_turned_off(textured):
 
 def test_grain_window_is_the_tile_repeated_over_the_frame():
     """A face's grain is a view of the tile repeated k x k (grown for large windows): the frame-grid
-    pattern, for windows at every offset class and size, across the tile's seams, up to a 1080p close-up's."""
-    from facepipe.apps.anonymize.redact import _GRAIN_TILE, _grain_window
+    pattern, for windows at every offset class and size, across the tile's seams, up to a 1080p close-up's;
+    and its signs alike."""
+    from facepipe.apps.anonymize.redact import _GRAIN_TILE, _grain_signs, _grain_window
 
     T = _GRAIN_TILE.shape[0]
     frame = np.tile(_GRAIN_TILE, (8, 8))  # the grain over a 2048x2048 frame
@@ -234,7 +235,10 @@ def test_grain_window_is_the_tile_repeated_over_the_frame():
                          rng.integers(0, 700, 60), rng.integers(1, 400, 60), rng.integers(1, 400, 60)))]:
         window = _grain_window(y, x, h, w)
         np.testing.assert_array_equal(window, frame[y : y + h, x : x + w])
-        assert not window.flags.writeable
+        lighten, darken = _grain_signs(y, x, h, w)
+        np.testing.assert_array_equal(lighten, np.where(window > 0, 255, 0))
+        np.testing.assert_array_equal(darken, np.where(window < 0, 255, 0))
+        assert not window.flags.writeable and not lighten.flags.writeable
 
 
 # Regions the anonymizer redacts (its finder and tracker, default options) in frames of shared videos:
@@ -293,8 +297,8 @@ def test_grain_skips_its_extremes_check_only_where_it_changes_nothing(redacted_f
 def test_grain_added_as_two_uint8_images_is_the_int16_grain():
     """`_add_grain` (the lightening uint8 grain added, the darkening one subtracted) is the signed
     int16 grain added with saturation, level for level: halves rounded alike, near 0 and 255 too,
-    into a view of a frame."""
-    from facepipe.apps.anonymize.redact import _add_grain, _grain_window
+    into a view of a frame; the sign masks are the grain's signs."""
+    from facepipe.apps.anonymize.redact import _add_grain, _grain_signs, _grain_window
 
     rng = np.random.default_rng(12)
     frame = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
@@ -308,7 +312,10 @@ def test_grain_added_as_two_uint8_images_is_the_int16_grain():
         expected = frame.copy()
         expected[20:280, 30:363] = cv2.add(expected[20:280, 30:363], cv2.merge([n, n, n]), dtype=cv2.CV_8U)
         got = frame.copy()
-        _add_grain(got[20:280, 30:363], pattern, weight)
+        lighten, darken = _grain_signs(23, 41, 260, 333)
+        np.testing.assert_array_equal(lighten, np.where(pattern > 0, 255, 0))
+        np.testing.assert_array_equal(darken, np.where(pattern < 0, 255, 0))
+        _add_grain(got[20:280, 30:363], lighten, darken, weight)
         np.testing.assert_array_equal(got, expected)
         assert (got != frame).any()
 
