@@ -31,7 +31,7 @@ _BLUR_SIGMA = 0.6
 _BOX_AT_SCALE = 7  # box blurs wider than this run on a shrunken copy
 # The grain: a fixed pattern of +-1 (seeded, so outputs are reproducible), tiled on the frame's grid.
 _GRAIN_TILE = np.where(np.random.default_rng(0x6A41).random((256, 256)) < 0.5, -1, 1).astype(np.float32)
-# Its signs, as uint8 masks (255 where the grain lightens, where it darkens): the fast path's grain.
+# Its signs as two uint8 masks, 255 where the grain lightens and where it darkens: the fast path's grain.
 _GRAIN_SIGNS = (np.stack([_GRAIN_TILE > 0, _GRAIN_TILE < 0]) * 255).astype(np.uint8)
 # Each tile repeated k x k (grown on demand by `_tiled`): a face's grain is a view of it (tiling per region
 # copied 0.25-1 MB each, and a 720p close-up's 350-400 px grain did not fit a 2x2 tiling).
