@@ -307,21 +307,25 @@ def test_around_several_drops_only_a_weak_box_holding_separate_stronger_faces():
 
 
 
-def _faces_under_tracks(detections: list[Detections], start: int, first: int) -> dict[int, set[int]]:
+def _faces_under_tracks(frames: list[np.ndarray], detections: list[Detections], start: int, first: int,
+                        options: FaceFinderOptions, verifier_models=None) -> dict[int, set[int]]:
     """Per tracker track id: the hand-checked face tracks (tests/goldens/hamilton_identities.json) its
-    regions (detected or held) lay on (IoU >= 0.3) when the tracker starts at hamilton frame `first`;
-    `detections[k]` are frame start + k's."""
+    regions (detected or held) lay on (IoU >= 0.3) when the stream verifier and the tracker start at
+    hamilton frame `first`; `frames[k]` and its stream detections `detections[k]` are frame start + k's."""
     import json
 
     from conftest import GOLDENS
 
+    from facepipe.apps.anonymize.stream_verify import StreamVerifier
     from facepipe.results import box_iou
 
     labels = json.loads((GOLDENS / "hamilton_identities.json").read_text())["frames_faces"]
     tracker = FaceTracker(TrackerOptions())
+    verifier = StreamVerifier(options, verifier=verifier_models)
     on: dict[int, set[int]] = {}
     for i in range(first, start + len(detections)):
-        regions = tracker.update(detections[i - start], i).current
+        dets = verifier(frames[i - start], detections[i - start], i)
+        regions = tracker.update(dets, i).current
         faces = labels[i]["faces"]
         if not len(regions) or not faces:
             continue
@@ -346,7 +350,8 @@ def test_obamas_track_stays_on_his_face_in_the_hamilton_audience(video_finder):
     detections = [video_finder.detect_frame(rgb, start + k) for k, rgb in enumerate(frames)]
     obama = 17  # his face's track in the labels
     for first in (211, 220, 229, 238):
-        on = _faces_under_tracks(detections, start, first)
+        on = _faces_under_tracks(frames, detections, start, first, video_finder.options,
+                                 video_finder.verifier)
         his = {t: faces for t, faces in on.items() if obama in faces}
         assert his, first
         assert all(faces == {obama} for faces in his.values()), (first, his)

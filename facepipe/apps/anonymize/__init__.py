@@ -11,9 +11,10 @@ Python API (the CLI is `facepipe anonymize`):
     result = live.process_frame(rgb)                        # result.image, result.regions
 
 Stages, usable on their own (e.g. as graph calculators): `FaceFinder` (detect),
-`FaceTracker` (track, hold, backfill), `Redactor` (redact), `BackfillBuffer`
-(delays frames so backfilled regions reach them), `RegionBuffer` (tracker, scene cuts and
-backfill in frame order), and `facepipe.stages.scene_cuts.SceneCutDetector` (hard cuts: no
+`StreamVerifier` (a stream's second opinion on weak detections, in frame order, reusing recent
+confirmations), `FaceTracker` (track, hold, backfill), `Redactor` (redact), `BackfillBuffer`
+(delays frames so backfilled regions reach them), `RegionBuffer` (stream verifier, tracker,
+scene cuts and backfill in frame order), and `facepipe.stages.scene_cuts.SceneCutDetector` (hard cuts: no
 track, hold or backfill crosses one; `AnonymizeOptions.cuts`).
 """
 
@@ -23,6 +24,7 @@ from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import Anonymizer, BackfillBuffer, FrameResult, OfflineAnonymizer, RegionBuffer
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import Source, face_regions, region_sources
+from facepipe.apps.anonymize.stream_verify import StreamVerifier
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions, TrackStep
 from facepipe.jobs import FileReport, RunSummary
 
@@ -41,6 +43,7 @@ __all__ = [
     "RegionBuffer",
     "RunSummary",
     "Source",
+    "StreamVerifier",
     "TrackStep",
     "TrackerOptions",
     "anonymize_image_file",

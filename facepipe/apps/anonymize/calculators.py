@@ -1,12 +1,13 @@
 """The anonymizer's stages as graph nodes, and the anonymize-a-video graph.
 
-    decoder -> finder ---------> tracker -> backfill -> redact -> encoder
-       |\\----> scene cuts --/^         ^
-        \\_____ IMAGE, FRAME __________/
+    decoder -> finder -> verify -> tracker -> backfill -> redact -> encoder
+       |\\----> scene cuts --/^-------/^         ^
+        \\_____ IMAGE, FRAME ____________________/
 
 FaceFinder and Redactor are stateless, so those nodes can process several
-frames at once (max_in_flight); the tracker and the backfill buffer keep state
-and run in frame order. The backfill node holds each frame `hold` frames, so
+frames at once (max_in_flight); the stream verifier (which reuses recent
+confirmations, `VerifyOptions.reuse_frames`), the tracker and the backfill
+buffer keep state and run in frame order. The backfill node holds each frame `hold` frames, so
 that faces first found later (or lost and found again) are also redacted in
 the frames before — exactly what `OfflineAnonymizer` does in one thread. The
 scene-cut node tells the tracker, frame by frame, whether a new shot starts
@@ -23,6 +24,7 @@ from facepipe.apps.anonymize.detect import FaceFinder, FaceFinderOptions
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.pipeline import BackfillBuffer, RegionRedactor
 from facepipe.apps.anonymize.redact import RedactOptions
+from facepipe.apps.anonymize.stream_verify import StreamVerifier
 from facepipe.apps.anonymize.track import FaceTracker, TrackerOptions
 from facepipe.calculators.video import VideoDecoderOptions, VideoEncoderOptions
 from facepipe.graph import Calculator, CalculatorContext, GraphBuilder, GraphConfig, register_calculator
@@ -37,6 +39,7 @@ __all__ = [
     "RedactCalculator",
     "RedactInPlaceCalculator",
     "SceneCutCalculator",
+    "StreamVerifyCalculator",
     "add_face_regions",
     "add_redact_and_encode",
     "anonymize_video_config",
@@ -74,6 +77,36 @@ class FaceFinderCalculator(Calculator):
             ctx.outputs.add("DETECTIONS", self._detect(image))
             return
         ctx.outputs.add("DETECTIONS", self._finder.detect_frame(image, ctx.call_index))
+
+
+@register_calculator
+class StreamVerifyCalculator(Calculator):
+    """IMAGE + DETECTIONS -> DETECTIONS: the weak detections the finder left unchecked, checked in
+    frame order by a `StreamVerifier` (which reuses recent confirmations; FaceFinderOptions, the
+    finder's). Detections with nothing unchecked pass unchanged. Optional input CUT (bool): a new
+    shot starts at this frame (no confirmation is reused across it). Optional side packet DETECTOR:
+    the finder's, whose options then apply if it is a `FaceFinder`."""
+
+    inputs = ("IMAGE", "DETECTIONS")
+    optional_inputs = ("CUT",)
+    outputs = ("DETECTIONS",)
+    optional_side_packets = ("DETECTOR",)
+    Options = FaceFinderOptions
+
+    def open(self, ctx: CalculatorContext) -> None:
+        detect = ctx.side_packets.get("DETECTOR")
+        self._verifier = StreamVerifier(detect.options if isinstance(detect, FaceFinder) else ctx.options)
+        self._index = 0
+
+    def process(self, ctx: CalculatorContext) -> None:
+        image, dets = ctx.input("IMAGE"), ctx.input("DETECTIONS")
+        if dets is None:
+            return
+        if image is None:
+            raise ValueError(f"no IMAGE for the detections at timestamp {ctx.timestamp}")
+        cut = bool(ctx.input("CUT", False))
+        ctx.outputs.add("DETECTIONS", self._verifier(image, dets, self._index, self._index if cut else None))
+        self._index += 1
 
 
 @register_calculator
@@ -274,18 +307,21 @@ def anonymize_video_config(
 
 def add_face_regions(b: GraphBuilder, o: AnonymizeOptions, *, detect_in_flight: int = 2, frame_info: bool,
                      given_detector: bool = False) -> None:
-    """The anonymizer's regions as nodes, finder -> tracker -> backfill, for every graph that redacts
+    """The anonymizer's regions as nodes, finder -> verify -> tracker -> backfill, for every graph that redacts
     like anonymize (the selective survey too). Reads stream `frames` (and `frame_info` with
     frame_info=True; side packet `detector` with given_detector=True); writes `held` (the frames,
     released in order once their regions are final), `held_info` (with frame_info) and `regions`."""
+    detector = {"DETECTOR": "detector"} if given_detector else None
     b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
-               outputs={"DETECTIONS": "detections"}, options=o.detect, max_in_flight=detect_in_flight,
-               side_packets={"DETECTOR": "detector"} if given_detector else None)
+               outputs={"DETECTIONS": "found"}, options=o.detect, max_in_flight=detect_in_flight,
+               side_packets=detector)
     cut_in = {}
     if o.cuts is not None:
         b.add_node(SceneCutCalculator, name="cuts", inputs={"IMAGE": "frames"}, outputs={"CUT": "cuts"},
                    options=o.cuts)
         cut_in = {"CUT": "cuts"}
+    b.add_node(StreamVerifyCalculator, name="verify", inputs={"IMAGE": "frames", "DETECTIONS": "found", **cut_in},
+               outputs={"DETECTIONS": "detections"}, options=o.detect, side_packets=detector)
     b.add_node(FaceTrackerCalculator, name="tracker", inputs={"DETECTIONS": "detections", **cut_in},
                outputs={"REGIONS": "current", "RETRO": "retro"}, options=o.track)
     frame_in, frame_out = ({"FRAME": "frame_info"}, {"FRAME": "held_info"}) if frame_info else ({}, {})

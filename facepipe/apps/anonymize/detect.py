@@ -40,14 +40,22 @@ from facepipe.apps.anonymize.tiling import (
     tiles_near,
     zoomed_out,
 )
-from facepipe.apps.anonymize.verify import FaceVerifier, VerifyOptions
+from facepipe.apps.anonymize.verify import FaceVerifier, VerifyOptions, apply_verdicts
 from facepipe.apps.anonymize.wide import WIDE_MODELS, WideFaceDetector
 from facepipe.results import Detections, box_iou
 from facepipe.runtime.options import RuntimeOptions, fold_num_threads_alias
 from facepipe.solutions.face_detection import FaceDetector, FaceDetectorOptions
 
-__all__ = ["FaceFinder", "FaceFinderOptions"]
+__all__ = ["FaceFinder", "FaceFinderOptions", "scaled"]
 
+
+def scaled(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """The frame the finder detects in (`FaceFinderOptions.scale`)."""
+    if scale == 1.0:
+        return rgb
+    H, W = rgb.shape[:2]
+    size = (max(1, round(W * scale)), max(1, round(H * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,9 @@ class FaceFinderOptions:
         checked, the score under which the tracker does not take a face as confirmed on one
         sighting (`TrackerOptions.confirm_score`): between 0.75 and 0.8 BlazeFace also scores
         fists and palms, which then started tracks nothing had checked (benchmarks/RESULTS.md,
-        "The hand-signing clip"). Photos drop the rejected ones and check below 0.75.
+        "The hand-signing clip"). Photos drop the rejected ones and check below 0.75. With
+        `verify.reuse_frames`, a stream's `StreamVerifier` (stream_verify.py) checks them in frame
+        order and reuses recent confirmations.
     runtime: threads, model files, delegate of every detector model (`RuntimeOptions`);
         num_threads is its deprecated alias.
     """
@@ -251,7 +261,8 @@ class FaceFinder:
         self._plan_cache: dict[tuple[int, int, str], list[Tile]] = {}
         self._phase_cache: dict[tuple[int, int, str, int], np.ndarray] = {}
         self._calls = 0
-        self._verifier = FaceVerifier(o.verify, runtime=o.runtime) if o.verify.below > 0 else None
+        self._verifier: FaceVerifier | None = None
+        self._verifier_lock = threading.Lock()
 
     def tiles_for(self, width: int, height: int, model: str | None = None) -> list[Tile]:
         """The tile plan of a tile model (default: all of them) for frames of this size, in
@@ -303,24 +314,28 @@ class FaceFinder:
         return self.detect_frame(rgb, index)
 
     def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
-        """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views."""
-        o = self.options
-        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns else None)
+        """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views.
 
-    def detect(self, rgb: np.ndarray, *, phase: int | None = None) -> Detections:
+        With `verify.reuse_frames` the weak detections come back unchecked (`extras["unchecked"]`):
+        the stream's `StreamVerifier` checks them, in frame order (stream_verify.py).
+        """
+        o = self.options
+        return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns else None,
+                           check=o.verify.reuse_frames == 0)
+
+    def detect(self, rgb: np.ndarray, *, phase: int | None = None, check: bool = True) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.
 
         phase: scan only the tiles i with i % tile_period == phase % tile_period, and the zoomed-out
             views' turn (`zoom_period`) (None: all).
+        check: run the verifier on the weak detections (`verify.below`) here; False: only mark them
+            `extras["unchecked"]` for a `StreamVerifier`.
         """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {rgb.dtype} {rgb.shape}")
         o = self.options
         H, W = rgb.shape[:2]
-        work = rgb
-        if o.scale != 1.0:
-            size = (max(1, round(W * o.scale)), max(1, round(H * o.scale)))
-            work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if o.scale < 1 else cv2.INTER_LINEAR)
+        work = scaled(rgb, o.scale)
         with self._lock:
             raw = self._detect_work(work, phase)
         if len(raw) == 0:
@@ -338,30 +353,36 @@ class FaceFinder:
             drop |= around_several(raw.xyxy, raw.scores)
         raw = raw[~drop]
         raw = raw[~inside_larger(raw.xyxy)]
-        if self._verifier is not None:
-            raw = self._verified(work, raw)
+        if o.verify.below > 0:
+            raw = self._verified(work, raw, check)
         if o.scale != 1.0:
             raw = raw.mapped((sx, sy), image_size=(W, H))
         return raw
 
-    def _verified(self, img: np.ndarray, dets: Detections) -> Detections:
+    def _verified(self, img: np.ndarray, dets: Detections, check: bool) -> Detections:
         """`dets` without the weak ones the verifier rejects (or with them marked, `mark_only`),
-        plus the faces it saw beside those (merged with any detection of the same face)."""
+        plus the faces it saw beside those (merged with any detection of the same face).
+        check False: no check here; the weak ones are marked `extras["unchecked"]` (and, until
+        checked, `extras["verified"]` False) for the stream's `StreamVerifier`."""
         o = self.options
         weak = dets.scores < o.verify.below
+        if not check:
+            return replace(dets, extras={**dets.extras, "verified": ~weak, "unchecked": weak})
         keep = ~weak
         if weak.any():
-            keep[weak], found = self._verifier(img, dets[weak])
+            keep[weak], found = self.verifier(img, dets[weak])
         else:
             found = Detections.empty(6, dets.image_size)
-        if o.verify.mark_only:
-            dets = replace(dets, extras={**dets.extras, "verified": keep})
-            found = replace(found, extras={**found.extras, "verified": np.ones(len(found), bool)})
-        else:
-            dets = dets[keep]
-        if len(found) == 0:
-            return dets
-        return Detections.merge([dets, found], image_size=dets.image_size).with_nms(o.nms_iou)
+        return apply_verdicts(dets, keep, found, mark_only=o.verify.mark_only, nms_iou=o.nms_iou)
+
+    @property
+    def verifier(self) -> FaceVerifier:
+        """The second opinion's models (loaded on first use: a stream finder whose verdicts a
+        `StreamVerifier` gives never needs them)."""
+        with self._verifier_lock:
+            if self._verifier is None:
+                self._verifier = FaceVerifier(self.options.verify, runtime=self.options.runtime)
+            return self._verifier
 
     def _detect_work(self, img: np.ndarray, phase: int | None) -> Detections:
         o = self.options

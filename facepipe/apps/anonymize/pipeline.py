@@ -28,6 +28,7 @@ from facepipe.apps.anonymize.detect import FaceFinder
 from facepipe.apps.anonymize.options import AnonymizeOptions
 from facepipe.apps.anonymize.redact import RedactOptions, Redactor
 from facepipe.apps.anonymize.regions import detected_regions, merge_regions
+from facepipe.apps.anonymize.stream_verify import StreamVerifier
 from facepipe.apps.anonymize.track import FaceTracker, TrackStep
 from facepipe.results import Detections
 from facepipe.stages.scene_cuts import CutDecision, SceneCutDetector
@@ -85,6 +86,7 @@ class Anonymizer:
         self.cuts = SceneCutDetector(self.options.cuts) if self.options.cuts is not None else None
         self._redact = RegionRedactor(self.options.redact)
         self.redactor, self.hulls = self._redact.redactor, self._redact.hulls
+        self._verifier: StreamVerifier | None = None
         self._index = 0
 
     def redact(self, rgb: np.ndarray, regions: Detections, *, inplace: bool = False) -> np.ndarray:
@@ -99,6 +101,16 @@ class Anonymizer:
         return self._detector
 
     @property
+    def verifier(self) -> StreamVerifier:
+        """The stream's second opinion, in frame order (stream_verify.py): it checks the weak
+        detections a FaceFinder with `verify.reuse_frames` leaves unchecked, with that finder's
+        options (models loaded on first use)."""
+        if self._verifier is None:
+            d = self.detector
+            self._verifier = StreamVerifier(d.options if isinstance(d, FaceFinder) else self.options.detect)
+        return self._verifier
+
+    @property
     def image_detector(self) -> Detect:
         if self._image_detector is None:
             self._image_detector = FaceFinder(self.options.image_detect)
@@ -109,6 +121,8 @@ class Anonymizer:
         self.tracker.reset()
         if self.cuts is not None:
             self.cuts.reset()
+        if self._verifier is not None:
+            self._verifier.reset()
         self._index = 0
 
     def detect(self, rgb: np.ndarray, index: int | None = None) -> Detections:
@@ -116,6 +130,8 @@ class Anonymizer:
 
         With the index, a FaceFinder scans that frame's turn of its tiles, so a video's
         detections do not depend on what the detector saw before it (other videos, say).
+        Weak detections may come back unchecked (`VerifyOptions.reuse_frames`): `verifier`
+        checks them, frame by frame in order (`process_frame` and `RegionBuffer` do).
         """
         detector = self.detector
         if index is not None and isinstance(detector, FaceFinder):
@@ -128,7 +144,8 @@ class Anonymizer:
         if self.cuts is not None:
             # Confirmed `confirm` frames late: the tracks of the old shot end then.
             cut = max((d.index for d in self.cuts.push(rgb) if d.cut), default=None)
-        step = self.tracker.update(self.detect(rgb, self._index), self._index, new_shot=cut)
+        dets = self.verifier(rgb, self.detect(rgb, self._index), self._index, new_shot=cut)
+        step = self.tracker.update(dets, self._index, new_shot=cut)
         result = FrameResult(self.redact(rgb, step.current), step.current, self._index)
         self._index += 1
         return result
@@ -184,25 +201,34 @@ class BackfillBuffer:
 
 
 class RegionBuffer:
-    """Frames in, frames with their final regions out: the tracker, the scene-cut detector and the
-    backfill buffer of an offline run, in frame order.
+    """Frames in, frames with their final regions out: the stream verifier, the tracker, the scene-cut
+    detector and the backfill buffer of an offline run, in frame order.
 
     push() takes a frame's detections and returns the frames now final, oldest first, as
-    (index, payload, regions). With a cut detector the tracker runs `confirm` frames behind, so
-    that each frame's cut is known when it is tracked; frames come out `hold + confirm` frames late.
+    (index, payload, regions). With a cut detector the verifier and the tracker run `confirm` frames
+    behind, so that each frame's cut is known when it is checked and tracked; frames come out
+    `hold + confirm` frames late. verifier: checks the detections a stream FaceFinder left unchecked
+    (`VerifyOptions.reuse_frames`; reset here: one RegionBuffer per stream); None: they pass
+    unchecked (the tracker takes them as rejected).
     """
 
-    def __init__(self, tracker: FaceTracker, cuts: SceneCutDetector | None) -> None:
+    def __init__(self, tracker: FaceTracker, cuts: SceneCutDetector | None,
+                 verifier: StreamVerifier | None = None) -> None:
         self.tracker = tracker
         self.cuts = cuts
+        self.verifier = verifier
+        if verifier is not None:
+            verifier.reset()
         self.buffer = BackfillBuffer(tracker.options.hold)
-        self._waiting: deque[tuple[int, Any, Detections]] = deque()  # frames the cut detector holds
+        # Frames the cut detector holds, with the frame itself for the verifier.
+        self._waiting: deque[tuple[int, np.ndarray, Any, Detections]] = deque()
         self._tracked = 0
 
     def push(self, index: int, rgb: np.ndarray, payload: Any, detections: Detections
              ) -> list[tuple[int, Any, Detections]]:
-        """Frame `index` (consecutive), read by the cut detector now, with its detections."""
-        self._waiting.append((index, payload, detections))
+        """Frame `index` (consecutive), read by the cut detector now, with its detections. The frame
+        must stay unchanged until it is released (the verifier may read it until then)."""
+        self._waiting.append((index, rgb, payload, detections))
         return self._track(self.cuts.push(rgb) if self.cuts is not None else [CutDecision(self._tracked, False)])
 
     def flush(self) -> list[tuple[int, Any, Detections]]:
@@ -213,11 +239,14 @@ class RegionBuffer:
     def _track(self, decided: list[CutDecision]) -> list[tuple[int, Any, Detections]]:
         released = []
         for d in decided:
-            index, payload, dets = self._waiting.popleft()
+            index, rgb, payload, dets = self._waiting.popleft()
             if d.index != self._tracked:  # the detector counts the frames it was given, from 0
                 raise RuntimeError(f"scene-cut decision for frame {d.index} arrived for frame {self._tracked}")
             self._tracked += 1
-            step: TrackStep = self.tracker.update(dets, index, new_shot=index if d.cut else None)
+            new_shot = index if d.cut else None
+            if self.verifier is not None:
+                dets = self.verifier(rgb, dets, index, new_shot)
+            step: TrackStep = self.tracker.update(dets, index, new_shot=new_shot)
             self.buffer.add(step.retro)
             released += self.buffer.push(index, payload, step.current)
         return released
@@ -241,7 +270,7 @@ class OfflineAnonymizer:
     def __init__(self, options: AnonymizeOptions | None = None, *, detector: Detect | None = None) -> None:
         self.anonymizer = Anonymizer(options, detector=detector)
         self.options = self.anonymizer.options
-        self.regions = RegionBuffer(self.anonymizer.tracker, self.anonymizer.cuts)
+        self.regions = RegionBuffer(self.anonymizer.tracker, self.anonymizer.cuts, self.anonymizer.verifier)
         self._index = 0
 
     def push(self, rgb: np.ndarray, payload: Any = None, detections: Detections | None = None

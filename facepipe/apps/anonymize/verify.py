@@ -24,7 +24,7 @@ numbers: benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -33,7 +33,7 @@ from facepipe.results import Detections
 from facepipe.runtime.memo import active_memo
 from facepipe.runtime.options import RuntimeOptions
 
-__all__ = ["FaceVerifier", "VerifyOptions"]
+__all__ = ["FaceVerifier", "Verdicts", "VerifyOptions", "apply_verdicts"]
 
 YUNET_FACE = 48.0  # face size (px) YuNet sees in its crop
 _CROP = 3.0  # crop side, in face sizes
@@ -48,12 +48,23 @@ class VerifyOptions:
         the others), for the tracker to decide: there, one that continues a tracked face stays
         (in a dark or blurred frame the second opinion can miss a face the track already knows),
         one that continues nothing is dropped. For streams; still images drop them at once.
+    reuse_frames, reuse_iou: in a stream (`FaceFinder.detect_frame`), a weak detection whose box has
+        IoU >= `reuse_iou` with a box that a real check confirmed in one of the last `reuse_frames`
+        frames, with YuNet finding no other face in its crop, is confirmed again without a check
+        (`StreamVerifier`, stream_verify.py). Only confirmations are reused (a reused rejection could
+        uncover a face); a reused verdict is not remembered itself, so a face is really checked at
+        least every `reuse_frames + 1` frames; memory ends at a scene cut and at `reset`. Then the
+        finder, which runs frames in parallel, only marks the detections to check
+        (`extras["unchecked"]`) and the sequential `StreamVerifier` checks them. 0: off (the finder
+        checks every weak detection itself, every frame). Still images never reuse.
     """
 
     below: float = 0.0
     min_presence: float = 0.5
     yunet_score: float = 0.5
     mark_only: bool = False
+    reuse_frames: int = 0
+    reuse_iou: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.below <= 1.0:
@@ -61,6 +72,36 @@ class VerifyOptions:
         if not 0.0 < self.min_presence <= 1.0 or not 0.0 <= self.yunet_score < 1.0:
             raise ValueError(f"min_presence must be in (0, 1] and yunet_score in [0, 1), got {self.min_presence},"
                              f" {self.yunet_score}")
+        if self.reuse_frames < 0 or not 0.0 < self.reuse_iou <= 1.0:
+            raise ValueError(f"reuse_frames must be >= 0 and reuse_iou in (0, 1], got {self.reuse_frames},"
+                             f" {self.reuse_iou}")
+
+
+def apply_verdicts(dets: Detections, ok: np.ndarray, found: Detections, *, mark_only: bool,
+                   nms_iou: float) -> Detections:
+    """`dets` without the ones not `ok` (or with all marked in `extras["verified"]`, `mark_only`),
+    plus the faces the verifier found beside them (merged with any detection of the same face)."""
+    if mark_only:
+        dets = replace(dets, extras={**dets.extras, "verified": np.asarray(ok, bool)})
+        found = replace(found, extras={**found.extras, "verified": np.ones(len(found), bool)})
+    else:
+        dets = dets[np.asarray(ok, bool)]
+    if len(found) == 0:
+        return dets
+    return Detections.merge([dets, found], image_size=dets.image_size).with_nms(nms_iou)
+
+
+@dataclass(frozen=True, eq=False)
+class Verdicts:
+    """ok: (N,) whether another model confirms each detection. found: the faces YuNet saw beside the
+    ones the mesh did not confirm. by_mesh: (N,) the ones the face mesh confirmed (YuNet did not run
+    on them, so nothing was looked for beside them). beside: (N,) how many of `found` YuNet saw beside
+    each (0 where it did not run)."""
+
+    ok: np.ndarray
+    found: Detections
+    by_mesh: np.ndarray
+    beside: np.ndarray
 
 
 class FaceVerifier:
@@ -81,27 +122,35 @@ class FaceVerifier:
         self._lock = threading.Lock()
 
     def __call__(self, rgb: np.ndarray, dets: Detections) -> tuple[np.ndarray, Detections]:
+        verdicts = self.check(rgb, dets)
+        return verdicts.ok, verdicts.found
+
+    def check(self, rgb: np.ndarray, dets: Detections) -> Verdicts:
+        """The verdicts on `dets`, with which of them the face mesh alone confirmed."""
         from facepipe.solutions.face_mesh import detection_rois
 
         H, W = rgb.shape[:2]
         found = Detections.empty(6, (W, H))
         if len(dets) == 0:
-            return np.zeros(0, bool), found
+            return Verdicts(np.zeros(0, bool), found, np.zeros(0, bool), np.zeros(0, np.int64))
         with self._lock:
             # One ROI per call: the number of weak boxes changes from frame to frame, and LiteRT
             # reallocates the interpreter for every new batch size (~20 ms at 1080p crowds, more
             # than the mesh itself), where a batch of one stays allocated.
             rois = detection_rois(dets)
             presence = np.concatenate([self._mesh.landmarks_in_rois(rgb, roi[None])[1] for roi in rois])
-            ok = presence >= self.options.min_presence
+            by_mesh = presence >= self.options.min_presence
+            ok = by_mesh.copy()
+            n_beside = np.zeros(len(dets), np.int64)
             if self._yunet is not None:
                 beside = []
                 for i in np.flatnonzero(~ok):
                     ok[i], faces = self._yunet_faces(rgb, dets.xyxy[i])
+                    n_beside[i] = len(faces)
                     beside.append(faces)
                 if beside:
                     found = Detections.merge(beside, image_size=(W, H))
-        return ok, found
+        return Verdicts(ok, found, by_mesh, n_beside)
 
     def _yunet_faces(self, rgb: np.ndarray, box: np.ndarray) -> tuple[bool, Detections]:
         """Whether YuNet finds a face whose centre lies in `box`, in a crop around it; and the

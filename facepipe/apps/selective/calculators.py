@@ -2,7 +2,7 @@
 
 Pass 1 (`survey_video_config`): the anonymizer's own nodes, then the survey:
 
-    decoder -> finder -> tracker -> backfill -> TrackSurveyCalculator -> SURVEY (after the last frame)
+    decoder -> finder -> verify -> tracker -> backfill -> TrackSurveyCalculator -> SURVEY (after the last frame)
 
 Pass 2 (`render_video_config`), once the segments are decided (`decide_segments`):
 

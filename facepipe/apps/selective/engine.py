@@ -88,7 +88,7 @@ class SelectiveAnonymizer:
 
         o = self.options
         regions = RegionBuffer(FaceTracker(o.anonymize.track), SceneCutDetector(o.anonymize.cuts)
-                               if o.anonymize.cuts is not None else None)
+                               if o.anonymize.cuts is not None else None, self.anonymizer.verifier)
         surveyor = TrackSurveyor(self.chosen, o.sampling)
         cuts = SceneCutDetector(o.sampling.cuts) if o.sampling.cuts is not None else None
         scene = 0
