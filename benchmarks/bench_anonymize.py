@@ -97,18 +97,21 @@ def bench(videos: list[Path], repeat: int, facepipe_args: list[str]) -> None:
 
 def stages(videos: list[Path], frames: int) -> None:
     """CPU ms per frame of each stage of the default anonymizer, run one after another in this process
-    on the first `frames` frames: decode (`VideoReader`, to RGB), finder, scene cuts, tracker, redaction, encoding
-    (`VideoWriter` with the anonymizer's encoder options, its x264 threads included: process CPU time)."""
+    on the first `frames` frames: decode (`VideoReader`, to RGB), finder, scene cuts, stream verifier (the
+    second opinion on the finder's weak detections, in frame order; before it was split off, the finder
+    column held it), tracker, redaction, encoding (`VideoWriter` with the anonymizer's encoder options,
+    its x264 threads included: process CPU time)."""
     from facepipe.apps.anonymize.detect import FaceFinder
     from facepipe.apps.anonymize.options import AnonymizeOptions
     from facepipe.apps.anonymize.pipeline import RegionRedactor
+    from facepipe.apps.anonymize.stream_verify import StreamVerifier
     from facepipe.apps.anonymize.track import FaceTracker
     from facepipe.io.video import VideoReader
     from facepipe.io.video_writer import VideoWriter
     from facepipe.stages.scene_cuts import SceneCutDetector
 
-    print("| video | decode | finder | cuts | tracker | redact | encode | sum | load average |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| video | decode | finder | cuts | verify | tracker | redact | encode | sum | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     o = AnonymizeOptions()
     for src in videos:
         load0 = os.getloadavg()[0]
@@ -118,7 +121,9 @@ def stages(videos: list[Path], frames: int) -> None:
             images = [f.image for _, f in zip(range(frames), reader)]
         ms = {"decode": cpu() - t}
         finder, tracker, redactor = FaceFinder(o.detect), FaceTracker(o.track), RegionRedactor(o.redact)
-        finder.detect_frame(images[0], 0)  # models loaded and planned before the clock runs
+        verifier = StreamVerifier(o.detect)
+        verifier(images[0], finder.detect_frame(images[0], 0), 0)  # models loaded and planned before the clock runs
+        verifier.reset()
         t = cpu()
         dets = [finder.detect_frame(im, i) for i, im in enumerate(images)]
         ms["finder"] = cpu() - t
@@ -126,6 +131,9 @@ def stages(videos: list[Path], frames: int) -> None:
         t = cpu()
         decided = [c for im in images for c in cuts.push(im)] + cuts.flush()
         ms["cuts"] = cpu() - t
+        t = cpu()
+        dets = [verifier(im, d, i, i if c.cut else None) for i, (im, d, c) in enumerate(zip(images, dets, decided))]
+        ms["verify"] = cpu() - t
         t = cpu()
         steps = [tracker.update(d, i, new_shot=i if c.cut else None) for i, (d, c) in enumerate(zip(dets, decided))]
         ms["tracker"] = cpu() - t
@@ -141,7 +149,7 @@ def stages(videos: list[Path], frames: int) -> None:
             ms["encode"] = cpu() - t
         per = {k: 1000 * v / len(images) for k, v in ms.items()}
         cells = " | ".join(f"{per[k]:.2f}" if k in ("cuts", "tracker") else f"{per[k]:.1f}"
-                           for k in ("decode", "finder", "cuts", "tracker", "redact", "encode"))
+                           for k in ("decode", "finder", "cuts", "verify", "tracker", "redact", "encode"))
         print(f"| {src.name} ({len(images)} frames) | {cells} | {sum(per.values()):.1f} |"
               f" {load0:.1f}-{os.getloadavg()[0]:.1f} |", flush=True)
 

@@ -137,9 +137,9 @@ class FaceFinderOptions:
         checked, the score under which the tracker does not take a face as confirmed on one
         sighting (`TrackerOptions.confirm_score`): between 0.75 and 0.8 BlazeFace also scores
         fists and palms, which then started tracks nothing had checked (benchmarks/RESULTS.md,
-        "The hand-signing clip"). Photos drop the rejected ones and check below 0.75. With
-        `verify.reuse_frames`, a stream's `StreamVerifier` (stream_verify.py) checks them in frame
-        order and reuses recent confirmations.
+        "The hand-signing clip"). Photos drop the rejected ones and check below 0.75. In streams a
+        `StreamVerifier` (stream_verify.py) checks them in frame order and reuses confirmations of
+        the last 2 frames (`verify.reuse_frames`; benchmarks/RESULTS.md, "Verdicts reused").
     runtime: threads, model files, delegate of every detector model (`RuntimeOptions`);
         num_threads is its deprecated alias.
     """
@@ -177,7 +177,7 @@ class FaceFinderOptions:
     crowd_max_zoom: float = 1.0
     crowd_body_depth: float = 0.0
     group_boxes: bool = True
-    verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(below=0.8, mark_only=True))
+    verify: VerifyOptions = field(default_factory=lambda: VerifyOptions(below=0.8, mark_only=True, reuse_frames=2))
     num_threads: int | None = None  # deprecated: runtime.num_threads
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 

@@ -106,7 +106,7 @@ class Anonymizer:
         detections a FaceFinder with `verify.reuse_frames` leaves unchecked, with that finder's
         options (models loaded on first use)."""
         if self._verifier is None:
-            d = self.detector
+            d = self._detector  # not built here: a FaceFinder built later has options.detect
             self._verifier = StreamVerifier(d.options if isinstance(d, FaceFinder) else self.options.detect)
         return self._verifier
 

@@ -56,7 +56,8 @@ class VerifyOptions:
         least every `reuse_frames + 1` frames; memory ends at a scene cut and at `reset`. Then the
         finder, which runs frames in parallel, only marks the detections to check
         (`extras["unchecked"]`) and the sequential `StreamVerifier` checks them. 0: off (the finder
-        checks every weak detection itself, every frame). Still images never reuse.
+        checks every weak detection itself, every frame). Streams default to 2 and 0.5 (measured:
+        benchmarks/RESULTS.md, "Verdicts reused"); still images never reuse.
     """
 
     below: float = 0.0
