@@ -58,7 +58,7 @@ def crowd() -> tuple[list[np.ndarray], list[Detections], FaceFinder]:
     finder = FaceFinder(_options(2))
     with VideoReader(shared_file(CROWD)) as reader:
         frames = [f.image.copy() for f in reader if f.index < N]
-    return frames, [finder.detect_frame(f, i) for i, f in enumerate(frames)], finder
+    return frames, [finder.detect_frame(f, i, check=False) for i, f in enumerate(frames)], finder
 
 
 def _run(crowd, reuse: int) -> tuple[list[Detections], CountingVerifier, StreamVerifier]:
@@ -87,6 +87,18 @@ def test_stream_detections_leave_the_weak_ones_to_the_stream_verifier(crowd):
         assert not d.extras["verified"][d.extras["unchecked"]].any()  # unchecked: not confirmed yet
     # Still images, and any detect() call, check at once (nothing reused there).
     assert "unchecked" not in finder.detect(frames[0]).extras
+
+
+def test_the_public_stream_calls_check_at_once(crowd):
+    """A program that feeds `FaceFinder(frame)` / `detect_frame` to its own tracker gets every weak
+    detection checked, as before the stream verifier: only the anonymizer's own stream paths (which
+    run a StreamVerifier next) ask for unchecked ones. On the first frame nothing can be reused, so the
+    stream verifier's verdicts on the unchecked detections are the same."""
+    frames, detections, finder = crowd
+    own = finder.detect_frame(frames[0], 0)
+    assert "unchecked" not in own.extras and "verified" in own.extras
+    assert _same(own, StreamVerifier(finder.options)(frames[0], detections[0], 0))
+    assert "unchecked" not in FaceFinder(_options(2))(frames[0]).extras
     assert FaceFinderOptions.for_images().verify.reuse_frames == 0
 
 

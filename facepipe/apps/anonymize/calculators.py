@@ -40,6 +40,7 @@ __all__ = [
     "RedactInPlaceCalculator",
     "SceneCutCalculator",
     "StreamVerifyCalculator",
+    "UncheckedFaceFinderCalculator",
     "add_face_regions",
     "add_redact_and_encode",
     "anonymize_video_config",
@@ -61,6 +62,7 @@ class FaceFinderCalculator(Calculator):
     outputs = ("DETECTIONS",)
     optional_side_packets = ("DETECTOR",)
     Options = FaceFinderOptions
+    checks = True  # the weak detections are checked here (see UncheckedFaceFinderCalculator)
 
     def open(self, ctx: CalculatorContext) -> None:
         detect = ctx.side_packets.get("DETECTOR")
@@ -76,7 +78,17 @@ class FaceFinderCalculator(Calculator):
         if self._finder is None:
             ctx.outputs.add("DETECTIONS", self._detect(image))
             return
-        ctx.outputs.add("DETECTIONS", self._finder.detect_frame(image, ctx.call_index))
+        ctx.outputs.add("DETECTIONS", self._finder.detect_frame(image, ctx.call_index, check=self.checks))
+
+
+@register_calculator
+class UncheckedFaceFinderCalculator(FaceFinderCalculator):
+    """IMAGE -> DETECTIONS as FaceFinderCalculator, but with `verify.reuse_frames` > 0 the weak
+    detections are left unchecked (`extras["unchecked"]`) for the StreamVerifyCalculator that must
+    follow it, which checks them in frame order and reuses recent confirmations (`add_face_regions`
+    builds the pair). Without that node the tracker would take them as rejected."""
+
+    checks = False
 
 
 @register_calculator
@@ -312,7 +324,7 @@ def add_face_regions(b: GraphBuilder, o: AnonymizeOptions, *, detect_in_flight: 
     frame_info=True; side packet `detector` with given_detector=True); writes `held` (the frames,
     released in order once their regions are final), `held_info` (with frame_info) and `regions`."""
     detector = {"DETECTOR": "detector"} if given_detector else None
-    b.add_node(FaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
+    b.add_node(UncheckedFaceFinderCalculator, name="finder", inputs={"IMAGE": "frames"},
                outputs={"DETECTIONS": "found"}, options=o.detect, max_in_flight=detect_in_flight,
                side_packets=detector)
     cut_in = {}

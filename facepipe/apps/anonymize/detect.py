@@ -313,15 +313,18 @@ class FaceFinder:
             self._calls += 1
         return self.detect_frame(rgb, index)
 
-    def detect_frame(self, rgb: np.ndarray, index: int) -> Detections:
+    def detect_frame(self, rgb: np.ndarray, index: int, *, check: bool = True) -> Detections:
         """Detect in frame `index` of a stream: it scans that frame's turn of the tiles and zoomed-out views.
 
-        With `verify.reuse_frames` the weak detections come back unchecked (`extras["unchecked"]`):
-        the stream's `StreamVerifier` checks them, in frame order (stream_verify.py).
+        check False (only with `verify.reuse_frames` > 0): the weak detections come back unchecked
+        (`extras["unchecked"]`, and `extras["verified"]` False) for a `StreamVerifier` that follows
+        and checks them in frame order, reusing recent confirmations (stream_verify.py); the
+        anonymizer's own stream paths do this. The default checks them here, so that a caller
+        feeding a tracker directly never gets a face marked rejected that nothing checked.
         """
         o = self.options
         return self.detect(rgb, phase=index if o.tile_period > 1 or o.zoom_period > 1 or o.whole_turns else None,
-                           check=o.verify.reuse_frames == 0)
+                           check=check or o.verify.reuse_frames == 0)
 
     def detect(self, rgb: np.ndarray, *, phase: int | None = None, check: bool = True) -> Detections:
         """All faces in an RGB uint8 frame, in the frame's pixel coordinates, merged across scales.

@@ -217,7 +217,7 @@ class _AnonymizeVideo:
                 VideoWriter.like(reader, self.dst, options.video, copy_audio=options.keep_audio) as writer:
             index = -1
             try:
-                for frame, dets in detected_ahead(reader, off.anonymizer.detect, self.max_frames):
+                for frame, dets in detected_ahead(reader, off.anonymizer.stream_detect, self.max_frames):
                     index = frame.index
                     for result, fr in off.push(frame.image, frame, dets):
                         writer.write(result.image, fr)

@@ -126,16 +126,24 @@ class Anonymizer:
         self._index = 0
 
     def detect(self, rgb: np.ndarray, index: int | None = None) -> Detections:
-        """Faces in frame `index` of the current stream (None: the detector's own next frame).
+        """Faces in frame `index` of the current stream (None: the detector's own next frame), every
+        weak one checked by the verifier.
 
         With the index, a FaceFinder scans that frame's turn of its tiles, so a video's
         detections do not depend on what the detector saw before it (other videos, say).
-        Weak detections may come back unchecked (`VerifyOptions.reuse_frames`): `verifier`
-        checks them, frame by frame in order (`process_frame` and `RegionBuffer` do).
         """
         detector = self.detector
         if index is not None and isinstance(detector, FaceFinder):
             return detector.detect_frame(rgb, index)
+        return detector(rgb)
+
+    def stream_detect(self, rgb: np.ndarray, index: int) -> Detections:
+        """`detect` for this anonymizer's own stream stages: a FaceFinder with `verify.reuse_frames`
+        leaves the weak detections unchecked for `verifier`, which must see them next, in frame
+        order (`process_frame` and `RegionBuffer` do)."""
+        detector = self.detector
+        if isinstance(detector, FaceFinder):
+            return detector.detect_frame(rgb, index, check=False)
         return detector(rgb)
 
     def process_frame(self, rgb: np.ndarray) -> FrameResult:
@@ -144,7 +152,7 @@ class Anonymizer:
         if self.cuts is not None:
             # Confirmed `confirm` frames late: the tracks of the old shot end then.
             cut = max((d.index for d in self.cuts.push(rgb) if d.cut), default=None)
-        dets = self.verifier(rgb, self.detect(rgb, self._index), self._index, new_shot=cut)
+        dets = self.verifier(rgb, self.stream_detect(rgb, self._index), self._index, new_shot=cut)
         step = self.tracker.update(dets, self._index, new_shot=cut)
         result = FrameResult(self.redact(rgb, step.current), step.current, self._index)
         self._index += 1
@@ -277,9 +285,10 @@ class OfflineAnonymizer:
              ) -> list[tuple[FrameResult, Any]]:
         """Process the next frame (redacted in place later); returns the frames now final.
 
-        detections: the frame's detections if already computed (e.g. by a detection thread).
+        detections: the frame's detections if already computed (e.g. by a detection thread, with
+            `anonymizer.stream_detect`: weak ones may be unchecked, the buffer's verifier checks them).
         """
-        dets = self.anonymizer.detect(rgb, self._index) if detections is None else detections
+        dets = self.anonymizer.stream_detect(rgb, self._index) if detections is None else detections
         released = self.regions.push(self._index, rgb, (rgb, payload), dets)
         self._index += 1
         return self._redact(released)

@@ -95,7 +95,7 @@ class SelectiveAnonymizer:
         with VideoReader(src) as reader, Progress(_total(reader.info.frame_count, max_frames),
                                                   f"{Path(src).name} (1/2)", enabled=progress,
                                                   on_update=on_progress) as bar:
-            for frame, dets in detected_ahead(reader, self.anonymizer.detect, max_frames):
+            for frame, dets in detected_ahead(reader, self.anonymizer.stream_detect, max_frames):
                 scene += cuts is not None and cuts.starts_shot(frame.image)
                 for index, (image, sc), found in regions.push(frame.index, frame.image, (frame.image, scene), dets):
                     surveyor.add(index, image, found, sc)
