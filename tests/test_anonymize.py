@@ -1013,3 +1013,37 @@ def test_a_big_weak_box_whose_crop_is_the_frame_is_not_detected_again():
     assert calls == []
     finder._found_in_crop(img, np.array([70, 40, 90, 60], np.float32), "short")  # a crop inside the frame
     assert calls and "short" not in calls
+
+
+def test_a_big_weak_box_is_checked_by_one_model_of_each_other_family():
+    """A large weak box that only the short-range model found is re-detected in a crop by the
+    full-range family: by its sparse file alone, not by the dense file as well (on the signer's
+    hands of tfjs_asl_hand most of these boxes are rejected, and asking both files cost ~8 ms a
+    frame); a full-range box is asked of the short-range file."""
+    from facepipe.io.video import VideoReader
+
+    finder = FaceFinder(FaceFinderOptions())
+    with VideoReader(shared_file("videos/tfjs_asl_hand.mp4")) as reader:
+        frames = [f.image.copy() for f in reader if f.index < 6]
+    checks: list[tuple[str, list[str]]] = []
+    found_in_crop = finder._found_in_crop
+
+    def recorded(img, box, found_by):
+        calls = _record_detector_calls(finder)
+        try:
+            return found_in_crop(img, box, found_by)
+        finally:
+            checks.append((found_by, list(calls)))
+            for det in finder._detectors.values():  # undo the recording
+                det.__dict__.pop("detect", None)
+
+    finder._found_in_crop = recorded
+    for i, frame in enumerate(frames):
+        finder.detect_frame(frame, i)
+    short = [calls for found_by, calls in checks if found_by == "short"]
+    assert short, checks  # the clip has such boxes in its first frames
+    assert all(calls == ["full"] for calls in short), short
+    finder = FaceFinder(FaceFinderOptions(min_face=None))
+    calls = _record_detector_calls(finder)
+    finder._found_in_crop(frames[0], np.array([250, 300, 450, 500], np.float32), "full_dense")
+    assert calls == ["short"]

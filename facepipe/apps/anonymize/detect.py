@@ -469,8 +469,18 @@ class FaceFinder:
         if x1 - x0 < 4 or y1 - y0 < 4:
             return False
         crop = img[y0:y1, x0:x1]
-        others = [m for m in dict.fromkeys((*self.options.tile_models, *self.options.whole_models))
-                  if family(m) != family(found_by)]
+        # One model of each other family, its plain file first ("full": the sparse full-range file).
+        # The dense and sparse full-range files rarely disagree on a crop the face fills a third
+        # of, and most boxes are rejected, by both: in the first 150 frames of the 14 shared videos
+        # the sparse file confirmed 23 of the 24 boxes the pair confirmed (the dense one alone: 1),
+        # and asking both cost ~8 ms a frame on the tall clips (benchmarks/RESULTS.md, "One model
+        # per family").
+        by_family: dict[str, str] = {}
+        for m in dict.fromkeys((*self.options.tile_models, *self.options.whole_models)):
+            f = family(m)
+            if f != family(found_by) and (f not in by_family or m == f):
+                by_family[f] = m
+        others = list(by_family.values())
         if others and (x0, y0, x1, y1) == (0, 0, W, H) and set(others) <= set(self.options.whole_models):
             # The crop is the whole frame, which these models have already seen as whole-frame views:
             # a detection of theirs on the box would have made it a detection of two views. (Only the
