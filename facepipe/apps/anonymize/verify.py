@@ -48,15 +48,16 @@ class VerifyOptions:
         the others), for the tracker to decide: there, one that continues a tracked face stays
         (in a dark or blurred frame the second opinion can miss a face the track already knows),
         one that continues nothing is dropped. For streams; still images drop them at once.
-    reuse_frames, reuse_iou: in a stream (`FaceFinder.detect_frame`), a weak detection whose box has
+    reuse_frames, reuse_iou: in the anonymizer's streams, a weak detection whose box has
         IoU >= `reuse_iou` with a box that a real check confirmed in one of the last `reuse_frames`
         frames, with YuNet finding no other face in its crop, is confirmed again without a check
         (`StreamVerifier`, stream_verify.py). Only confirmations are reused (a reused rejection could
         uncover a face); a reused verdict is not remembered itself, so a face is really checked at
-        least every `reuse_frames + 1` frames; memory ends at a scene cut and at `reset`. Then the
+        least every `reuse_frames + 1` frames; memory ends at a scene cut and at `reset`. There the
         finder, which runs frames in parallel, only marks the detections to check
-        (`extras["unchecked"]`) and the sequential `StreamVerifier` checks them. 0: off (the finder
-        checks every weak detection itself, every frame). Streams default to 2 and 0.5 (measured:
+        (`FaceFinder.detect_frame(check=False)`, `extras["unchecked"]`) and the sequential
+        `StreamVerifier` checks them; any other call checks at once. 0: off (the finder checks every
+        weak detection itself, every frame). Streams default to 2 and 0.5 (measured:
         benchmarks/RESULTS.md, "Verdicts reused"); still images never reuse.
     """
 
@@ -95,13 +96,11 @@ def apply_verdicts(dets: Detections, ok: np.ndarray, found: Detections, *, mark_
 @dataclass(frozen=True, eq=False)
 class Verdicts:
     """ok: (N,) whether another model confirms each detection. found: the faces YuNet saw beside the
-    ones the mesh did not confirm. by_mesh: (N,) the ones the face mesh confirmed (YuNet did not run
-    on them, so nothing was looked for beside them). beside: (N,) how many of `found` YuNet saw beside
-    each (0 where it did not run)."""
+    ones the mesh did not confirm. beside: (N,) how many of `found` YuNet saw beside each (0 where it
+    did not run: the face mesh confirmed it)."""
 
     ok: np.ndarray
     found: Detections
-    by_mesh: np.ndarray
     beside: np.ndarray
 
 
@@ -127,21 +126,20 @@ class FaceVerifier:
         return verdicts.ok, verdicts.found
 
     def check(self, rgb: np.ndarray, dets: Detections) -> Verdicts:
-        """The verdicts on `dets`, with which of them the face mesh alone confirmed."""
+        """The verdicts on `dets`, with how many faces YuNet saw beside each."""
         from facepipe.solutions.face_mesh import detection_rois
 
         H, W = rgb.shape[:2]
         found = Detections.empty(6, (W, H))
         if len(dets) == 0:
-            return Verdicts(np.zeros(0, bool), found, np.zeros(0, bool), np.zeros(0, np.int64))
+            return Verdicts(np.zeros(0, bool), found, np.zeros(0, np.int64))
         with self._lock:
             # One ROI per call: the number of weak boxes changes from frame to frame, and LiteRT
             # reallocates the interpreter for every new batch size (~20 ms at 1080p crowds, more
             # than the mesh itself), where a batch of one stays allocated.
             rois = detection_rois(dets)
             presence = np.concatenate([self._mesh.landmarks_in_rois(rgb, roi[None])[1] for roi in rois])
-            by_mesh = presence >= self.options.min_presence
-            ok = by_mesh.copy()
+            ok = presence >= self.options.min_presence
             n_beside = np.zeros(len(dets), np.int64)
             if self._yunet is not None:
                 beside = []
@@ -151,7 +149,7 @@ class FaceVerifier:
                     beside.append(faces)
                 if beside:
                     found = Detections.merge(beside, image_size=(W, H))
-        return Verdicts(ok, found, by_mesh, n_beside)
+        return Verdicts(ok, found, n_beside)
 
     def _yunet_faces(self, rgb: np.ndarray, box: np.ndarray) -> tuple[bool, Detections]:
         """Whether YuNet finds a face whose centre lies in `box`, in a crop around it; and the
