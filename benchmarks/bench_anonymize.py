@@ -122,7 +122,8 @@ def stages(videos: list[Path], frames: int) -> None:
         ms = {"decode": cpu() - t}
         finder, tracker, redactor = FaceFinder(o.detect), FaceTracker(o.track), RegionRedactor(o.redact)
         verifier = StreamVerifier(o.detect)
-        verifier(images[0], finder.detect_frame(images[0], 0, check=False), 0)  # models loaded and planned before the clock runs
+        # Models loaded and planned before the clock runs.
+        verifier(images[0], finder.detect_frame(images[0], 0, check=False), 0)
         verifier.reset()
         t = cpu()
         dets = [finder.detect_frame(im, i, check=False) for i, im in enumerate(images)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import itertools
 import os
 import statistics
 import sys
@@ -44,15 +45,9 @@ def frames_and_regions(path: Path, frames: int) -> tuple[list[np.ndarray], list]
         return [image], [Anonymizer().process_image(image.copy()).regions]
     off = OfflineAnonymizer()
     off.anonymizer.redact = lambda rgb, regions, inplace=False: rgb  # regions only: frames stay as decoded
-    done = {}
     with VideoReader(path) as reader:
-        for frame in reader:
-            if frame.index >= frames:
-                break
-            done.update((r.index, (r.image, r.regions)) for r, _ in off.push(frame.image.copy()))
-    done.update((r.index, (r.image, r.regions)) for r, _ in off.flush())
-    order = sorted(done)
-    return [done[i][0] for i in order], [done[i][1] for i in order]
+        done = [r for r, _ in off.run((f.image.copy(), None) for f in itertools.islice(reader, frames))]
+    return [r.image for r in done], [r.regions for r in done]
 
 
 def redact_module(tree: Path):

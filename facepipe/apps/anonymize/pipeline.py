@@ -18,7 +18,7 @@ regions of the shot before a cut last those few frames into the new shot, and th
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,6 +270,8 @@ class OfflineAnonymizer:
         for result, frame_then in off.flush():
             write(result.image, frame_then)
 
+    or, for a whole stream, `for result, frame_then in off.run((f.image, f) for f in frames)`.
+
     Each released `FrameResult` comes with the payload given with its frame
     (its timestamp, say). Frames are redacted in place. With scene cuts on, the tracker
     runs `cuts.confirm` frames behind the finder, so that it knows each cut in time.
@@ -296,6 +298,12 @@ class OfflineAnonymizer:
     def flush(self) -> list[tuple[FrameResult, Any]]:
         """All frames still held (at the end of the stream)."""
         return self._redact(self.regions.flush())
+
+    def run(self, frames: Iterable[tuple[np.ndarray, Any]]) -> Iterator[tuple[FrameResult, Any]]:
+        """Every (frame, payload) of a whole stream: `push` each, then `flush`; the results in frame order."""
+        for rgb, payload in frames:
+            yield from self.push(rgb, payload)
+        yield from self.flush()
 
     def _redact(self, released: list[tuple[int, Any, Detections]]) -> list[tuple[FrameResult, Any]]:
         redact = self.anonymizer.redact
